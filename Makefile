@@ -1,0 +1,76 @@
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
+# mod_ota_enroll: `make` builds the module and the device emulator,
+# `make test` runs every test, `make demo` runs the whole flow locally.
+
+APXS     ?= apxs
+PKGS      = libplist-2.0 openssl libcurl
+CC       ?= cc
+BUILD     = build
+
+AP_INCLUDEDIR := $(shell $(APXS) -q INCLUDEDIR)
+AP_LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
+AP_CFLAGS     := $(shell $(APXS) -q CFLAGS)
+APR_CFLAGS    := $(shell apr-1-config --cflags --cppflags --includes) \
+                 $(shell apu-1-config --includes)
+APR_LIBS      := $(shell apu-1-config --link-ld --libs) \
+                 $(shell apr-1-config --link-ld --libs)
+PKG_CFLAGS    := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS      := $(shell pkg-config --libs $(PKGS))
+
+# Where `make install` puts the Apple device CA chain: beside the module,
+# which is also the compiled-in default of OTAEnrollDeviceCA.
+DEVICE_CA_DEFAULT = $(AP_LIBEXECDIR)/ota_enroll-apple-device-ca.pem
+
+WARN     = -Wall -Wextra -Werror -Werror=implicit-function-declaration \
+           -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
+           -DOTA_DEVICE_CA_DEFAULT='"$(DEVICE_CA_DEFAULT)"'
+LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
+
+CORE     = ota_cms ota_plist ota_challenge ota_store ota_profile \
+           scep_payload ota_getcacaps
+CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
+UNITS    = $(patsubst t/%.c,%,$(wildcard t/unit_*.c))
+UNIT_BIN = $(UNITS:%=$(BUILD)/t/%)
+
+all: mod_ota_enroll.so $(BUILD)/ota-device $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h) | $(BUILD)
+	@echo "  CC  $@"; $(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/mod_ota_enroll.o: mod_ota_enroll.c $(wildcard include/*.h) | $(BUILD)
+	@echo "  CC  $@"; $(CC) $(CFLAGS) -I$(AP_INCLUDEDIR) -c -o $@ $<
+
+mod_ota_enroll.so: $(BUILD)/mod_ota_enroll.o $(CORE_OBJ)
+	@echo "  CC  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ota-device: $(BUILD)/ota_device.o $(CORE_OBJ)
+	@echo "  CC  $@"; $(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/t/%: t/%.c t/tap.h $(CORE_OBJ) | $(BUILD)
+	@echo "  CC  $@"; $(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $(BUILD)/t
+
+deps:
+	@bash .ci/deps
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	prove t/
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash demo/run.sh
+
+install: mod_ota_enroll.so
+	$(APXS) -i -n ota_enroll mod_ota_enroll.so
+	install -m 644 apple/apple-device-ca-chain.pem $(DEVICE_CA_DEFAULT)
+	install -d $(DESTDIR)/etc/apache2/conf-available
+	install -m 644 ota_enroll.conf $(DESTDIR)/etc/apache2/conf-available/ota_enroll.conf
+
+clean:
+	rm -rf $(BUILD) mod_ota_enroll.so
+
+.PHONY: all deps test demo install clean

@@ -1,0 +1,83 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Enrollment state behind apr_dbd (mod_dbd hands the connection in).
+ * Statements use apr_dbd's portable %s/%d placeholders so the same SQL runs
+ * on sqlite3 and pgsql. Pure APR: unit tests open sqlite3 directly. */
+#ifndef OTA_STORE_H
+#define OTA_STORE_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_dbd.h>
+#include <apr_time.h>
+
+typedef struct ota_store_statement {
+    const char *label;
+    const char *sql;
+} ota_store_statement;
+
+/* NULL-label-terminated list. The tables must exist before any of these
+ * can be prepared, so rather than ap_dbd_prepare() the glue should call
+ * ota_store_connection_init() on each connection it acquires. */
+extern const ota_store_statement ota_store_statements[];
+
+typedef struct ota_db {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;     /* label -> apr_dbd_prepared_t * */
+} ota_db;
+
+/* Creates the tables if missing. Safe to run from several processes. */
+apr_status_t ota_store_schema(ota_db *db, const char **why, apr_pool_t *p);
+
+/* Prepares every statement not yet in db->prepared (created if NULL).
+ * p must live as long as the connection. */
+apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
+                                   apr_pool_t *p);
+
+/* Readies a connection, once: on sqlite3 sets a busy timeout (else a
+ * concurrent writer makes prepare fail with "database is locked"), then
+ * runs the schema and prepare_all. Returns at once when every statement is
+ * already prepared. With mod_dbd: db->prepared = ap_dbd_t.prepared and
+ * p = ap_dbd_t.pool. */
+apr_status_t ota_store_connection_init(ota_db *db, const char **why,
+                                       apr_pool_t *p);
+
+apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
+                                     const char *user, apr_time_t now,
+                                     apr_interval_time_t lifetime,
+                                     const char **why, apr_pool_t *p);
+
+typedef enum {
+    OTA_CHALLENGE_OK = 0,
+    OTA_CHALLENGE_UNKNOWN,
+    OTA_CHALLENGE_EXPIRED,
+    OTA_CHALLENGE_USED,
+    OTA_CHALLENGE_WRONG_USER
+} ota_challenge_verdict;
+
+const char *ota_challenge_verdict_name(ota_challenge_verdict v);
+
+typedef struct ota_device_record {
+    const char *udid;
+    const char *serial;
+    const char *product;
+    const char *version;
+    const char *user;         /* filled from the challenge when NULL */
+} ota_device_record;
+
+/* Redeems a challenge for a device: in one transaction, consumes the
+ * challenge (once, atomically) and records the device. user is the
+ * phase-2 request's authenticated user or NULL. On any verdict other than
+ * OTA_CHALLENGE_OK nothing is changed. Returns an error status only when
+ * the database failed. */
+apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
+                                        ota_db *db, const char *challenge,
+                                        const char *user, apr_time_t now,
+                                        ota_device_record *device,
+                                        const char **why, apr_pool_t *p);
+
+/* Counts, for tests and the status page. */
+apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
+                             const char **why, apr_pool_t *p);
+
+#endif

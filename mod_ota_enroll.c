@@ -1,0 +1,1016 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* mod_ota_enroll: Apple over-the-air enrollment for Apache httpd.
+ *
+ * This file is the httpd glue only: configuration, hooks, handlers and
+ * logging. The protocol logic lives in the ota_*.c and scep_payload.c
+ * files, which do not call httpd. */
+#include <string.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
+
+#include "ota_cms.h"
+#include "ota_plist.h"
+#include "ota_challenge.h"
+#include "ota_store.h"
+#include "ota_profile.h"
+#include "scep_payload.h"
+#include "ota_getcacaps.h"
+
+module AP_MODULE_DECLARE_DATA ota_enroll_module;
+
+
+#define UNSET (-1)
+#define DEFAULT_CHALLENGE_LIFETIME 900
+#define DEFAULT_MAX_BODY 65536
+#define MAX_BODY_CEILING (1024 * 1024)
+#define GETCACAPS_REFRESH apr_time_from_sec(3600)
+#define GETCACAPS_TIMEOUT apr_time_from_sec(3)
+#define ASPEN_CONFIG "application/x-apple-aspen-config"
+
+typedef enum {
+    CAPS_UNSET = 0,
+    CAPS_AUTO,
+    CAPS_OFF,
+    CAPS_LIST
+} caps_mode;
+
+typedef struct ota_conf {
+    /* profile signing identity; the certificate and key travel together
+     * through merges */
+    const char *signing_cert_file;
+    const char *signing_key_file;
+    ota_identity *identity;
+
+    const char *organization;
+    const char *identifier;
+    const char *display_name;
+    const char *description;
+
+    /* phase 1 */
+    const char *url;
+    apr_array_header_t *attributes;
+    int challenge_lifetime;
+
+    /* phase 2 */
+    const char *device_ca_file;
+    ota_trust *device_trust;
+    int max_body;
+    const char *scep_url;
+    const char *scep_name;
+    const char *scep_subject_text;
+    apr_array_header_t *scep_subject;
+    const char *scep_challenge;
+    int scep_key_size;
+    int scep_key_usage;
+    int scep_retries;
+    int scep_retry_delay;
+    unsigned char *scep_ca_fingerprint;
+    caps_mode caps;
+    apr_array_header_t *caps_list;
+} ota_conf;
+
+/* Every configuration section seen while the configuration is read, so
+ * post_config can check them and child_init can start GetCACaps caches.
+ * Reset in pre_config, never touched while serving. */
+static apr_array_header_t *config_sections;
+static int reading_config;
+
+/* Per child: GetCACaps caches by SCEP URL (read-only once built) and the
+ * default Apple device store. */
+static apr_hash_t *caps_caches;
+static ota_trust *default_device_trust;
+
+static apr_array_header_t *default_subject;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    ota_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->challenge_lifetime = UNSET;
+    c->max_body = UNSET;
+    c->scep_key_size = UNSET;
+    c->scep_key_usage = UNSET;
+    c->scep_retries = UNSET;
+    c->scep_retry_delay = UNSET;
+    if (reading_config && config_sections) {
+        APR_ARRAY_PUSH(config_sections, ota_conf *) = c;
+    }
+    return c;
+}
+
+#define PICK(field) (add->field ? add->field : base->field)
+#define PICK_INT(field) (add->field != UNSET ? add->field : base->field)
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    ota_conf *base = basev, *add = addv;
+    ota_conf *c = apr_pcalloc(p, sizeof(*c));
+    const ota_conf *signer = add->signing_cert_file || add->signing_key_file
+                             ? add : base;
+
+    c->signing_cert_file = signer->signing_cert_file;
+    c->signing_key_file = signer->signing_key_file;
+    c->identity = signer->identity;
+    c->organization = PICK(organization);
+    c->identifier = PICK(identifier);
+    c->display_name = PICK(display_name);
+    c->description = PICK(description);
+    c->url = PICK(url);
+    c->attributes = PICK(attributes);
+    c->challenge_lifetime = PICK_INT(challenge_lifetime);
+    c->device_ca_file = PICK(device_ca_file);
+    c->device_trust = PICK(device_trust);
+    c->max_body = PICK_INT(max_body);
+    c->scep_url = PICK(scep_url);
+    c->scep_name = PICK(scep_name);
+    c->scep_subject_text = PICK(scep_subject_text);
+    c->scep_subject = PICK(scep_subject);
+    c->scep_challenge = PICK(scep_challenge);
+    c->scep_key_size = PICK_INT(scep_key_size);
+    c->scep_key_usage = PICK_INT(scep_key_usage);
+    c->scep_retries = PICK_INT(scep_retries);
+    c->scep_retry_delay = PICK_INT(scep_retry_delay);
+    c->scep_ca_fingerprint = PICK(scep_ca_fingerprint);
+    c->caps = add->caps != CAPS_UNSET ? add->caps : base->caps;
+    c->caps_list = add->caps != CAPS_UNSET ? add->caps_list : base->caps_list;
+    return c;
+}
+
+/* ---- directives: each setter validates and names itself on error ---- */
+
+static const char *directive_error(cmd_parms *cmd, const char *why)
+{
+    return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
+}
+
+/* The certificate and key directives may come in either order: the one
+ * that completes the pair loads and checks the identity. */
+static const char *identity_complete(cmd_parms *cmd, ota_conf *c)
+{
+    const char *why = NULL;
+
+    if (!c->signing_cert_file || !c->signing_key_file) {
+        return NULL;
+    }
+    if (ota_identity_load(&c->identity, c->signing_cert_file,
+                          c->signing_key_file, &why, cmd->pool)) {
+        return directive_error(cmd, why);
+    }
+    return NULL;
+}
+
+static const char *set_signing_certificate(cmd_parms *cmd, void *dc,
+                                           const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+    STACK_OF(X509) *certs;
+
+    if (!file || ota_certs_load(&certs, file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    c->signing_cert_file = file;
+    return identity_complete(cmd, c);
+}
+
+static const char *set_signing_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+    EVP_PKEY *key;
+
+    if (!file || ota_key_load(&key, file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    c->signing_key_file = file;
+    return identity_complete(cmd, c);
+}
+
+static const char *set_device_ca(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+
+    if (!file || ota_trust_load(&c->device_trust, file,
+                                OTA_TRUST_APPLE_DEVICE, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    c->device_ca_file = file;
+    return NULL;
+}
+
+static const char *set_scep_ca_certificate(cmd_parms *cmd, void *dc,
+                                           const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+    STACK_OF(X509) *certs;
+
+    if (!file || ota_certs_load(&certs, file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    c->scep_ca_fingerprint = apr_palloc(cmd->pool, 20);
+    if (ota_cert_sha1(c->scep_ca_fingerprint, sk_X509_value(certs, 0))) {
+        return directive_error(cmd, "cannot fingerprint the certificate");
+    }
+    return NULL;
+}
+
+static const char *url_check(cmd_parms *cmd, const char *arg, int path_ok)
+{
+    apr_uri_t uri;
+
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS
+        || (!uri.scheme && !(path_ok && arg[0] == '/'))
+        || (uri.scheme && strcasecmp(uri.scheme, "https")
+            && strcasecmp(uri.scheme, "http"))
+        || (uri.scheme && !uri.hostname)) {
+        return directive_error(cmd, path_ok
+                               ? "expects an http(s) URL or a path "
+                                 "starting with /"
+                               : "expects an absolute http(s) URL");
+    }
+    return NULL;
+}
+
+static const char *set_url(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *err = url_check(cmd, arg, 1);
+
+    c->url = err ? c->url : arg;
+    return err;
+}
+
+static const char *set_scep_url(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *err = url_check(cmd, arg, 0);
+
+    c->scep_url = err ? c->scep_url : arg;
+    return err;
+}
+
+static const char *set_text(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char **slot = (const char **)((char *)dc + (apr_size_t)cmd->info);
+
+    if (!*arg || strlen(arg) > 256) {
+        return directive_error(cmd, "expects 1 to 256 characters");
+    }
+    for (const char *s = arg; *s; s++) {
+        if ((unsigned char)*s < 0x20) {
+            return directive_error(cmd, "control characters not allowed");
+        }
+    }
+    *slot = arg;
+    return NULL;
+}
+
+static const char *set_identifier(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (!*arg || strlen(arg) > 128 || arg[0] == '.'
+        || arg[strlen(arg) - 1] == '.' || strstr(arg, "..")
+        || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789.-") != strlen(arg)) {
+        return directive_error(cmd, "expects a reverse-DNS identifier such "
+                               "as com.example.ota");
+    }
+    c->identifier = arg;
+    return NULL;
+}
+
+/* Integer directives: cmd->info points at a range description. */
+typedef struct int_range {
+    apr_size_t offset;
+    long min;
+    long max;
+} int_range;
+
+static const int_range lifetime_range = {
+    APR_OFFSETOF(ota_conf, challenge_lifetime), 30, 86400 };
+static const int_range body_range = {
+    APR_OFFSETOF(ota_conf, max_body), 1024, MAX_BODY_CEILING };
+static const int_range usage_range = {
+    APR_OFFSETOF(ota_conf, scep_key_usage), 0, 5 };
+static const int_range retries_range = {
+    APR_OFFSETOF(ota_conf, scep_retries), 0, 100 };
+static const int_range delay_range = {
+    APR_OFFSETOF(ota_conf, scep_retry_delay), 0, 86400 };
+
+static const char *set_int(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const int_range *range = cmd->info;
+    char *end = NULL;
+    long v = strtol(arg, &end, 10);
+
+    if (!*arg || *end || v < range->min || v > range->max) {
+        return directive_error(cmd, apr_psprintf(cmd->pool,
+                               "expects a number from %ld to %ld",
+                               range->min, range->max));
+    }
+    *(int *)((char *)dc + range->offset) = (int)v;
+    return NULL;
+}
+
+static const char *set_key_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (strcmp(arg, "1024") && strcmp(arg, "2048") && strcmp(arg, "4096")) {
+        return directive_error(cmd, "expects 1024, 2048 or 4096 (Apple's "
+                               "allowed key sizes)");
+    }
+    c->scep_key_size = atoi(arg);
+    return NULL;
+}
+
+static const char *set_attributes(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (!ota_profile_attribute_known(arg)) {
+        return directive_error(cmd, apr_psprintf(cmd->pool,
+                               "unknown device attribute '%s'; known: UDID "
+                               "VERSION PRODUCT SERIAL MEID IMEI ICCID "
+                               "MAC_ADDRESS_EN0 DEVICE_NAME", arg));
+    }
+    if (!c->attributes) {
+        c->attributes = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->attributes, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_subject(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *why = NULL;
+
+    if (ota_subject_parse(&c->scep_subject, arg, &why, cmd->pool)) {
+        return directive_error(cmd, why);
+    }
+    c->scep_subject_text = arg;
+    return NULL;
+}
+
+static const char *set_scep_challenge(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (strcasecmp(arg, "dynamic") == 0) {
+        return directive_error(cmd, "'dynamic' needs the built-in SCEP CA, "
+                               "which this version does not have yet; give "
+                               "the CA's static challenge");
+    }
+    if (!*arg || strlen(arg) > 255) {
+        return directive_error(cmd, "expects a secret of 1 to 255 "
+                               "characters");
+    }
+    c->scep_challenge = arg;
+    return NULL;
+}
+
+static const char *set_getcacaps(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (!strcasecmp(arg, "auto") || !strcasecmp(arg, "off")) {
+        if (c->caps != CAPS_UNSET) {
+            return directive_error(cmd, "'auto' and 'off' stand alone");
+        }
+        c->caps = strcasecmp(arg, "auto") ? CAPS_OFF : CAPS_AUTO;
+        return NULL;
+    }
+    if (c->caps == CAPS_AUTO || c->caps == CAPS_OFF) {
+        return directive_error(cmd, "'auto' and 'off' stand alone");
+    }
+    if (!ota_scep_capability_valid(arg)) {
+        return directive_error(cmd, apr_psprintf(cmd->pool,
+                               "'%s' is not a capability name", arg));
+    }
+    if (!c->caps_list) {
+        c->caps_list = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    }
+    c->caps = CAPS_LIST;
+    APR_ARRAY_PUSH(c->caps_list, const char *) = arg;
+    return NULL;
+}
+
+#define CONF_OFFSET(f) (void *)APR_OFFSETOF(ota_conf, f)
+#define WHERE (RSRC_CONF | ACCESS_CONF)
+
+static const command_rec ota_cmds[] = {
+    AP_INIT_TAKE1("OTAEnrollSigningCertificate", set_signing_certificate,
+                  NULL, WHERE, "PEM file: the certificate that signs "
+                  "profiles, followed by its chain"),
+    AP_INIT_TAKE1("OTAEnrollSigningKey", set_signing_key, NULL, WHERE,
+                  "PEM file: the signing certificate's private key"),
+    AP_INIT_TAKE1("OTAEnrollOrganization", set_text,
+                  CONF_OFFSET(organization), WHERE,
+                  "organization shown on the profiles"),
+    AP_INIT_TAKE1("OTAEnrollIdentifier", set_identifier, NULL, WHERE,
+                  "reverse-DNS prefix of the profile identifiers"),
+    AP_INIT_TAKE1("OTAEnrollDisplayName", set_text,
+                  CONF_OFFSET(display_name), WHERE,
+                  "name of the profiles as the device shows it"),
+    AP_INIT_TAKE1("OTAEnrollDescription", set_text,
+                  CONF_OFFSET(description), WHERE,
+                  "description of the profiles as the device shows it"),
+    AP_INIT_TAKE1("OTAEnrollURL", set_url, NULL, WHERE,
+                  "where devices post their attributes (an ota-enroll "
+                  "location); a path is taken relative to this server"),
+    AP_INIT_ITERATE("OTAEnrollDeviceAttributes", set_attributes, NULL, WHERE,
+                    "device attributes to ask for in phase 1"),
+    AP_INIT_TAKE1("OTAEnrollChallengeLifetime", set_int,
+                  (void *)&lifetime_range, WHERE,
+                  "seconds an enrollment challenge stays valid"),
+    AP_INIT_TAKE1("OTAEnrollDeviceCA", set_device_ca, NULL, WHERE,
+                  "PEM file: the device CA chain (root included) that "
+                  "phase-2 signers must chain through"),
+    AP_INIT_TAKE1("OTAEnrollMaxBodySize", set_int, (void *)&body_range,
+                  WHERE, "largest request body accepted, in bytes"),
+    AP_INIT_TAKE1("OTAEnrollSCEPURL", set_scep_url, NULL, WHERE,
+                  "the SCEP URL devices enroll at"),
+    AP_INIT_TAKE1("OTAEnrollSCEPName", set_text, CONF_OFFSET(scep_name),
+                  WHERE, "the CA name sent in SCEP requests"),
+    AP_INIT_TAKE1("OTAEnrollSCEPSubject", set_subject, NULL, WHERE,
+                  "subject template, e.g. O=Example/CN=%{UDID}"),
+    AP_INIT_TAKE1("OTAEnrollSCEPChallenge", set_scep_challenge, NULL, WHERE,
+                  "the SCEP challenge password devices send to the CA"),
+    AP_INIT_TAKE1("OTAEnrollSCEPKeySize", set_key_size, NULL, WHERE,
+                  "RSA key size devices generate: 1024, 2048 or 4096"),
+    AP_INIT_TAKE1("OTAEnrollSCEPKeyUsage", set_int, (void *)&usage_range,
+                  WHERE, "key usage bitmask: 1 signing, 4 encryption, 5 both"),
+    AP_INIT_TAKE1("OTAEnrollSCEPRetries", set_int, (void *)&retries_range,
+                  WHERE, "how often a device retries a PENDING answer"),
+    AP_INIT_TAKE1("OTAEnrollSCEPRetryDelay", set_int, (void *)&delay_range,
+                  WHERE, "seconds between those retries"),
+    AP_INIT_TAKE1("OTAEnrollSCEPCACertificate", set_scep_ca_certificate,
+                  NULL, WHERE, "PEM file: the SCEP CA's certificate, "
+                  "written into the payload as CAFingerprint"),
+    AP_INIT_ITERATE("OTAEnrollGetCACaps", set_getcacaps, NULL, WHERE,
+                    "auto (ask the CA), off, or the capabilities to write "
+                    "into the SCEP payload"),
+    {NULL}
+};
+
+/* ---- startup ---- */
+
+static int ota_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp)
+{
+    config_sections = apr_array_make(pconf, 16, sizeof(ota_conf *));
+    reading_config = 1;
+    return OK;
+}
+
+static int check_sections(server_rec *s)
+{
+    for (int i = 0; i < config_sections->nelts; i++) {
+        ota_conf *c = APR_ARRAY_IDX(config_sections, i, ota_conf *);
+
+        if (!c->signing_cert_file != !c->signing_key_file) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00002: %s",
+                         c->signing_cert_file
+                         ? "OTAEnrollSigningCertificate is set without "
+                           "OTAEnrollSigningKey"
+                         : "OTAEnrollSigningKey is set without "
+                           "OTAEnrollSigningCertificate");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+static int ota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    const char *why = NULL;
+    int rv;
+
+    reading_config = 0;
+    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    if (!dbd_acquire) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00001: "
+                     "mod_ota_enroll keeps its state through mod_dbd: add "
+                     "'LoadModule dbd_module' and 'DBDriver sqlite3' with "
+                     "'DBDParams /var/lib/apache2/ota_enroll.db'");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((rv = check_sections(s)) != OK) {
+        return rv;
+    }
+    ota_subject_parse(&default_subject, "CN=%{UDID}", &why, pconf);
+    /* The default Apple device store: only an error when a location that
+     * needs it has no OTAEnrollDeviceCA (logged then). */
+    default_device_trust = NULL;
+    if (ota_trust_load(&default_device_trust, OTA_DEVICE_CA_DEFAULT,
+                       OTA_TRUST_APPLE_DEVICE, &why, pconf)) {
+        default_device_trust = NULL;
+    }
+    return OK;
+}
+
+static void start_caps_caches(apr_pool_t *pchild, server_rec *s)
+{
+    caps_caches = apr_hash_make(pchild);
+    for (int i = 0; config_sections && i < config_sections->nelts; i++) {
+        ota_conf *c = APR_ARRAY_IDX(config_sections, i, ota_conf *);
+        ota_getcacaps_cache *cache;
+
+        if (!c->scep_url || c->caps == CAPS_OFF || c->caps == CAPS_LIST
+            || apr_hash_get(caps_caches, c->scep_url, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        if (ota_getcacaps_cache_start(&cache, c->scep_url, GETCACAPS_REFRESH,
+                                      GETCACAPS_TIMEOUT, pchild)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "OTA00052: cannot "
+                         "start the GetCACaps refresher for %s", c->scep_url);
+            continue;
+        }
+        apr_hash_set(caps_caches, c->scep_url, APR_HASH_KEY_STRING, cache);
+    }
+}
+
+static void ota_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    start_caps_caches(pchild, s);
+}
+
+/* ---- request helpers ---- */
+
+static ota_conf *conf_of(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &ota_enroll_module);
+}
+
+/* Default profile identifier: the server name reversed
+ * (www.example.com -> com.example.www.ota). */
+static const char *default_identifier(request_rec *r)
+{
+    const char *host = r->server->server_hostname ? r->server->server_hostname
+                                                  : "localhost";
+    char *copy = apr_pstrdup(r->pool, host), *state = NULL, *label;
+    const char *out = "ota";
+
+    if (strspn(host, "0123456789.:[]") == strlen(host)) {
+        return "local.ota";          /* an address has no domain to reverse */
+    }
+    for (label = apr_strtok(copy, ".", &state); label;
+         label = apr_strtok(NULL, ".", &state)) {
+        out = apr_pstrcat(r->pool, label, ".", out, NULL);
+    }
+    return out;
+}
+
+static void meta_of(ota_profile_meta *meta, const ota_conf *c,
+                    request_rec *r)
+{
+    meta->identifier = c->identifier ? c->identifier : default_identifier(r);
+    meta->organization = c->organization ? c->organization
+                                         : r->server->server_hostname;
+    meta->display_name = c->display_name ? c->display_name
+                                         : "Device enrollment";
+    meta->description = c->description;
+}
+
+static const char *absolute_url(request_rec *r, const char *url)
+{
+    return url[0] == '/' ? ap_construct_url(r->pool, url, r) : url;
+}
+
+static int method_not_allowed(request_rec *r, int method, const char *id)
+{
+    r->allowed = AP_METHOD_BIT << method;
+    ap_allow_methods(r, REPLACE_ALLOW, method == M_GET ? "GET" : "POST",
+                     NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: method %s not "
+                  "allowed here", id, r->method);
+    return HTTP_METHOD_NOT_ALLOWED;
+}
+
+static int config_missing(request_rec *r, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00012: %s is required "
+                  "for %s", what, r->handler);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* A database connection from mod_dbd with our statements ready. They are
+ * prepared per connection on first use, after the schema (and sqlite3's
+ * busy timeout): registering them with ap_dbd_prepare would make mod_dbd
+ * prepare them before the tables exist. */
+static int db_open(ota_db *db, request_rec *r)
+{
+    ap_dbd_t *dbd = dbd_acquire(r);
+    const char *why = NULL;
+
+    if (!dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00013: no database "
+                      "connection from mod_dbd (check DBDriver/DBDParams)");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    db->driver = dbd->driver;
+    db->handle = dbd->handle;
+    db->prepared = dbd->prepared;
+    if (ota_store_connection_init(db, &why, dbd->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00014: cannot "
+                      "prepare the enrollment tables: %s", why);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return OK;
+}
+
+static int db_failed(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00014: database error: "
+                  "%s", why ? why : "unknown");
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static int respond_signed(request_rec *r, const ota_conf *c, plist_t root)
+{
+    const char *xml;
+    const unsigned char *der;
+    apr_size_t xml_len, der_len;
+
+    if (ota_plist_to_xml(&xml, &xml_len, root, r->pool)
+        || ota_cms_sign(&der, &der_len, c->identity, xml, xml_len, NULL, 1,
+                        r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00015: cannot sign "
+                      "the profile: %s", ota_openssl_error(r->pool));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_set_content_type(r, ASPEN_CONFIG);
+    ap_set_content_length(r, der_len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rwrite(der, (int)der_len, r);
+    }
+    return OK;
+}
+
+/* ---- phase 1: the Profile Service payload ---- */
+
+static const char *const default_attributes[] = {
+    "UDID", "VERSION", "PRODUCT", "SERIAL", "MEID", "IMEI", NULL
+};
+
+static const apr_array_header_t *attributes_of(const ota_conf *c,
+                                               apr_pool_t *p)
+{
+    apr_array_header_t *a;
+
+    if (c->attributes) {
+        return c->attributes;
+    }
+    a = apr_array_make(p, 8, sizeof(const char *));
+    for (const char *const *n = default_attributes; *n; n++) {
+        APR_ARRAY_PUSH(a, const char *) = *n;
+    }
+    return a;
+}
+
+static int profile_service_handler(request_rec *r)
+{
+    ota_conf *c;
+    ota_profile_meta meta;
+    ota_db db;
+    const char *challenge, *why = NULL;
+    plist_t root;
+    int rv, lifetime;
+
+    if (strcmp(r->handler, "ota-profile-service")) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return method_not_allowed(r, M_GET, "OTA00010");
+    }
+    c = conf_of(r);
+    if (!c->identity) {
+        return config_missing(r, "OTAEnrollSigningCertificate/Key");
+    }
+    if (!c->url) {
+        return config_missing(r, "OTAEnrollURL");
+    }
+    if ((rv = db_open(&db, r)) != OK) {
+        return rv;
+    }
+    lifetime = c->challenge_lifetime != UNSET ? c->challenge_lifetime
+                                              : DEFAULT_CHALLENGE_LIFETIME;
+    if (ota_challenge_new(&challenge, r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00016: the random "
+                      "generator failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ota_store_challenge_add(&db, challenge, r->user, apr_time_now(),
+                                apr_time_from_sec(lifetime), &why, r->pool)) {
+        return db_failed(r, why);
+    }
+    apr_table_setn(r->subprocess_env, "OTA_PHASE", "1");
+    meta_of(&meta, c, r);
+    ota_profile_service_build(&root, &meta, absolute_url(r, c->url),
+                              attributes_of(c, r->pool), challenge, r->pool);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "OTA00011: profile service "
+                  "sent, challenge valid %d s%s%s", lifetime,
+                  r->user ? " for user " : "", r->user ? r->user : "");
+    return respond_signed(r, c, root);
+}
+
+/* ---- phase 2: device attributes in, SCEP payload out ---- */
+
+/* How each refusal of a posted SignedData is logged and answered. */
+static const struct {
+    const char *id;
+    int status;
+} cms_refusals[] = {
+    [OTA_CMS_MALFORMED]       = { "OTA00023", HTTP_BAD_REQUEST },
+    [OTA_CMS_NOT_SIGNED_DATA] = { "OTA00024", HTTP_BAD_REQUEST },
+    [OTA_CMS_NO_SIGNER]       = { "OTA00025", HTTP_BAD_REQUEST },
+    [OTA_CMS_MANY_SIGNERS]    = { "OTA00026", HTTP_BAD_REQUEST },
+    [OTA_CMS_DETACHED]        = { "OTA00027", HTTP_BAD_REQUEST },
+    [OTA_CMS_NESTED]          = { "OTA00028", HTTP_BAD_REQUEST },
+    [OTA_CMS_NO_SIGNER_CERT]  = { "OTA00029", HTTP_BAD_REQUEST },
+    [OTA_CMS_WEAK_DIGEST]     = { "OTA00030", HTTP_BAD_REQUEST },
+    [OTA_CMS_BAD_SIGNATURE]   = { "OTA00031", HTTP_BAD_REQUEST },
+    [OTA_CMS_WEAK_KEY]        = { "OTA00032", HTTP_FORBIDDEN },
+    [OTA_CMS_UNTRUSTED]       = { "OTA00033", HTTP_FORBIDDEN },
+    [OTA_CMS_NOT_DEVICE_CA]   = { "OTA00034", HTTP_FORBIDDEN },
+};
+
+static const struct {
+    const char *id;
+    const char *text;
+} challenge_refusals[] = {
+    [OTA_CHALLENGE_UNKNOWN]    = { "OTA00037", "unknown challenge (not "
+                                   "issued here)" },
+    [OTA_CHALLENGE_EXPIRED]    = { "OTA00038", "challenge expired" },
+    [OTA_CHALLENGE_USED]       = { "OTA00039", "challenge already used" },
+    [OTA_CHALLENGE_WRONG_USER] = { "OTA00040", "challenge belongs to "
+                                   "another user" },
+};
+
+static int read_body(request_rec *r, apr_size_t max, const char **body,
+                     apr_size_t *len)
+{
+    char *buf;
+    apr_size_t total = 0;
+    long n;
+    int rv;
+
+    if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rv;
+    }
+    if (r->remaining > (apr_off_t)max) {
+        goto too_large;
+    }
+    buf = apr_palloc(r->pool, max + 1);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + total, max + 1 - total)) > 0) {
+            total += n;
+            if (total > max) {
+                goto too_large;
+            }
+        }
+        if (n < 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00022: the "
+                          "request body could not be read");
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    *body = buf;
+    *len = total;
+    return OK;
+
+too_large:
+    r->connection->keepalive = AP_CONN_CLOSE;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00021: request body "
+                  "over OTAEnrollMaxBodySize (%" APR_SIZE_T_FMT " bytes)", max);
+    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+}
+
+static const ota_trust *device_trust_of(const ota_conf *c)
+{
+    return c->device_trust ? c->device_trust : default_device_trust;
+}
+
+static int verify_device(request_rec *r, const ota_conf *c,
+                         ota_signed_message **msg)
+{
+    const char *body;
+    apr_size_t len;
+    int rv;
+    int max = c->max_body != UNSET ? c->max_body : DEFAULT_MAX_BODY;
+
+    if (!device_trust_of(c)) {
+        return config_missing(r, "OTAEnrollDeviceCA (the default "
+                              OTA_DEVICE_CA_DEFAULT " is missing)");
+    }
+    if ((rv = read_body(r, max, &body, &len)) != OK) {
+        return rv;
+    }
+    if (ota_cms_verify(msg, (const unsigned char *)body, len,
+                       device_trust_of(c), r->pool)) {
+        return config_missing(r, "memory");
+    }
+    if ((*msg)->verdict != OTA_CMS_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: refused: %s (%s)",
+                      cms_refusals[(*msg)->verdict].id,
+                      ota_cms_verdict_name((*msg)->verdict),
+                      (*msg)->detail ? (*msg)->detail : "");
+        return cms_refusals[(*msg)->verdict].status;
+    }
+    return OK;
+}
+
+static void export_device(request_rec *r, const ota_device_attributes *a,
+                          const char *phase)
+{
+    apr_table_t *env = r->subprocess_env;
+
+    apr_table_setn(env, "OTA_PHASE", phase);
+    apr_table_setn(env, "OTA_UDID", a->udid);
+    if (a->serial) {
+        apr_table_setn(env, "OTA_SERIAL", a->serial);
+    }
+    if (a->product) {
+        apr_table_setn(env, "OTA_PRODUCT", a->product);
+    }
+    if (a->version) {
+        apr_table_setn(env, "OTA_VERSION", a->version);
+    }
+}
+
+/* The GetCACaps array to write: NULL for none. */
+static const apr_array_header_t *caps_of(request_rec *r, const ota_conf *c)
+{
+    ota_getcacaps_cache *cache;
+    ota_caps_source source;
+    const char *why = NULL;
+    apr_array_header_t *caps;
+
+    if (c->caps == CAPS_OFF) {
+        return NULL;
+    }
+    if (c->caps == CAPS_LIST) {
+        return c->caps_list;
+    }
+    cache = caps_caches ? apr_hash_get(caps_caches, c->scep_url,
+                                       APR_HASH_KEY_STRING) : NULL;
+    if (!cache) {
+        return ota_getcacaps_fallback(r->pool);
+    }
+    caps = ota_getcacaps_cache_get(cache, &source, &why, r->pool);
+    if (source == OTA_CAPS_FALLBACK
+        && ota_getcacaps_cache_fallback_first(cache)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00050: the CA at "
+                      "%s did not answer GetCACaps (%s); writing the "
+                      "fallback DES3, SHA-1 until it does", c->scep_url,
+                      why ? why : "no answer");
+    }
+    return caps;
+}
+
+static int scep_profile_build(plist_t *root, request_rec *r,
+                              const ota_conf *c,
+                              const ota_device_attributes *a,
+                              const char *user)
+{
+    ota_scep_settings s;
+    ota_profile_meta meta;
+    apr_table_t *fields = apr_table_copy(r->pool, a->all);
+    plist_t payload, payloads = plist_new_array();
+
+    memset(&s, 0, sizeof(s));
+    s.url = c->scep_url;
+    s.name = c->scep_name;
+    s.subject = c->scep_subject ? c->scep_subject : default_subject;
+    s.challenge = c->scep_challenge;
+    s.key_size = c->scep_key_size != UNSET ? c->scep_key_size : 2048;
+    s.key_usage = c->scep_key_usage != UNSET ? c->scep_key_usage : 5;
+    s.ca_fingerprint = c->scep_ca_fingerprint;
+    s.ca_fingerprint_len = c->scep_ca_fingerprint ? 20 : 0;
+    s.retries = c->scep_retries != UNSET ? c->scep_retries : 3;
+    s.retry_delay = c->scep_retry_delay != UNSET ? c->scep_retry_delay : 10;
+    s.getcacaps = caps_of(r, c);
+    if (user) {
+        apr_table_setn(fields, "REMOTE_USER", user);
+    }
+    meta_of(&meta, c, r);
+    ota_scep_payload_build(&payload, &s, &meta, fields, r->pool);
+    plist_array_append_item(payloads, payload);
+    return ota_profile_configuration_build(root, &meta, "enrollment",
+                                           payloads, r->pool);
+}
+
+static int redeem(request_rec *r, const ota_device_attributes *a,
+                  const char **user)
+{
+    ota_db db;
+    ota_device_record device;
+    ota_challenge_verdict verdict;
+    const char *why = NULL;
+    int rv;
+
+    if ((rv = db_open(&db, r)) != OK) {
+        return rv;
+    }
+    device.udid = a->udid;
+    device.serial = a->serial;
+    device.product = a->product;
+    device.version = a->version;
+    device.user = r->user;
+    if (ota_store_challenge_redeem(&verdict, &db, a->challenge, r->user,
+                                   apr_time_now(), &device, &why, r->pool)) {
+        return db_failed(r, why);
+    }
+    if (verdict != OTA_CHALLENGE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: refused device "
+                      "%s: %s", challenge_refusals[verdict].id, a->udid,
+                      challenge_refusals[verdict].text);
+        return HTTP_FORBIDDEN;
+    }
+    *user = device.user;
+    return OK;
+}
+
+static int enroll_handler(request_rec *r)
+{
+    ota_conf *c;
+    ota_signed_message *msg;
+    ota_device_attributes *a;
+    const char *why = NULL, *user = NULL;
+    plist_t root;
+    int rv;
+
+    if (strcmp(r->handler, "ota-enroll")) {
+        return DECLINED;
+    }
+    if (r->method_number != M_POST) {
+        return method_not_allowed(r, M_POST, "OTA00020");
+    }
+    c = conf_of(r);
+    if (!c->identity) {
+        return config_missing(r, "OTAEnrollSigningCertificate/Key");
+    }
+    if (!c->scep_url) {
+        return config_missing(r, "OTAEnrollSCEPURL");
+    }
+    if ((rv = verify_device(r, c, &msg)) != OK) {
+        return rv;
+    }
+    if (ota_device_attributes_parse(&a, msg->content, msg->content_len, &why,
+                                    r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00035: device "
+                      "attributes refused: %s", why);
+        return HTTP_BAD_REQUEST;
+    }
+    export_device(r, a, "2");
+    if (!a->challenge) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00036: device %s "
+                      "sent no CHALLENGE", a->udid);
+        return HTTP_BAD_REQUEST;
+    }
+    if ((rv = redeem(r, a, &user)) != OK) {
+        return rv;
+    }
+    scep_profile_build(&root, r, c, a, user);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "OTA00041: device %s (%s %s) "
+                  "enrolled%s%s, SCEP payload sent", a->udid,
+                  a->product ? a->product : "?", a->version ? a->version : "?",
+                  user ? " for user " : "", user ? user : "");
+    return respond_signed(r, c, root);
+}
+
+static void ota_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(ota_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ota_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ota_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(profile_service_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(enroll_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(ota_enroll) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    NULL,
+    NULL,
+    ota_cmds,
+    ota_register_hooks
+};

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Configuration: the sample is accepted, every directive is documented, and
+# bad values stop `apache2 -t` with a message naming the directive.
+. "$(dirname "$0")/lib.sh"
+
+config_test() {   # config_test NAME EXTRA: runs apache2 -t, output in $T_OUT
+    apache_config "$1" "$2"
+    T_OUT=$(apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -t 2>&1)
+}
+
+# The sample configuration, with its paths pointed at the test PKI.
+etc=$T_WORK/etc
+mkdir -p "$etc"
+cp "$PKI/signing-chain.pem" "$etc/signing-chain.pem"
+cp "$PKI/signing.key" "$etc/signing.key"
+cp "$PKI/signing-root.pem" "$etc/scep-ca.pem"
+cp "$T_WORK/../$(basename "$T_WORK")/users" "$etc/users" 2>/dev/null || true
+sed -e "s|/etc/apache2/ota-enroll|$etc|g" \
+    -e "s|/var/lib/apache2/ota_enroll|$T_WORK|g" \
+    -e "s|/usr/lib/apache2/modules/mod_ota_enroll.so|$T_TOP/mod_ota_enroll.so|" \
+    "$T_TOP/ota_enroll.conf" >"$T_WORK/sample.conf"
+export APACHE_LOG_DIR=$T_WORK
+T_NO_DBD=1 config_test sample "Include $T_WORK/sample.conf"
+is "$T_OUT" "Syntax OK" "apache2 -t accepts ota_enroll.conf"
+
+# Every directive the module registers is in the sample and the README.
+directives=$(grep -oE 'AP_INIT_[A-Z0-9]+\("OTAEnroll[A-Za-z]+"' "$T_TOP/mod_ota_enroll.c" \
+             | sed -E 's/.*"(OTAEnroll[A-Za-z]+)"/\1/' | sort -u)
+[ "$(echo "$directives" | wc -l)" -ge 20 ]
+ok $? "the module registers its directives ($(echo "$directives" | wc -l))"
+missing_conf= missing_readme=
+for d in $directives; do
+    grep -q "$d" "$T_TOP/ota_enroll.conf" || missing_conf="$missing_conf $d"
+    grep -q "$d" "$T_TOP/README.md" || missing_readme="$missing_readme $d"
+done
+is "$missing_conf" "" "every directive appears in ota_enroll.conf"
+is "$missing_readme" "" "every directive appears in README.md"
+
+# A missing signing key file names the directive.
+config_test nokey "OTAEnrollSigningKey $T_WORK/no-such.key"
+[ -n "$T_OUT" ] && ! printf '%s' "$T_OUT" | grep -q 'Syntax OK'
+ok $? "a missing signing key file fails apache2 -t"
+like "$T_OUT" 'OTAEnrollSigningKey: cannot read .*no-such.key' \
+    "the error names OTAEnrollSigningKey and the file"
+
+config_test wrongkey "OTAEnrollSigningKey $PKI/device.key"
+like "$T_OUT" 'OTAEnrollSigningKey: the key in .* does not match' \
+    "a key that does not match the certificate is refused"
+
+# Bad values, one directive at a time.
+while IFS='|' read -r directive value pattern; do
+    [ -n "$directive" ] || continue
+    config_test bad "$directive $value"
+    like "$T_OUT" "$directive: .*$pattern" "$directive $value is refused"
+done <<'BAD'
+OTAEnrollSigningCertificate|/nonexistent.pem|cannot read
+OTAEnrollSigningCertificate|/etc/hostname|no PEM certificate
+OTAEnrollDeviceCA|/nonexistent.pem|cannot read
+OTAEnrollChallengeLifetime|5|expects a number from 30 to 86400
+OTAEnrollChallengeLifetime|ten|expects a number
+OTAEnrollMaxBodySize|10|expects a number
+OTAEnrollMaxBodySize|99999999|expects a number
+OTAEnrollURL|ftp://x/y|expects an http\(s\) URL
+OTAEnrollURL|relative/path|expects an http\(s\) URL
+OTAEnrollSCEPURL|/scep|expects an absolute http\(s\) URL
+OTAEnrollDeviceAttributes|UDID BOGUS|unknown device attribute 'BOGUS'
+OTAEnrollIdentifier|"not an id"|expects a reverse-DNS identifier
+OTAEnrollIdentifier|.com.example|expects a reverse-DNS identifier
+OTAEnrollSCEPSubject|CN|is not ATTRIBUTE=VALUE
+OTAEnrollSCEPSubject|CN=%{NOPE}|unknown field
+OTAEnrollSCEPSubject|"C N=x"|not an attribute name
+OTAEnrollSCEPKeySize|512|expects 1024, 2048 or 4096
+OTAEnrollSCEPKeyUsage|8|expects a number from 0 to 5
+OTAEnrollSCEPRetries|-1|expects a number
+OTAEnrollSCEPRetryDelay|x|expects a number
+OTAEnrollSCEPChallenge|dynamic|needs the built-in SCEP CA
+OTAEnrollSCEPCACertificate|/nonexistent.pem|cannot read
+OTAEnrollGetCACaps|auto SHA-1|stand alone
+OTAEnrollGetCACaps|SHA-1 off|stand alone
+BAD
+
+config_test long "OTAEnrollOrganization $(printf 'x%.0s' $(seq 1 300))"
+like "$T_OUT" 'OTAEnrollOrganization: expects 1 to 256 characters' \
+    "an over-long OTAEnrollOrganization is refused"
+
+# Startup checks that apache2 -t cannot make.
+T_NO_DBD=1 apache_start nodbd "" 2>/dev/null
+like "$(cat "$T_LOG" "$T_WORK/start.out" 2>/dev/null)" 'OTA00001: .*mod_dbd' \
+    "without mod_dbd the server refuses to start, saying why"
+apache_stop
+
+apache_config certonly "<Location /x>
+OTAEnrollSigningCertificate $PKI/signing-chain.pem
+</Location>"
+apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start >/dev/null 2>&1
+sleep 0.5
+like "$(cat "$T_LOG" 2>/dev/null)" 'OTA00002: OTAEnrollSigningCertificate is set without OTAEnrollSigningKey' \
+    "a certificate without a key stops the server with OTA00002"
+apache_stop
+
+done_testing

@@ -1,0 +1,430 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* ota_store against a scratch sqlite3 file, including 8 processes racing
+ * to redeem one challenge. */
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "ota_challenge.h"
+#include "ota_store.h"
+#include "tap.h"
+
+#define RACERS 8
+
+static apr_pool_t *pool;
+static const apr_dbd_driver_t *drv;
+static char dbpath[] = "/tmp/unit_store.XXXXXX";
+static ota_db db;
+static apr_time_t t0;
+
+static apr_status_t open_db(ota_db *d, const char *path, apr_pool_t *p)
+{
+    memset(d, 0, sizeof(*d));
+    d->driver = drv;
+    return apr_dbd_open(drv, p, path, &d->handle);
+}
+
+/* First column of the first row of sql, or NULL. */
+static const char *select1(ota_db *d, const char *sql, int *rows)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *v = NULL;
+    int n = 0;
+
+    if (apr_dbd_select(drv, pool, d->handle, &res, sql, 1)) {
+        return NULL;
+    }
+    while (apr_dbd_get_row(drv, pool, res, &row, -1) == 0) {
+        if (n++ == 0) {
+            v = apr_pstrdup(pool, apr_dbd_get_entry(drv, row, 0));
+        }
+    }
+    if (rows) {
+        *rows = n;
+    }
+    return v;
+}
+
+/* Forks n children running fn(i) after the starting gun (EOF on a pipe);
+ * out[s] counts exit statuses s < nout - 1, out[nout - 1] all others. */
+static void race(int n, int (*fn)(int), int *out, int nout)
+{
+    int gun[2], i, status;
+    char c;
+
+    memset(out, 0, sizeof(*out) * nout);
+    if (pipe(gun) != 0) {
+        out[nout - 1] = n;
+        return;
+    }
+    fflush(stdout);
+    for (i = 0; i < n; i++) {
+        if (fork() == 0) {
+            close(gun[1]);
+            while (read(gun[0], &c, 1) > 0) {
+                continue;
+            }
+            _exit(fn(i));
+        }
+    }
+    close(gun[0]);
+    close(gun[1]);
+    for (i = 0; i < n; i++) {
+        if (wait(&status) < 0 || !WIFEXITED(status)
+            || WEXITSTATUS(status) >= nout - 1) {
+            out[nout - 1]++;
+        }
+        else {
+            out[WEXITSTATUS(status)]++;
+        }
+    }
+}
+
+static int count(const char *table)
+{
+    int n = -1;
+
+    if (ota_store_count(&n, &db, table, NULL, pool) != APR_SUCCESS) {
+        return -1;
+    }
+    return n;
+}
+
+/* Column col of the device row, or NULL (also for a missing row). */
+static const char *device_col(const char *udid, int col)
+{
+    static apr_dbd_prepared_t *st;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *v = NULL;
+
+    if (!st && apr_dbd_prepare(drv, pool, db.handle,
+                               "SELECT username, phase, product, first_seen, "
+                               "last_seen FROM ota_device WHERE udid = %s",
+                               "t_device", &st)) {
+        return NULL;
+    }
+    if (apr_dbd_pvselect(drv, pool, db.handle, &res, st, 1, udid)) {
+        return NULL;
+    }
+    if (apr_dbd_get_row(drv, pool, res, &row, -1) == 0) {
+        v = apr_pstrdup(pool, apr_dbd_get_entry(drv, row, col));
+        while (apr_dbd_get_row(drv, pool, res, &row, -1) == 0) {
+            continue;
+        }
+    }
+    return v;
+}
+
+/* Redeems for udid; *got gets the device user the store settled on. */
+static ota_challenge_verdict redeem(const char *challenge, const char *user,
+                                    apr_time_t now, const char *udid,
+                                    const char *dev_user, const char **got,
+                                    apr_status_t *rv)
+{
+    ota_device_record dev = { udid, "SERIAL", "iPhone15,2", "17.1",
+                              dev_user };
+    ota_challenge_verdict v = OTA_CHALLENGE_OK;
+    const char *why = NULL;
+
+    *rv = ota_store_challenge_redeem(&v, &db, challenge, user, now, &dev,
+                                     &why, pool);
+    if (*rv != APR_SUCCESS) {
+        printf("# redeem: %s\n", why ? why : "(no reason)");
+    }
+    if (got) {
+        *got = dev.user;
+    }
+    return v;
+}
+
+static void test_schema(void)
+{
+    const char *why = NULL, *version;
+    apr_dbd_prepared_t *add;
+    int rows = 0, nrows;
+
+    ok(ota_store_prepare_all(&db, &why, pool) != APR_SUCCESS && why,
+       "statements cannot be prepared before the tables exist");
+    is_int(ota_store_schema(&db, &why, pool), APR_SUCCESS, "schema created");
+    is_int(ota_store_schema(&db, &why, pool), APR_SUCCESS,
+           "schema again is harmless");
+    version = select1(&db, "SELECT version FROM ota_schema_version", &rows);
+    is_int(rows, 1, "one schema version row");
+    is_str(version, "1", "schema version 1");
+    apr_dbd_query(drv, db.handle, &nrows,
+                  "UPDATE ota_schema_version SET version = 2");
+    ok(ota_store_schema(&db, &why, pool) != APR_SUCCESS && why
+       && strstr(why, "newer"), "a newer schema is refused");
+    apr_dbd_query(drv, db.handle, &nrows,
+                  "UPDATE ota_schema_version SET version = 1");
+
+    /* makes the device insert fail for one UDID (see test_errors);
+     * created before preparing: DDL invalidates sqlite3 statements */
+    is_int(apr_dbd_query(drv, db.handle, &nrows,
+                         "CREATE TRIGGER t_fail BEFORE INSERT ON ota_device "
+                         "WHEN NEW.udid = 'FAIL' "
+                         "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"),
+           0, "test trigger created");
+    is_int(ota_store_prepare_all(&db, &why, pool), APR_SUCCESS,
+           "statements prepared");
+    is_int(apr_hash_count(db.prepared), 7, "seven statements");
+    add = apr_hash_get(db.prepared, "ota_challenge_add", APR_HASH_KEY_STRING);
+    /* pgsql refuses to PREPARE a label twice on one connection */
+    ok(ota_store_prepare_all(&db, &why, pool) == APR_SUCCESS
+       && ota_store_connection_init(&db, &why, pool) == APR_SUCCESS
+       && apr_hash_get(db.prepared, "ota_challenge_add",
+                       APR_HASH_KEY_STRING) == add,
+       "preparing again keeps what is prepared");
+    is_int(apr_hash_count(db.prepared), 7, "still seven statements");
+    is_int(count("challenge") + count("challenge_used") + count("device"), 0,
+           "empty store");
+}
+
+static void test_redeem(void)
+{
+    const char *why = NULL, *got = NULL, *stored;
+    apr_status_t rv;
+
+    is_int(ota_store_challenge_add(&db, "c1", "alice", t0,
+                                   apr_time_from_sec(600), &why, pool),
+           APR_SUCCESS, "challenge added");
+    is_int(count("challenge"), 1, "one challenge");
+    stored = select1(&db, "SELECT digest FROM ota_challenge", NULL);
+    is_str(stored, ota_challenge_digest("c1", pool),
+           "only the digest is stored");
+
+    is_int(redeem("c1", NULL, t0 + apr_time_from_sec(5), "UDID-1", NULL,
+                  &got, &rv), OTA_CHALLENGE_OK, "redeemed");
+    is_int(rv, APR_SUCCESS, "no database error");
+    is_str(got, "alice", "device user inherited from the challenge");
+    is_int(count("device"), 1, "device recorded");
+    is_str(device_col("UDID-1", 0), "alice", "device row has the user");
+    is_str(device_col("UDID-1", 1), "2", "device row is phase 2");
+    is_int(count("challenge_used"), 1, "challenge consumed");
+
+    is_int(redeem("c1", NULL, t0 + apr_time_from_sec(6), "UDID-9", NULL,
+                  NULL, &rv), OTA_CHALLENGE_USED, "second redeem: used");
+    is_int(redeem("nope", NULL, t0, "UDID-9", NULL, NULL, &rv),
+           OTA_CHALLENGE_UNKNOWN, "unknown challenge");
+    is_int(rv, APR_SUCCESS, "unknown is a verdict, not an error");
+    is_int(count("device"), 1, "no device recorded on refusal");
+}
+
+static void test_refusals(void)
+{
+    const char *why = NULL, *got = NULL;
+    apr_status_t rv;
+
+    ota_store_challenge_add(&db, "c2", NULL, t0, apr_time_from_sec(1), &why,
+                            pool);
+    is_int(redeem("c2", NULL, t0 + apr_time_from_sec(10), "UDID-2", NULL,
+                  NULL, &rv), OTA_CHALLENGE_EXPIRED, "expired");
+    is_int(count("challenge_used"), 1, "expired challenge not consumed");
+    is_int(count("device"), 1, "no device for an expired challenge");
+
+    ota_store_challenge_add(&db, "c3", "alice", t0, apr_time_from_sec(600),
+                            &why, pool);
+    is_int(redeem("c3", "mallory", t0, "UDID-2", NULL, NULL, &rv),
+           OTA_CHALLENGE_WRONG_USER, "wrong user");
+    is_int(count("challenge_used"), 1, "wrong user consumed nothing");
+    is_int(count("device"), 1, "wrong user recorded nothing");
+    is_int(redeem("c3", "alice", t0, "UDID-2", NULL, &got, &rv),
+           OTA_CHALLENGE_OK, "right user redeems afterwards");
+    is_str(got, "alice", "and the device is hers");
+
+    ota_store_challenge_add(&db, "c4", "bob", t0, apr_time_from_sec(600),
+                            &why, pool);
+    is_int(redeem("c4", NULL, t0, "UDID-3", NULL, &got, &rv),
+           OTA_CHALLENGE_OK, "unauthenticated phase 2 on a bound challenge");
+    is_str(got, "bob", "binding inherited");
+
+    ota_store_challenge_add(&db, "c5", NULL, t0, apr_time_from_sec(600),
+                            &why, pool);
+    is_int(redeem("c5", "carol", t0, "UDID-4", NULL, &got, &rv),
+           OTA_CHALLENGE_OK, "unbound challenge, any user");
+    ok(got == NULL, "no user inherited from an unbound challenge");
+    ok(device_col("UDID-4", 0) == NULL, "device username is NULL");
+    is_int(count("device"), 4, "four devices");
+}
+
+static void test_reenroll(void)
+{
+    const char *why = NULL, *got = NULL;
+    const char *first = device_col("UDID-1", 3);
+    apr_status_t rv;
+
+    ota_store_challenge_add(&db, "c6", NULL, t0, apr_time_from_sec(600),
+                            &why, pool);
+    is_int(redeem("c6", NULL, t0 + apr_time_from_sec(100), "UDID-1", "dave",
+                  &got, &rv), OTA_CHALLENGE_OK, "same device enrolls again");
+    is_int(count("device"), 4, "device updated, not duplicated");
+    is_str(device_col("UDID-1", 0), "dave", "caller's user kept");
+    is_str(device_col("UDID-1", 3), first, "first_seen kept");
+    is_str(device_col("UDID-1", 4),
+           apr_ltoa(pool, (long)apr_time_sec(t0) + 100), "last_seen moved");
+}
+
+static void test_errors(void)
+{
+    const char *why = NULL;
+    ota_device_record nodev = { NULL, NULL, NULL, NULL, NULL };
+    ota_device_record failing = { NULL, NULL, NULL, NULL, NULL };
+    ota_challenge_verdict v = OTA_CHALLENGE_OK;
+    int n = 0;
+    apr_status_t rv;
+
+    ota_store_challenge_add(&db, "c7", NULL, t0, apr_time_from_sec(600),
+                            &why, pool);
+    is_int(ota_store_challenge_redeem(&v, &db, "c7", NULL, t0, &nodev, &why,
+                                      pool), APR_EINVAL, "UDID required");
+    failing.udid = "FAIL";
+    rv = ota_store_challenge_redeem(&v, &db, "c7", NULL, t0, &failing, &why,
+                                    pool);
+    ok(rv != APR_SUCCESS && v != OTA_CHALLENGE_OK,
+       "device insert failure is a database error");
+    ok(why && strstr(why, "refused by test"), "why has the driver's reason");
+    is_int(count("challenge_used"), 5, "failed redeem rolled back");
+    is_int(redeem("c7", NULL, t0, "UDID-5", NULL, NULL, &rv),
+           OTA_CHALLENGE_OK, "challenge still redeemable");
+    is_int(ota_store_count(&n, &db, "passwd", &why, pool), APR_EINVAL,
+           "unknown count name refused");
+
+    is_str(ota_challenge_verdict_name(OTA_CHALLENGE_OK), "ok", "name ok");
+    is_str(ota_challenge_verdict_name(OTA_CHALLENGE_UNKNOWN), "unknown",
+           "name unknown");
+    is_str(ota_challenge_verdict_name(OTA_CHALLENGE_EXPIRED), "expired",
+           "name expired");
+    is_str(ota_challenge_verdict_name(OTA_CHALLENGE_USED), "used",
+           "name used");
+    is_str(ota_challenge_verdict_name(OTA_CHALLENGE_WRONG_USER),
+           "wrong-user", "name wrong-user");
+}
+
+static const char *schema_path;
+
+/* Child: own connection to a fresh file, schema and statements. */
+static int schema_racer(int i)
+{
+    apr_pool_t *p;
+    ota_db d;
+    int rc = 1;
+
+    (void)i;
+    apr_pool_create(&p, NULL);
+    if (open_db(&d, schema_path, p) == APR_SUCCESS) {
+        rc = ota_store_connection_init(&d, NULL, p) != APR_SUCCESS;
+        apr_dbd_close(drv, d.handle);
+    }
+    apr_pool_destroy(p);
+    return rc;
+}
+
+static void test_concurrent_schema(void)
+{
+    char path[] = "/tmp/unit_store_schema.XXXXXX";
+    int out[2], fd, rows = 0, n = -1;
+    const char *why = NULL;
+    ota_db d;
+
+    if ((fd = mkstemp(path)) >= 0) {
+        close(fd);
+    }
+    schema_path = path;
+    race(RACERS, schema_racer, out, 2);
+    is_int(out[0], RACERS, "concurrent connection inits all succeed");
+    if (open_db(&d, path, pool) != APR_SUCCESS) {
+        ok(0, "scratch database reopened");
+    }
+    else {
+        ok(ota_store_connection_init(&d, &why, pool) == APR_SUCCESS
+           && ota_store_count(&n, &d, "device", &why, pool) == APR_SUCCESS,
+           "scratch database usable");
+        select1(&d, "SELECT version FROM ota_schema_version", &rows);
+        is_int(rows, 1, "one version row despite the race");
+        is_str(select1(&d, "PRAGMA busy_timeout", NULL), "2000",
+               "connection init set sqlite's busy timeout");
+        apr_dbd_close(drv, d.handle);
+    }
+    unlink(path);
+}
+
+/* Child: own connection, redeems the shared challenge, exits with the
+ * verdict, or 5 on a database error. */
+static int redeem_racer(int i)
+{
+    apr_pool_t *p;
+    ota_db d;
+    ota_device_record dev = { NULL, NULL, NULL, NULL, NULL };
+    ota_challenge_verdict v;
+    int rc = 5;
+
+    apr_pool_create(&p, NULL);
+    dev.udid = apr_psprintf(p, "RACE-%d", i);
+    if (open_db(&d, dbpath, p) == APR_SUCCESS) {
+        if (ota_store_connection_init(&d, NULL, p) == APR_SUCCESS
+            && ota_store_challenge_redeem(&v, &d, "race", NULL, t0, &dev,
+                                          NULL, p) == APR_SUCCESS) {
+            rc = v;
+        }
+        apr_dbd_close(drv, d.handle);
+    }
+    apr_pool_destroy(p);
+    return rc;
+}
+
+static void test_race(void)
+{
+    int out[6];
+    int devices = count("device"), consumed = count("challenge_used");
+    const char *why = NULL;
+
+    ota_store_challenge_add(&db, "race", NULL, t0, apr_time_from_sec(600),
+                            &why, pool);
+    race(RACERS, redeem_racer, out, 6);
+    is_int(out[OTA_CHALLENGE_OK], 1, "exactly one racer redeemed");
+    is_int(out[OTA_CHALLENGE_USED], RACERS - 1,
+           "all others were told it was used");
+    is_int(out[5], 0, "no racer failed");
+    is_int(count("device"), devices + 1, "one racer's device recorded");
+    is_int(count("challenge_used"), consumed + 1, "consumed once");
+}
+
+int main(void)
+{
+    int fd, rc;
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    apr_dbd_init(pool);
+    t0 = apr_time_now();
+    if ((fd = mkstemp(dbpath)) < 0) {
+        perror("mkstemp");
+        return 1;
+    }
+    close(fd);
+    if (!ok(apr_dbd_get_driver(pool, "sqlite3", &drv) == APR_SUCCESS,
+            "sqlite3 driver")
+        || !ok(open_db(&db, dbpath, pool) == APR_SUCCESS,
+               "database opened")) {
+        unlink(dbpath);
+        return tap_done();
+    }
+    test_schema();
+    test_redeem();
+    test_refusals();
+    test_reenroll();
+    test_errors();
+    test_concurrent_schema();
+    test_race();
+    apr_dbd_close(drv, db.handle);
+    unlink(dbpath);
+    apr_pool_destroy(pool);
+    rc = tap_done();
+    apr_terminate();
+    return rc;
+}
