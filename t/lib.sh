@@ -54,6 +54,11 @@ like() {   # like TEXT REGEX NAME
     ok $? "$3"
     printf '%s' "$1" | grep -Eq -- "$2" || echo "#   '$2' not in: $(printf '%s' "$1" | head -c 400)"
 }
+has() {   # has TEXT STRING NAME: fixed-string match
+    printf '%s' "$1" | grep -Fq -- "$2"
+    ok $? "$3"
+    printf '%s' "$1" | grep -Fq -- "$2" || echo "#   '$2' not found"
+}
 unlike() {   # unlike TEXT REGEX NAME
     ! printf '%s' "$1" | grep -Eq -- "$2"
     ok $? "$3"
@@ -192,6 +197,44 @@ log_count() {
 
 db_count() {   # db_count SQL: one number from the test database
     sqlite3 "$T_DB" "$1" 2>/dev/null || echo "db-error"
+}
+
+# ndes_like PATH CA-PEM: Apache config for a SCEP location that answers
+# GetCACert from a file and never answers GetCACaps, as NDES on Windows
+# Server 2008 behaved in the iOS 4 story.
+ndes_like() {
+    local der=$T_WORK/ndes-ca.der
+    openssl x509 -in "$2" -outform DER -out "$der"
+    chmod 644 "$der"
+    cat <<CONF
+Alias $1 "$der"
+<Location $1>
+    ForceType application/x-x509-ca-cert
+    RewriteEngine on
+    RewriteCond %{QUERY_STRING} !operation=GetCACert
+    RewriteRule ^ - [R=404]
+</Location>
+CONF
+}
+
+# scepserver_start: micromdm's scepserver as an external CA on a free port
+# (SCEP_URL), enrollment challenge "scep-secret".
+scepserver_start() {
+    local dir=$T_WORK/scepserver port
+    mkdir -p "$dir"
+    (cd "$dir" && scepserver ca -init -depot depot -keySize 2048 >/dev/null 2>&1)
+    port=$(free_port)
+    scepserver -depot "$dir/depot" -port "$port" -challenge scep-secret \
+        >"$dir/log" 2>&1 &
+    T_PIDS+=($!)
+    SCEP_URL=http://127.0.0.1:$port/scep
+    SCEP_CA=$dir/depot/ca.pem
+    for _ in $(seq 1 50); do
+        curl -s -o /dev/null "$SCEP_URL?operation=GetCACaps" && return 0
+        sleep 0.1
+    done
+    echo "# scepserver did not start"
+    return 1
 }
 
 t_url() {
