@@ -169,18 +169,27 @@ static const char *identity_complete(cmd_parms *cmd, ota_conf *c)
     return NULL;
 }
 
+/* Resolves a certificate file against ServerRoot and loads it. */
+static const char *certs_arg(cmd_parms *cmd, const char *arg,
+                             const char **file, STACK_OF(X509) **certs)
+{
+    const char *why = NULL;
+
+    *file = ap_server_root_relative(cmd->pool, arg);
+    if (!*file || ota_certs_load(certs, *file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    return NULL;
+}
+
 static const char *set_signing_certificate(cmd_parms *cmd, void *dc,
                                            const char *arg)
 {
     ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
     STACK_OF(X509) *certs;
+    const char *err = certs_arg(cmd, arg, &c->signing_cert_file, &certs);
 
-    if (!file || ota_certs_load(&certs, file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    c->signing_cert_file = file;
-    return identity_complete(cmd, c);
+    return err ? err : identity_complete(cmd, c);
 }
 
 static const char *set_signing_key(cmd_parms *cmd, void *dc, const char *arg)
@@ -213,11 +222,11 @@ static const char *set_scep_ca_certificate(cmd_parms *cmd, void *dc,
                                            const char *arg)
 {
     ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+    const char *file, *err;
     STACK_OF(X509) *certs;
 
-    if (!file || ota_certs_load(&certs, file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
+    if ((err = certs_arg(cmd, arg, &file, &certs)) != NULL) {
+        return err;
     }
     c->scep_ca_fingerprint = apr_palloc(cmd->pool, 20);
     if (ota_cert_sha1(c->scep_ca_fingerprint, sk_X509_value(certs, 0))) {

@@ -1,4 +1,5 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <string.h>
 #include <apr_base64.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>

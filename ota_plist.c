@@ -148,6 +148,10 @@ static apr_status_t scan_tag(xml_scan *s, const char **why)
     else if (starts(s, "<key>")) {
         return scan_key(s, why);
     }
+    else if (starts(s, "<key")) {
+        /* <key > or <key attr=...> would hide a duplicate from scan_key */
+        return scan_fail(why, "unexpected markup in a key tag");
+    }
     s->at++;
     return APR_SUCCESS;
 }
@@ -187,6 +191,7 @@ static apr_status_t xml_precheck(const char *xml, apr_size_t len,
 
 /* ---- after libplist: sizes of what it built ---- */
 
+/* depth: how many dicts and arrays enclose node, as the pre-scan counts. */
 static apr_status_t walk_limits(plist_t node, const ota_plist_limits *limits,
                                 int depth, const char **why)
 {
@@ -194,7 +199,8 @@ static apr_status_t walk_limits(plist_t node, const ota_plist_limits *limits,
     uint64_t n = 0;
     apr_status_t rv = APR_SUCCESS;
 
-    if (depth > limits->max_depth) {
+    if ((type == PLIST_DICT || type == PLIST_ARRAY)
+        && depth + 1 > limits->max_depth) {
         return scan_fail(why, "property list nested too deeply");
     }
     if (type == PLIST_STRING || type == PLIST_DATA || type == PLIST_KEY) {
@@ -270,7 +276,7 @@ apr_status_t ota_plist_parse(plist_t *out, const char *xml, apr_size_t len,
         return scan_fail(why, "not a well-formed XML property list");
     }
     ota_plist_free_with_pool(node, p);
-    if ((rv = walk_limits(node, limits, 1, why)) != APR_SUCCESS) {
+    if ((rv = walk_limits(node, limits, 0, why)) != APR_SUCCESS) {
         return rv;
     }
     *out = node;
@@ -347,6 +353,23 @@ static int udid_acceptable(const char *s)
     return strspn(s, "0123456789abcdefABCDEF-") == n;
 }
 
+/* Attributes the protocol defines as strings. */
+static const char *const string_attributes[] = {
+    "UDID", "CHALLENGE", "SERIAL", "PRODUCT", "VERSION", "IMEI", "MEID",
+    "ICCID", "MAC_ADDRESS_EN0", "DEVICE_NAME", "UserID", "UserShortName",
+    "UserLongName", NULL
+};
+
+static int must_be_string(const char *key)
+{
+    for (const char *const *k = string_attributes; *k; k++) {
+        if (strcmp(*k, key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_status_t attribute_collect(ota_device_attributes *a,
                                       const char *key, plist_t value,
                                       const char **why, apr_pool_t *p)
@@ -355,7 +378,13 @@ static apr_status_t attribute_collect(ota_device_attributes *a,
     const char *s;
     uint64_t n = 0;
 
-    if (type == PLIST_BOOLEAN) {
+    /* apr_table ignores case: UDID and udid must not both be there. */
+    if (apr_table_get(a->all, key)) {
+        *why = apr_psprintf(p, "attribute names differ only in case: %.64s",
+                            key);
+        return APR_EINVAL;
+    }
+    if (type == PLIST_BOOLEAN && !must_be_string(key)) {
         apr_table_setn(a->all, apr_pstrdup(p, key),
                        plist_bool_val_is_true(value) ? "true" : "false");
         return APR_SUCCESS;

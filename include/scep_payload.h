@@ -44,7 +44,8 @@ typedef struct ota_scep_settings {
     const apr_array_header_t *getcacaps;  /* of const char *; NULL: omit */
 } ota_scep_settings;
 
-/* The com.apple.security.scep payload dict for one device. */
+/* The com.apple.security.scep payload dict for one device. The caller owns
+ * it: append it to a profile's payload array, or plist_free it. */
 apr_status_t ota_scep_payload_build(plist_t *out,
                                     const ota_scep_settings *settings,
                                     const ota_profile_meta *meta,
