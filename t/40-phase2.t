@@ -66,8 +66,7 @@ like "$a" '<key>Key Type</key><string>RSA</string>' "Key Type"
 like "$a" '<key>Key Usage</key><integer>5</integer>' "Key Usage"
 like "$a" '<key>Retries</key><integer>4</integer>' "Retries"
 like "$a" '<key>RetryDelay</key><integer>30</integer>' "RetryDelay"
-fp=$(openssl x509 -in "$PKI/signing-ca.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
-fp64=$(printf '%s' "$fp" | xxd -r -p | base64)
+fp64=$(openssl x509 -in "$PKI/signing-ca.pem" -outform DER | openssl dgst -sha1 -binary | base64)
 has "$a" "<key>CAFingerprint</key><data>$fp64</data>" "CAFingerprint is the SHA-1 of the CA certificate"
 like "$a" '<key>GetCACaps</key><array><string>POSTPKIOperation</string><string>Renewal</string><string>SHA-1</string></array>' \
     "GetCACaps is the configured array of strings"
@@ -161,13 +160,13 @@ refused "signer certificate missing" "$w/nocert.der" 400 OTA00029
 sign device "$w/good.xml" "$w/md5.der" --digest md5
 refused "MD5 digest" "$w/md5.der" 400 OTA00030
 # Swap one character of the signed content (the UDID's last digit).
-python_free_flip() {   # flip the byte at the offset of the first match of $2
+flip_at_match() {   # flip_at_match IN TEXT OUT: overwrite the first byte of TEXT
     local off
     off=$(grep -obUa -- "$2" "$1" | head -1 | cut -d: -f1)
     cp "$1" "$3"
     printf 'X' | dd of="$3" bs=1 seek="$off" conv=notrunc 2>/dev/null
 }
-python_free_flip "$w/good.der" "$udid" "$w/tampered.der"
+flip_at_match "$w/good.der" "$udid" "$w/tampered.der"
 refused "eContent changed under a valid signature" "$w/tampered.der" 400 OTA00031
 len=$(stat -c %s "$w/good.der")
 cp "$w/good.der" "$w/badsig.der"
