@@ -938,6 +938,7 @@ static int redeem(request_rec *r, const ota_device_attributes *a,
     if ((rv = db_open(&db, r)) != OK) {
         return rv;
     }
+    memset(&device, 0, sizeof(device));
     device.udid = a->udid;
     device.serial = a->serial;
     device.product = a->product;

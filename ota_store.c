@@ -6,11 +6,12 @@
 #include "ota_challenge.h"
 #include "ota_store.h"
 
-#define OTA_STORE_SCHEMA_VERSION 1
+#define OTA_STORE_SCHEMA_VERSION 2
 #define OTA_STORE_SQLITE_BUSY_MS "2000"
 
-/* Run in this order by ota_store_schema: the version row goes in last, so
- * its presence means the whole of that version exists. */
+/* Run in this order by ota_store_schema, every statement safe to repeat:
+ * the version row goes in last, so its value means the whole of that
+ * version exists. Version 2 added the SCEP challenges and certificates. */
 static const char *const schema_sql[] = {
     "CREATE TABLE IF NOT EXISTS ota_challenge ("
     "digest TEXT PRIMARY KEY, username TEXT NOT NULL, "
@@ -21,8 +22,16 @@ static const char *const schema_sql[] = {
     "first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ota_schema_version ("
     "id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
-    "INSERT INTO ota_schema_version (id, version) VALUES (1, 1) "
-    "ON CONFLICT (id) DO NOTHING",
+    "CREATE TABLE IF NOT EXISTS ota_scep_challenge ("
+    "digest TEXT PRIMARY KEY, udid TEXT NOT NULL, subject TEXT NOT NULL, "
+    "created BIGINT NOT NULL, expires BIGINT NOT NULL, used BIGINT)",
+    "CREATE TABLE IF NOT EXISTS ota_certificate ("
+    "serial TEXT PRIMARY KEY, transaction_id TEXT NOT NULL UNIQUE, "
+    "udid TEXT, subject TEXT NOT NULL, issued BIGINT NOT NULL, "
+    "not_after BIGINT NOT NULL, revoked BIGINT, cert TEXT NOT NULL)",
+    "INSERT INTO ota_schema_version (id, version) VALUES (1, 2) "
+    "ON CONFLICT (id) DO UPDATE SET version = excluded.version "
+    "WHERE ota_schema_version.version < excluded.version",
     NULL
 };
 
@@ -44,12 +53,40 @@ const ota_store_statement ota_store_statements[] = {
       "product = excluded.product, version = excluded.version, "
       "username = excluded.username, phase = excluded.phase, "
       "last_seen = excluded.last_seen" },
+    { "ota_scep_challenge_add",
+      "INSERT INTO ota_scep_challenge (digest, udid, subject, created, "
+      "expires, used) VALUES (%s, %s, %s, %lld, %lld, NULL)" },
+    { "ota_scep_challenge_get",
+      "SELECT used, expires, udid, subject FROM ota_scep_challenge "
+      "WHERE digest = %s" },
+    { "ota_scep_challenge_consume",
+      "UPDATE ota_scep_challenge SET used = %lld "
+      "WHERE digest = %s AND used IS NULL AND expires > %lld" },
+    { "ota_certificate_add",
+      "INSERT INTO ota_certificate (serial, transaction_id, udid, subject, "
+      "issued, not_after, revoked, cert) "
+      "VALUES (%s, %s, %s, %s, %lld, %lld, NULL, %s)" },
+    { "ota_certificate_by_transaction",
+      "SELECT serial, udid, subject, not_after, revoked, cert "
+      "FROM ota_certificate WHERE transaction_id = %s" },
+    { "ota_certificate_by_serial",
+      "SELECT serial, udid, subject, not_after, revoked, cert "
+      "FROM ota_certificate WHERE serial = %s" },
+    { "ota_device_phase",
+      "UPDATE ota_device SET phase = %d, last_seen = %lld "
+      "WHERE udid = %s AND phase < %d" },
     { "ota_count_challenge",
       "SELECT COUNT(*) FROM ota_challenge" },
     { "ota_count_challenge_used",
       "SELECT COUNT(*) FROM ota_challenge WHERE used IS NOT NULL" },
     { "ota_count_device",
       "SELECT COUNT(*) FROM ota_device" },
+    { "ota_count_scep_challenge",
+      "SELECT COUNT(*) FROM ota_scep_challenge" },
+    { "ota_count_scep_challenge_used",
+      "SELECT COUNT(*) FROM ota_scep_challenge WHERE used IS NOT NULL" },
+    { "ota_count_certificate",
+      "SELECT COUNT(*) FROM ota_certificate" },
     { NULL, NULL }
 };
 
@@ -60,6 +97,9 @@ static const struct {
     { "challenge", "ota_count_challenge" },
     { "challenge_used", "ota_count_challenge_used" },
     { "device", "ota_count_device" },
+    { "scep_challenge", "ota_count_scep_challenge" },
+    { "scep_challenge_used", "ota_count_scep_challenge_used" },
+    { "certificate", "ota_count_certificate" },
     { NULL, NULL }
 };
 
@@ -384,6 +424,27 @@ static apr_status_t device_record(ota_db *db, const ota_device_record *d,
     return APR_SUCCESS;
 }
 
+static apr_status_t scep_challenge_add(ota_db *db,
+                                       const ota_device_record *d,
+                                       apr_int64_t now, const char **why,
+                                       apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement(db, "ota_scep_challenge_add");
+    apr_int64_t expires = now + apr_time_sec(d->scep_lifetime);
+    const char *digest = ota_challenge_digest(d->scep_challenge, p);
+    int nrows, rc;
+
+    if (!st || !digest || !d->scep_subject) {
+        return fail(APR_EGENERAL, "cannot store the SCEP challenge", why);
+    }
+    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
+                          d->udid, d->scep_subject, &now, &expires);
+    if (rc) {
+        return db_error(db, rc, "storing SCEP challenge", why, p);
+    }
+    return APR_SUCCESS;
+}
+
 /* The UPDATE's WHERE is the whole check, so of two concurrent redeems
  * only one can change the row; the SELECT only explains a refusal. */
 static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
@@ -412,7 +473,11 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
             device->user = *cr.owner ? cr.owner : NULL;
         }
         *verdict = OTA_CHALLENGE_OK;
-        return device_record(db, device, now, why, p);
+        if ((rv = device_record(db, device, now, why, p)) != APR_SUCCESS
+            || !device->scep_challenge) {
+            return rv;
+        }
+        return scep_challenge_add(db, device, now, why, p);
     }
     if (!cr.found) {
         *verdict = OTA_CHALLENGE_UNKNOWN;
@@ -498,4 +563,180 @@ apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
     }
     *count = (int)n;
     return APR_SUCCESS;
+}
+
+/* ---- the built-in CA's registry ---- */
+
+apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
+                                          ota_db *db, const char *challenge,
+                                          const char **why, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement(db, "ota_scep_challenge_get");
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *r = NULL;
+    const char *digest;
+    apr_int64_t used, expires = 0;
+    char *udid = NULL, *subject = NULL;
+    int rc;
+
+    memset(row, 0, sizeof(*row));
+    if (!st) {
+        return fail(APR_EGENERAL, "ota_scep_challenge_get not prepared", why);
+    }
+    if (!challenge || !(digest = ota_challenge_digest(challenge, p))) {
+        return APR_SUCCESS;
+    }
+    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, digest);
+    if (rc) {
+        return db_error(db, rc, "reading SCEP challenge", why, p);
+    }
+    if (apr_dbd_get_row(db->driver, p, res, &r, -1) != 0) {
+        return APR_SUCCESS;
+    }
+    row->found = 1;
+    row->used = apr_dbd_datum_get(db->driver, r, 0, APR_DBD_TYPE_LONGLONG,
+                                  &used) != APR_ENOENT;
+    apr_dbd_datum_get(db->driver, r, 1, APR_DBD_TYPE_LONGLONG, &expires);
+    apr_dbd_datum_get(db->driver, r, 2, APR_DBD_TYPE_STRING, &udid);
+    apr_dbd_datum_get(db->driver, r, 3, APR_DBD_TYPE_STRING, &subject);
+    row->expires = apr_time_from_sec(expires);
+    row->udid = apr_pstrdup(p, udid ? udid : "");
+    row->subject = apr_pstrdup(p, subject ? subject : "");
+    drain(db, res, &r, p);
+    return APR_SUCCESS;
+}
+
+static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
+                                    apr_dbd_results_t *res, apr_pool_t *p)
+{
+    ota_certificate_record *rec;
+    apr_dbd_row_t *r = NULL;
+    apr_int64_t not_after = 0, revoked = 0;
+    char *text[6] = { NULL };
+    int i;
+
+    *out = NULL;
+    if (apr_dbd_get_row(db->driver, p, res, &r, -1) != 0) {
+        return APR_SUCCESS;
+    }
+    rec = apr_pcalloc(p, sizeof(*rec));
+    for (i = 0; i < 6; i++) {
+        if (i == 3 || i == 4) {
+            continue;
+        }
+        apr_dbd_datum_get(db->driver, r, i, APR_DBD_TYPE_STRING, &text[i]);
+        text[i] = text[i] ? apr_pstrdup(p, text[i]) : NULL;
+    }
+    apr_dbd_datum_get(db->driver, r, 3, APR_DBD_TYPE_LONGLONG, &not_after);
+    if (apr_dbd_datum_get(db->driver, r, 4, APR_DBD_TYPE_LONGLONG, &revoked)
+        == APR_ENOENT) {
+        revoked = 0;
+    }
+    rec->serial = text[0];
+    rec->udid = text[1];
+    rec->subject = text[2];
+    rec->not_after = apr_time_from_sec(not_after);
+    rec->revoked = revoked ? apr_time_from_sec(revoked) : 0;
+    rec->pem = text[5];
+    drain(db, res, &r, p);
+    *out = rec;
+    return APR_SUCCESS;
+}
+
+apr_status_t ota_store_certificate_find(ota_certificate_record **out,
+                                        ota_db *db, const char *by,
+                                        const char *key, const char **why,
+                                        apr_pool_t *p)
+{
+    const char *label = !strcmp(by, "serial")
+                        ? "ota_certificate_by_serial"
+                        : "ota_certificate_by_transaction";
+    apr_dbd_prepared_t *st = statement(db, label);
+    apr_dbd_results_t *res = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!st) {
+        return fail(APR_EGENERAL, "certificate lookup not prepared", why);
+    }
+    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, key);
+    if (rc) {
+        return db_error(db, rc, "reading certificate", why, p);
+    }
+    return certificate_row(out, db, res, p);
+}
+
+static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
+                                    const char *digest,
+                                    const ota_certificate_record *rec,
+                                    apr_int64_t now, const char **why,
+                                    apr_pool_t *p)
+{
+    apr_dbd_prepared_t *consume = statement(db, "ota_scep_challenge_consume");
+    apr_dbd_prepared_t *add = statement(db, "ota_certificate_add");
+    apr_dbd_prepared_t *phase = statement(db, "ota_device_phase");
+    ota_certificate_record *prior;
+    apr_int64_t not_after = apr_time_sec(rec->not_after);
+    apr_status_t rv;
+    int nrows = 0, rc, issued = 3;
+
+    if (!consume || !add || !phase) {
+        return fail(APR_EGENERAL, "certificate statements not prepared", why);
+    }
+    if (digest) {
+        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, consume,
+                              &now, digest, &now);
+        if (rc) {
+            return db_error(db, rc, "consuming SCEP challenge", why, p);
+        }
+        if (nrows != 1) {
+            *verdict = OTA_ISSUE_CHALLENGE_GONE;
+            return APR_SUCCESS;
+        }
+    }
+    rv = ota_store_certificate_find(&prior, db, "transaction",
+                                    rec->transaction_id, why, p);
+    if (rv != APR_SUCCESS || prior) {
+        *verdict = OTA_ISSUE_REPLAY;
+        return rv;
+    }
+    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, add,
+                          rec->serial, rec->transaction_id, rec->udid,
+                          rec->subject, &now, &not_after, rec->pem);
+    if (rc) {
+        return db_error(db, rc, "storing certificate", why, p);
+    }
+    if (rec->udid) {
+        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, phase,
+                              &issued, &now, rec->udid, &issued);
+        if (rc) {
+            return db_error(db, rc, "recording device progress", why, p);
+        }
+    }
+    *verdict = OTA_ISSUE_OK;
+    return APR_SUCCESS;
+}
+
+apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
+                                       ota_db *db,
+                                       const char *scep_challenge,
+                                       const ota_certificate_record *rec,
+                                       apr_time_t now, const char **why,
+                                       apr_pool_t *p)
+{
+    apr_dbd_transaction_t *trans = NULL;
+    const char *digest = NULL;
+    apr_status_t rv;
+    int rc;
+
+    *verdict = OTA_ISSUE_CHALLENGE_GONE;
+    if (scep_challenge
+        && !(digest = ota_challenge_digest(scep_challenge, p))) {
+        return fail(APR_EGENERAL, "cannot hash the challenge", why);
+    }
+    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
+    rv = rc ? db_error(db, rc, "starting transaction", why, p)
+            : certificate_txn(verdict, db, digest, rec, apr_time_sec(now),
+                              why, p);
+    return txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why, p);
 }

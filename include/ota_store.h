@@ -63,6 +63,11 @@ typedef struct ota_device_record {
     const char *product;
     const char *version;
     const char *user;         /* filled from the challenge when NULL */
+    /* When set, a one-time SCEP challenge bound to this device and the
+     * subject it was told to request is stored in the same transaction. */
+    const char *scep_challenge;
+    const char *scep_subject;
+    apr_interval_time_t scep_lifetime;
 } ota_device_record;
 
 /* Redeems a challenge for a device: in one transaction, consumes the
@@ -76,7 +81,57 @@ apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
                                         ota_device_record *device,
                                         const char **why, apr_pool_t *p);
 
-/* Counts, for tests and the status page. */
+/* ---- the built-in CA's registry ---- */
+
+typedef struct ota_scep_challenge_row {
+    int found;
+    int used;
+    apr_time_t expires;
+    const char *udid;
+    const char *subject;      /* ota_subject_canonical() form */
+} ota_scep_challenge_row;
+
+/* Looks a SCEP challenge up without consuming it. */
+apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
+                                          ota_db *db, const char *challenge,
+                                          const char **why, apr_pool_t *p);
+
+typedef struct ota_certificate_record {
+    const char *serial;           /* upper-case hex */
+    const char *transaction_id;
+    const char *udid;             /* NULL when not tied to a device */
+    const char *subject;
+    apr_time_t not_after;
+    apr_time_t revoked;           /* 0: not revoked */
+    const char *pem;
+} ota_certificate_record;
+
+typedef enum {
+    OTA_ISSUE_OK = 0,
+    OTA_ISSUE_CHALLENGE_GONE,     /* used or expired meanwhile */
+    OTA_ISSUE_REPLAY              /* transaction already has a certificate */
+} ota_issue_verdict;
+
+/* Records an issued certificate: in one transaction, consumes the SCEP
+ * challenge (when not NULL), refuses a transaction that already has a
+ * certificate, stores the certificate and moves the device to phase 3
+ * (certificate issued). Nothing changes unless the verdict is OK. */
+apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
+                                       ota_db *db,
+                                       const char *scep_challenge,
+                                       const ota_certificate_record *rec,
+                                       apr_time_t now, const char **why,
+                                       apr_pool_t *p);
+
+/* Finds a certificate by "transaction" id or by "serial"; *out is NULL
+ * when there is none. */
+apr_status_t ota_store_certificate_find(ota_certificate_record **out,
+                                        ota_db *db, const char *by,
+                                        const char *key, const char **why,
+                                        apr_pool_t *p);
+
+/* Counts, for tests and the status page: "challenge", "challenge_used",
+ * "device", "scep_challenge", "scep_challenge_used", "certificate". */
 apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
                              const char **why, apr_pool_t *p);
 

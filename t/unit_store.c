@@ -155,13 +155,13 @@ static void test_schema(void)
            "schema again is harmless");
     version = select1(&db, "SELECT version FROM ota_schema_version", &rows);
     is_int(rows, 1, "one schema version row");
-    is_str(version, "1", "schema version 1");
+    is_str(version, "2", "schema version 2");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 2");
+                  "UPDATE ota_schema_version SET version = 3");
     ok(ota_store_schema(&db, &why, pool) != APR_SUCCESS && why
        && strstr(why, "newer"), "a newer schema is refused");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 1");
+                  "UPDATE ota_schema_version SET version = 2");
 
     /* makes the device insert fail for one UDID (see test_errors);
      * created before preparing: DDL invalidates sqlite3 statements */
@@ -172,7 +172,7 @@ static void test_schema(void)
            0, "test trigger created");
     is_int(ota_store_prepare_all(&db, &why, pool), APR_SUCCESS,
            "statements prepared");
-    is_int(apr_hash_count(db.prepared), 7, "seven statements");
+    is_int(apr_hash_count(db.prepared), 17, "all statements");
     add = apr_hash_get(db.prepared, "ota_challenge_add", APR_HASH_KEY_STRING);
     /* pgsql refuses to PREPARE a label twice on one connection */
     ok(ota_store_prepare_all(&db, &why, pool) == APR_SUCCESS
@@ -180,7 +180,7 @@ static void test_schema(void)
        && apr_hash_get(db.prepared, "ota_challenge_add",
                        APR_HASH_KEY_STRING) == add,
        "preparing again keeps what is prepared");
-    is_int(apr_hash_count(db.prepared), 7, "still seven statements");
+    is_int(apr_hash_count(db.prepared), 17, "still all statements");
     is_int(count("challenge") + count("challenge_used") + count("device"), 0,
            "empty store");
 }
@@ -394,6 +394,115 @@ static void test_race(void)
     is_int(count("challenge_used"), consumed + 1, "consumed once");
 }
 
+/* A database made by schema version 1 is upgraded in place. */
+static void test_migration(void)
+{
+    char path[] = "/tmp/unit_store_v1.XXXXXX";
+    ota_db old;
+    const char *why = NULL, *v;
+    int fd, nrows, rows = 0;
+
+    if ((fd = mkstemp(path)) < 0) {
+        ok(0, "temp file for the version 1 database");
+        return;
+    }
+    close(fd);
+    open_db(&old, path, pool);
+    apr_dbd_query(drv, old.handle, &nrows,
+                  "CREATE TABLE ota_challenge (digest TEXT PRIMARY KEY, "
+                  "username TEXT NOT NULL, created BIGINT NOT NULL, "
+                  "expires BIGINT NOT NULL, used BIGINT)");
+    apr_dbd_query(drv, old.handle, &nrows,
+                  "CREATE TABLE ota_schema_version (id INTEGER PRIMARY KEY, "
+                  "version INTEGER NOT NULL)");
+    apr_dbd_query(drv, old.handle, &nrows,
+                  "INSERT INTO ota_schema_version VALUES (1, 1)");
+    apr_dbd_query(drv, old.handle, &nrows,
+                  "INSERT INTO ota_challenge VALUES ('kept', '', 1, 2, NULL)");
+    is_int(ota_store_schema(&old, &why, pool), APR_SUCCESS,
+           "a version 1 database is migrated");
+    v = select1(&old, "SELECT version FROM ota_schema_version", &rows);
+    is_str(v, "2", "to version 2");
+    v = select1(&old, "SELECT COUNT(*) FROM ota_certificate", &rows);
+    is_str(v, "0", "with the certificate table");
+    v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
+    is_str(v, "kept", "keeping its rows");
+    apr_dbd_close(drv, old.handle);
+    unlink(path);
+}
+
+static ota_certificate_record *cert_record(const char *serial,
+                                           const char *tid)
+{
+    ota_certificate_record *r = apr_pcalloc(pool, sizeof(*r));
+
+    r->serial = serial;
+    r->transaction_id = tid;
+    r->udid = "REG-UDID";
+    r->subject = "CN=REG-UDID";
+    r->not_after = t0 + apr_time_from_sec(86400);
+    r->pem = "-----BEGIN CERTIFICATE-----";
+    return r;
+}
+
+/* SCEP challenges minted with a device, consumed with its certificate. */
+static void test_registry(void)
+{
+    ota_device_record dev = { "REG-UDID", "S", "P", "V", NULL,
+                              "scep-one-time", "CN=REG-UDID",
+                              apr_time_from_sec(600) };
+    ota_scep_challenge_row row;
+    ota_certificate_record *found;
+    ota_challenge_verdict v;
+    ota_issue_verdict iv;
+    const char *why = NULL;
+    int c0 = count("certificate");
+
+    ota_store_challenge_add(&db, "reg-phase1", NULL, t0, apr_time_from_sec(60),
+                            &why, pool);
+    is_int(ota_store_challenge_redeem(&v, &db, "reg-phase1", NULL, t0, &dev,
+                                      &why, pool), APR_SUCCESS,
+           "phase 2 with a SCEP challenge");
+    is_int(ota_store_scep_challenge_get(&row, &db, "scep-one-time", &why,
+                                        pool), APR_SUCCESS, "looked up");
+    ok(row.found && !row.used, "the SCEP challenge is stored, unused");
+    is_str(row.udid, "REG-UDID", "bound to the device");
+    is_str(row.subject, "CN=REG-UDID", "and to its subject");
+    ok(row.expires == t0 - t0 % APR_USEC_PER_SEC + apr_time_from_sec(600),
+       "expiring after its lifetime");
+    ota_store_scep_challenge_get(&row, &db, "never-issued", &why, pool);
+    ok(!row.found, "an unknown SCEP challenge is not found");
+
+    is_int(ota_store_certificate_add(&iv, &db, "scep-one-time",
+                                     cert_record("0A", "tid-1"), t0, &why,
+                                     pool), APR_SUCCESS, "certificate stored");
+    is_int(iv, OTA_ISSUE_OK, "verdict ok");
+    is_int(count("certificate"), c0 + 1, "one more certificate");
+    is_str(device_col("REG-UDID", 1), "3", "the device reached phase 3");
+    ota_store_scep_challenge_get(&row, &db, "scep-one-time", &why, pool);
+    ok(row.used, "the SCEP challenge is consumed");
+
+    ota_store_certificate_add(&iv, &db, "scep-one-time",
+                              cert_record("0B", "tid-2"), t0, &why, pool);
+    is_int(iv, OTA_ISSUE_CHALLENGE_GONE, "a used SCEP challenge issues "
+           "nothing");
+    ota_store_certificate_add(&iv, &db, NULL, cert_record("0C", "tid-1"), t0,
+                              &why, pool);
+    is_int(iv, OTA_ISSUE_REPLAY, "a replayed transaction issues nothing");
+    is_int(count("certificate"), c0 + 1, "still one more certificate");
+
+    ota_store_certificate_find(&found, &db, "transaction", "tid-1", &why,
+                               pool);
+    ok(found && !strcmp(found->serial, "0A"), "found by transaction");
+    ota_store_certificate_find(&found, &db, "serial", "0A", &why, pool);
+    ok(found && !strcmp(found->udid, "REG-UDID") && found->revoked == 0
+       && found->not_after == t0 - t0 % APR_USEC_PER_SEC
+                              + apr_time_from_sec(86400),
+       "found by serial with its device and expiry");
+    ota_store_certificate_find(&found, &db, "serial", "FF", &why, pool);
+    ok(found == NULL, "an unknown serial is not found");
+}
+
 int main(void)
 {
     int fd, rc;
@@ -419,6 +528,8 @@ int main(void)
     test_refusals();
     test_reenroll();
     test_errors();
+    test_registry();
+    test_migration();
     test_concurrent_schema();
     test_race();
     apr_dbd_close(drv, db.handle);
