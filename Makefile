@@ -27,7 +27,7 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
            -DOTA_DEVICE_CA_DEFAULT='"$(DEVICE_CA_DEFAULT)"'
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
-CORE     = ota_cms ota_plist ota_challenge ota_store ota_profile \
+CORE     = ota_cms ota_plist ota_challenge ota_store ota_profile ota_ca \
            scep_payload ota_getcacaps
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 UNITS    = $(patsubst t/%.c,%,$(wildcard t/unit_*.c))

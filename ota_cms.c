@@ -184,7 +184,8 @@ static apr_status_t trust_configure(ota_trust *t, const char **why,
     }
     else {
         X509_VERIFY_PARAM_set_auth_level(param, 2);
-        X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SMIME_SIGN);
+        /* the strict store checks identities our CA issued to devices */
+        X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_CLIENT);
         t->min_rsa_bits = 2048;
         t->digest_nids = strict_digests;
     }
@@ -245,6 +246,12 @@ apr_status_t ota_trust_load(ota_trust **out, const char *chain_file,
     }
     *out = t;
     return APR_SUCCESS;
+}
+
+void ota_trust_set_purpose(ota_trust *trust, int purpose)
+{
+    X509_VERIFY_PARAM_set_purpose(X509_STORE_get0_param(trust->store),
+                                  purpose);
 }
 
 int ota_trust_count_issuing_cas(const ota_trust *trust)

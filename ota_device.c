@@ -1168,6 +1168,11 @@ static int enroll_prepare(dev_ctx *ctx)
                            != APR_SUCCESS) {
         return complain(EXIT_LOCAL, "--trust: %s", why);
     }
+    if (ctx->trust) {
+        /* devices accept any key usage on a profile signer (sites often
+         * sign with their TLS certificate) */
+        ota_trust_set_purpose(ctx->trust, X509_PURPOSE_ANY);
+    }
     if (ctx->save_dir && (rv = apr_dir_make_recursive(
                               ctx->save_dir, APR_FPROT_OS_DEFAULT, ctx->p))
                          != APR_SUCCESS) {

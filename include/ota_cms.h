@@ -71,6 +71,10 @@ apr_status_t ota_trust_load(ota_trust **out, const char *chain_file,
                             apr_pool_t *p);
 int ota_trust_count_issuing_cas(const ota_trust *trust);
 
+/* The strict store checks for X509_PURPOSE_SSL_CLIENT (device identities
+ * from our CA); another use (profile signers) sets its own purpose. */
+void ota_trust_set_purpose(ota_trust *trust, int purpose);
+
 /* Verifies a certificate against a store (extra: untrusted certificates
  * that may help build the chain). *verdict is OTA_CMS_OK, _UNTRUSTED,
  * _NOT_DEVICE_CA or _WEAK_KEY; *chain the verified chain. */

@@ -699,21 +699,21 @@ static void test_no_leak(const ota_trust *ours, const ota_trust *dev)
 {
     X509 *x;
 
-    x = our_cert(-1, 365, EVP_sha256(), "emailProtection");
+    x = our_cert(-1, 365, EVP_sha256(), "clientAuth");
     is_int(cert_verdict(ours, x), OTA_CMS_OK,
-           "strict: crafted current SHA-256 S/MIME cert verifies (control)");
-    x = our_cert(-5000, -4000, EVP_sha256(), "emailProtection");
+           "strict: crafted current SHA-256 client cert verifies (control)");
+    x = our_cert(-5000, -4000, EVP_sha256(), "clientAuth");
     is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
            "strict: the same, expired: untrusted (time is checked)");
-    x = our_cert(4000, 5000, EVP_sha256(), "emailProtection");
+    x = our_cert(4000, 5000, EVP_sha256(), "clientAuth");
     is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
            "strict: the same, not yet valid: untrusted");
-    x = our_cert(-1, 365, EVP_sha256(), "serverAuth,clientAuth");
+    x = our_cert(-1, 365, EVP_sha256(), "serverAuth");
     is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
-           "strict: the same with a TLS-only EKU: untrusted (purpose)");
+           "strict: the same with a server-only EKU: untrusted (purpose)");
     is_int(cert_verdict(ours, cert_file(pki_file("ourca-device.pem"))),
-           OTA_CMS_UNTRUSTED, "strict: ourca-device (TLS EKU): untrusted");
-    x = our_cert(-1, 365, EVP_sha1(), "emailProtection");
+           OTA_CMS_OK, "strict: ourca-device (clientAuth) verifies");
+    x = our_cert(-1, 365, EVP_sha1(), "clientAuth");
     is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
            "strict: the same signed with SHA-1: untrusted (auth level)");
     is_int(cert_verdict(dev, cert_file(pki_file("device.pem"))), OTA_CMS_OK,
@@ -724,6 +724,7 @@ static void test_no_leak(const ota_trust *ours, const ota_trust *dev)
 
 static void test_strict(const ota_trust *dev)
 {
+    /* checks profile signers: S/MIME signing, not the default purpose */
     ota_trust *root = trust(pki_file("signing-root.pem"), OTA_TRUST_STRICT);
     ota_trust *strict_dev = trust(pki_file("device-ca-chain.pem"),
                                   OTA_TRUST_STRICT);
@@ -733,6 +734,7 @@ static void test_strict(const ota_trust *dev)
     ota_identity *dev256 = identity("device-sha256.pem", "device-sha256.key");
     ota_identity *weak = identity("weak-ourca-device.pem",
                                   "weak-ourca-device.key");
+    ota_identity *client = identity("ourca-device.pem", "ourca-device.key");
     const unsigned char *der;
     const char *both = in_dir(scratch, "signing-root-and-ca.pem");
     ota_signed_message *m = NULL;
@@ -741,6 +743,9 @@ static void test_strict(const ota_trust *dev)
 
     ok(root != NULL, "strict store from signing-root.pem");
     ok(strict_dev != NULL, "strict store from device-ca-chain.pem");
+    if (root) {
+        ota_trust_set_purpose(root, X509_PURPOSE_SMIME_SIGN);
+    }
 
     der = sign(&len, signer, NULL, 1);
     is_int(verdict_of(der, len, root, &m), OTA_CMS_OK,
@@ -801,8 +806,12 @@ static void test_strict(const ota_trust *dev)
     }
     ours = trust(both, OTA_TRUST_STRICT);
     ok(ours != NULL, "strict store from signing-root + signing-ca");
+    is_int(cert_verdict(ours, cert_file(pki_file("ourca-device.pem"))),
+           OTA_CMS_OK, "strict root+CA: a device cert of our CA verifies "
+           "(control)");
     is_int(cert_verdict(ours, cert_file(pki_file("signing.pem"))),
-           OTA_CMS_OK, "strict root+CA: signing.pem verifies (control)");
+           OTA_CMS_UNTRUSTED, "strict root+CA: the profile signer is no "
+           "client identity (purpose)");
     is_int(cert_verdict(ours, cert_file(pki_file("weak-ourca-device.pem"))),
            OTA_CMS_UNTRUSTED,
            "strict root+CA: expired SHA-1 RSA-1024 cert untrusted");
@@ -810,9 +819,9 @@ static void test_strict(const ota_trust *dev)
     ok(der != NULL, "weak-ourca-device can sign");
     v = verdict_of(der, len, ours, NULL);
     ok(v > OTA_CMS_OK, "strict root+CA: weak-ourca-device body refused");
-    der = sign(&len, signer, NULL, 1);
+    der = sign(&len, client, NULL, 1);
     is_int(verdict_of(der, len, ours, NULL), OTA_CMS_OK,
-           "strict root+CA: signing.pem body verifies");
+           "strict root+CA: a body signed by our CA's device verifies");
     if (ours) {
         test_no_leak(ours, dev);
     }

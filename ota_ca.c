@@ -1,0 +1,634 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* The built-in CA: its identity, judging requests, issuing certificates.
+ * Only OpenSSL's X509, X509_REQ, X509V3 and EVP APIs: no hand-written
+ * ASN.1. Everything per-CA (files, digests, the extensions every
+ * certificate carries) is prepared once in ota_ca_load; ota_ca_issue costs
+ * one key hash and one signature. */
+#include <string.h>
+#include <time.h>
+#include <apr_strings.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "ota_ca.h"
+
+#define OTA_CA_BACKDATE    (5 * 60)     /* seconds, for clock skew */
+#define OTA_CA_MAX_DAYS    36500
+#define OTA_CA_SERIAL_SIZE 16
+
+struct ota_ca {
+    ota_identity *id;
+    STACK_OF(X509) *chain;              /* CA first, then its issuers */
+    EVP_MD *md;                         /* SHA-256: signs certificates */
+    EVP_MD *sha1;                       /* subject key ids (RFC 5280) */
+    STACK_OF(X509_EXTENSION) *exts;     /* the same in every certificate */
+    unsigned char *der;
+    apr_size_t der_len;
+};
+
+static const int strong_digests[] = {
+    NID_sha256, NID_sha384, NID_sha512, NID_undef
+};
+static const int ca_curves[] = {
+    NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1, NID_undef
+};
+static const int csr_curves[] = {
+    NID_X9_62_prime256v1, NID_secp384r1, NID_undef
+};
+
+/* ---- pool-owned OpenSSL objects ---- */
+
+static apr_status_t free_x509(void *x) { X509_free(x); return APR_SUCCESS; }
+static apr_status_t free_md(void *md) { EVP_MD_free(md); return APR_SUCCESS; }
+static apr_status_t free_x509_stack_shallow(void *s)
+{
+    sk_X509_free(s);
+    return APR_SUCCESS;
+}
+static apr_status_t free_exts(void *s)
+{
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+    return APR_SUCCESS;
+}
+
+/* ---- keys and algorithms ---- */
+
+static int nid_in(int nid, const int *list)
+{
+    for (; *list != NID_undef; list++) {
+        if (*list == nid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int ec_curve(const EVP_PKEY *key)
+{
+    char name[80];
+
+    /* Fails for explicit curve parameters: refused with the rest. */
+    if (!EVP_PKEY_get_group_name(key, name, sizeof(name), NULL)) {
+        ERR_clear_error();
+        return NID_undef;
+    }
+    return OBJ_txt2nid(name);
+}
+
+static ota_ca_csr_verdict key_verdict(const EVP_PKEY *key, int min_rsa,
+                                      const int *curves)
+{
+    if (!key) {
+        return OTA_CA_CSR_BAD_ALGORITHM;
+    }
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        return EVP_PKEY_get_bits(key) >= min_rsa ? OTA_CA_CSR_OK
+                                                 : OTA_CA_CSR_WEAK_KEY;
+    }
+    if (!EVP_PKEY_is_a(key, "EC")) {
+        return OTA_CA_CSR_BAD_ALGORITHM;
+    }
+    if (nid_in(ec_curve(key), curves)) {
+        return OTA_CA_CSR_OK;
+    }
+    return EVP_PKEY_get_bits(key) < 256 ? OTA_CA_CSR_WEAK_KEY
+                                        : OTA_CA_CSR_BAD_ALGORITHM;
+}
+
+/* ---- loading ---- */
+
+static const char *ca_cert_problem(const ota_identity *id)
+{
+    X509 *x = id->cert;
+    uint32_t flags = X509_get_extension_flags(x);  /* caches, for threads */
+    int mdnid = NID_undef, pknid, secbits;
+    uint32_t sigflags;
+
+    if (flags & EXFLAG_INVALID) {
+        return "its extensions are invalid";
+    }
+    if (!(flags & EXFLAG_CA)) {
+        return "not a CA certificate (no basicConstraints CA:TRUE)";
+    }
+    if (!(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
+        return "its keyUsage lacks keyCertSign";
+    }
+    if (key_verdict(X509_get0_pubkey(x), OTA_CA_MIN_RSA_BITS, ca_curves)
+        != OTA_CA_CSR_OK) {
+        return "its key is neither RSA of 2048 bits or more nor EC "
+               "P-256, P-384 or P-521";
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(x)) != 1) {
+        return "it has expired";
+    }
+    if (!X509_get_signature_info(x, &mdnid, &pknid, &secbits, &sigflags)
+        || !nid_in(mdnid, strong_digests)) {
+        return "it is signed with a digest weaker than SHA-256";
+    }
+    if (sk_X509_num(id->chain) > 0
+        && X509_check_issued(sk_X509_value(id->chain, 0), x) != X509_V_OK) {
+        return "the second certificate in the file did not issue the first "
+               "(the CA certificate comes first, then its issuers)";
+    }
+    return NULL;
+}
+
+/* The CA's subject key id, or a hash of its key when it has none. */
+static ASN1_OCTET_STRING *ca_key_id(const ota_ca *ca)
+{
+    const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(ca->id->cert);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    ASN1_OCTET_STRING *id;
+
+    if (skid) {
+        return ASN1_OCTET_STRING_dup(skid);
+    }
+    if (!X509_pubkey_digest(ca->id->cert, ca->sha1, md, &len)
+        || !(id = ASN1_OCTET_STRING_new())) {
+        return NULL;
+    }
+    if (!ASN1_OCTET_STRING_set(id, md, (int)len)) {
+        ASN1_OCTET_STRING_free(id);
+        return NULL;
+    }
+    return id;
+}
+
+static int push_ext(STACK_OF(X509_EXTENSION) *exts, int nid, int crit,
+                    void *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_i2d(nid, crit, value);
+
+    if (!ext || !sk_X509_EXTENSION_push(exts, ext)) {
+        X509_EXTENSION_free(ext);
+        return 0;
+    }
+    return 1;
+}
+
+/* basicConstraints, keyUsage, extendedKeyUsage, authorityKeyIdentifier:
+ * built once, copied into each certificate. */
+static apr_status_t fixed_extensions(ota_ca *ca, apr_pool_t *p)
+{
+    BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();    /* CA:FALSE */
+    ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+    EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+    int ok;
+
+    ca->exts = sk_X509_EXTENSION_new_null();
+    ok = ca->exts && bc && ku && eku && akid
+         && ASN1_BIT_STRING_set_bit(ku, 0, 1)       /* digitalSignature */
+         && ASN1_BIT_STRING_set_bit(ku, 2, 1)       /* keyEncipherment */
+         && sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth))
+         && (akid->keyid = ca_key_id(ca)) != NULL
+         && push_ext(ca->exts, NID_basic_constraints, 1, bc)
+         && push_ext(ca->exts, NID_key_usage, 1, ku)
+         && push_ext(ca->exts, NID_ext_key_usage, 0, eku)
+         && push_ext(ca->exts, NID_authority_key_identifier, 0, akid);
+    BASIC_CONSTRAINTS_free(bc);
+    ASN1_BIT_STRING_free(ku);
+    sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+    AUTHORITY_KEYID_free(akid);
+    if (ca->exts) {
+        apr_pool_cleanup_register(p, ca->exts, free_exts,
+                                  apr_pool_cleanup_null);
+    }
+    return ok ? APR_SUCCESS : APR_ENOMEM;
+}
+
+static apr_status_t ca_prepare(ota_ca *ca, const char **why, apr_pool_t *p)
+{
+    unsigned char *der = NULL;
+    int n;
+
+    ca->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ca->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    ca->chain = sk_X509_dup(ca->id->chain);
+    if (ca->md) {
+        apr_pool_cleanup_register(p, ca->md, free_md, apr_pool_cleanup_null);
+    }
+    if (ca->sha1) {
+        apr_pool_cleanup_register(p, ca->sha1, free_md,
+                                  apr_pool_cleanup_null);
+    }
+    if (ca->chain) {
+        apr_pool_cleanup_register(p, ca->chain, free_x509_stack_shallow,
+                                  apr_pool_cleanup_null);
+    }
+    if (!ca->md || !ca->sha1 || !ca->chain
+        || !sk_X509_unshift(ca->chain, ca->id->cert)
+        || (n = i2d_X509(ca->id->cert, &der)) <= 0
+        || fixed_extensions(ca, p) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "cannot prepare the CA: %s",
+                            ota_openssl_error(p));
+        OPENSSL_free(der);
+        return APR_EGENERAL;
+    }
+    ca->der = apr_pmemdup(p, der, n);
+    ca->der_len = (apr_size_t)n;
+    OPENSSL_free(der);
+    return APR_SUCCESS;
+}
+
+apr_status_t ota_ca_load(ota_ca **out, const char *cert_file,
+                         const char *key_file, const char **why,
+                         apr_pool_t *p)
+{
+    ota_ca *ca = apr_pcalloc(p, sizeof(*ca));
+    const char *problem;
+    apr_status_t rv;
+
+    if ((rv = ota_identity_load(&ca->id, cert_file, key_file, why, p))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    if ((problem = ca_cert_problem(ca->id)) != NULL) {
+        ERR_clear_error();
+        *why = apr_psprintf(p, "%s cannot be the CA: %s", cert_file,
+                            problem);
+        return APR_EINVAL;
+    }
+    if ((rv = ca_prepare(ca, why, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    *out = ca;
+    return APR_SUCCESS;
+}
+
+const ota_identity *ota_ca_identity(const ota_ca *ca)
+{
+    return ca->id;
+}
+
+X509 *ota_ca_cert(const ota_ca *ca)
+{
+    return ca->id->cert;
+}
+
+STACK_OF(X509) *ota_ca_chain(const ota_ca *ca)
+{
+    return ca->chain;
+}
+
+int ota_ca_has_issuers(const ota_ca *ca)
+{
+    return sk_X509_num(ca->chain) > 1;
+}
+
+const unsigned char *ota_ca_cert_der(const ota_ca *ca, apr_size_t *len)
+{
+    *len = ca->der_len;
+    return ca->der;
+}
+
+/* ---- judging requests ---- */
+
+static const char *const verdict_names[] = {
+    "ok", "bad-pop", "weak-key", "bad-algorithm", "bad-subject",
+    "subject-mismatch", "key-mismatch", "bad-extensions"
+};
+
+const char *ota_ca_csr_verdict_name(ota_ca_csr_verdict v)
+{
+    return (unsigned)v < sizeof(verdict_names) / sizeof(verdict_names[0])
+           ? verdict_names[v] : "unknown";
+}
+
+/* The UTF-8 of an entry's value: its length, or -1 when unreadable or
+ * holding a NUL. *utf8 (OPENSSL_free it) only when asked for. */
+static int entry_utf8(unsigned char **utf8, const X509_NAME_ENTRY *e)
+{
+    unsigned char *s = NULL;
+    int len = ASN1_STRING_to_UTF8(&s, X509_NAME_ENTRY_get_data(e));
+
+    if (len > 0 && memchr(s, 0, len)) {
+        len = -1;
+    }
+    if (utf8 && len >= 0) {
+        *utf8 = s;
+    }
+    else {
+        OPENSSL_free(s);
+    }
+    return len;
+}
+
+static int entry_is(const X509_NAME_ENTRY *e, const ota_ca_subject_entry *want)
+{
+    ASN1_OBJECT *type = want->type ? OBJ_txt2obj(want->type, 0) : NULL;
+    unsigned char *value = NULL;
+    int len = -1, same;
+
+    same = type && want->value
+           && OBJ_cmp(type, X509_NAME_ENTRY_get_object(e)) == 0
+           && (len = entry_utf8(&value, e)) >= 0
+           && (size_t)len == strlen(want->value)
+           && memcmp(value, want->value, len) == 0;
+    ASN1_OBJECT_free(type);
+    OPENSSL_free(value);
+    return same;
+}
+
+/* Same entries in the same RDNs in the same order; inside an RDN (a SET)
+ * any order, since DER sorts it. */
+static int subject_matches(X509_NAME *name, const ota_ca_subject_entry *want,
+                           int n)
+{
+    unsigned int used = 0;
+    int i, j, rdn, found;
+
+    if (n != X509_NAME_entry_count(name) || n > OTA_CA_MAX_SUBJECT_ENTRIES) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        int joined = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, i))
+                     == X509_NAME_ENTRY_set(X509_NAME_get_entry(name, i - 1));
+        if (joined != !!want[i].same_rdn) {
+            return 0;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        rdn = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, i));
+        for (found = 0, j = 0; !found && j < n; j++) {
+            X509_NAME_ENTRY *e = X509_NAME_get_entry(name, j);
+            if (!(used & (1u << j)) && X509_NAME_ENTRY_set(e) == rdn
+                && entry_is(e, &want[i])) {
+                used |= 1u << j;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *name_text(X509_NAME *name, apr_pool_t *p)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *text = "?";
+    char *data;
+    long n;
+
+    if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+        n = BIO_get_mem_data(bio, &data);
+        text = apr_pstrmemdup(p, data, n);
+    }
+    BIO_free(bio);
+    return text;
+}
+
+static ota_ca_csr_verdict check_subject(X509_REQ *csr,
+                                        const ota_ca_policy *pol,
+                                        const char **detail, apr_pool_t *p)
+{
+    X509_NAME *name = X509_REQ_get_subject_name(csr);
+    int n = X509_NAME_entry_count(name), i, len;
+
+    if (n < 1 || n > OTA_CA_MAX_SUBJECT_ENTRIES) {
+        *detail = apr_psprintf(p, "the subject has %d entries (1 to %d "
+                               "allowed)", n, OTA_CA_MAX_SUBJECT_ENTRIES);
+        return OTA_CA_CSR_BAD_SUBJECT;
+    }
+    for (i = 0; i < n; i++) {
+        len = entry_utf8(NULL, X509_NAME_get_entry(name, i));
+        if (len < 1 || len > OTA_CA_MAX_SUBJECT_VALUE) {
+            *detail = apr_psprintf(p, "subject entry %d is empty, unreadable "
+                                   "or longer than %d bytes", i + 1,
+                                   OTA_CA_MAX_SUBJECT_VALUE);
+            return OTA_CA_CSR_BAD_SUBJECT;
+        }
+    }
+    if (pol->subject
+        && !subject_matches(name, pol->subject, pol->subject_count)) {
+        *detail = apr_psprintf(p, "the subject %s is not the one the device "
+                               "was given", name_text(name, p));
+        return OTA_CA_CSR_SUBJECT_MISMATCH;
+    }
+    return OTA_CA_CSR_OK;
+}
+
+/* The request's subjectAltName (NULL: none). 0 when the extension request
+ * or the SAN cannot be read, or the SAN comes twice. */
+static int requested_san(GENERAL_NAMES **san, X509_REQ *csr)
+{
+    STACK_OF(X509_EXTENSION) *asked = X509_REQ_get_extensions(csr);
+    int crit = -1;
+
+    *san = NULL;
+    if (asked) {
+        *san = X509V3_get_d2i(asked, NID_subject_alt_name, &crit, NULL);
+        sk_X509_EXTENSION_pop_free(asked, X509_EXTENSION_free);
+    }
+    ERR_clear_error();
+    return asked && (*san || crit == -1);
+}
+
+static ota_ca_csr_verdict check_key_and_pop(X509_REQ *csr,
+                                            const ota_ca_policy *pol,
+                                            const char **detail,
+                                            apr_pool_t *p)
+{
+    EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
+    int min = pol->min_rsa_bits > OTA_CA_MIN_RSA_BITS ? pol->min_rsa_bits
+                                                      : OTA_CA_MIN_RSA_BITS;
+    int sig = X509_REQ_get_signature_nid(csr), md = NID_undef, pk;
+    ota_ca_csr_verdict v = key_verdict(key, min, csr_curves);
+    const char *type = key ? EVP_PKEY_get0_type_name(key) : NULL;
+
+    if (v != OTA_CA_CSR_OK) {
+        *detail = apr_psprintf(p, "%s key of %d bits refused",
+                               type ? type : "unreadable",
+                               key ? EVP_PKEY_get_bits(key) : 0);
+        return v;
+    }
+    if (!OBJ_find_sigid_algs(sig, &md, &pk)
+        || !(nid_in(md, strong_digests)
+             || (pol->allow_sha1 && md == NID_sha1))) {
+        *detail = apr_psprintf(p, "signature algorithm %s refused",
+                               OBJ_nid2sn(sig));
+        return OTA_CA_CSR_BAD_ALGORITHM;
+    }
+    if (X509_REQ_verify(csr, key) != 1) {
+        *detail = apr_psprintf(p, "not signed by its own key (no proof of "
+                               "possession): %s", ota_openssl_error(p));
+        return OTA_CA_CSR_BAD_POP;
+    }
+    return OTA_CA_CSR_OK;
+}
+
+apr_status_t ota_ca_csr_check(ota_ca_csr_verdict *verdict,
+                              const char **detail, X509_REQ *csr,
+                              const ota_ca_policy *policy, apr_pool_t *p)
+{
+    static const ota_ca_policy defaults = { 0 };
+    const ota_ca_policy *pol = policy ? policy : &defaults;
+    GENERAL_NAMES *san = NULL;
+    ota_ca_csr_verdict v;
+
+    *detail = NULL;
+    if (!csr) {
+        return APR_EINVAL;
+    }
+    v = check_key_and_pop(csr, pol, detail, p);
+    if (v == OTA_CA_CSR_OK
+        && (!requested_san(&san, csr)
+            || (san && sk_GENERAL_NAME_num(san) == 0))) {
+        *detail = "the extension request or its subjectAltName is "
+                  "unreadable, empty or repeated";
+        v = OTA_CA_CSR_BAD_EXTENSIONS;
+    }
+    GENERAL_NAMES_free(san);
+    if (v == OTA_CA_CSR_OK) {
+        v = check_subject(csr, pol, detail, p);
+    }
+    if (v == OTA_CA_CSR_OK && pol->key
+        && EVP_PKEY_eq(pol->key, X509_REQ_get0_pubkey(csr)) != 1) {
+        *detail = "the request's key is not the expected one";
+        v = OTA_CA_CSR_KEY_MISMATCH;
+    }
+    ERR_clear_error();
+    *verdict = v;
+    return APR_SUCCESS;
+}
+
+/* ---- issuing ---- */
+
+const char *ota_ca_serial_hex(X509 *cert, apr_pool_t *p)
+{
+    BIGNUM *bn = cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert),
+                                           NULL)
+                      : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    const char *copy = hex ? apr_pstrdup(p, hex) : NULL;
+
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return copy;
+}
+
+/* 16 random bytes, top bit cleared: positive, nonzero, at most 16 bytes
+ * of DER content (RFC 5280 allows 20). */
+static int set_serial(X509 *x)
+{
+    unsigned char buf[OTA_CA_SERIAL_SIZE];
+    BIGNUM *bn = BN_new();
+    ASN1_INTEGER *serial = NULL;
+    int ok;
+
+    do {
+        if (!bn || RAND_bytes(buf, sizeof(buf)) != 1) {
+            BN_free(bn);
+            return 0;
+        }
+        buf[0] &= 0x7f;
+    } while (BN_bin2bn(buf, sizeof(buf), bn) == NULL || BN_is_zero(bn));
+    ok = (serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL
+         && X509_set_serialNumber(x, serial);
+    ASN1_INTEGER_free(serial);
+    BN_free(bn);
+    return ok;
+}
+
+static int set_validity(X509 *x, const ota_ca *ca, int days)
+{
+    const ASN1_TIME *ca_end = X509_get0_notAfter(ca->id->cert);
+    time_t now = time(NULL);
+    time_t end = now + (time_t)days * 86400;
+
+    if (!X509_time_adj_ex(X509_getm_notBefore(x), 0, -OTA_CA_BACKDATE, &now)) {
+        return 0;
+    }
+    /* Never outlive the CA. */
+    if (X509_cmp_time(ca_end, &end) != 1) {
+        return X509_set1_notAfter(x, ca_end);
+    }
+    return X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) != NULL;
+}
+
+static int add_subject_key_id(X509 *x, const ota_ca *ca)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+    int ok;
+
+    ok = id && X509_pubkey_digest(x, ca->sha1, md, &len)
+         && ASN1_OCTET_STRING_set(id, md, (int)len)
+         && X509_add1_ext_i2d(x, NID_subject_key_identifier, id, 0,
+                              X509V3_ADD_REPLACE) == 1;
+    ASN1_OCTET_STRING_free(id);
+    return ok;
+}
+
+/* The fixed extensions, the key id, and the request's subjectAltName,
+ * re-encoded: the one thing copied from what the request asks for. */
+static int set_extensions(X509 *x, const ota_ca *ca, X509_REQ *csr)
+{
+    GENERAL_NAMES *san = NULL;
+    int i, ok;
+
+    for (i = 0; i < sk_X509_EXTENSION_num(ca->exts); i++) {
+        if (!X509_add_ext(x, sk_X509_EXTENSION_value(ca->exts, i), -1)) {
+            return 0;
+        }
+    }
+    ok = add_subject_key_id(x, ca) && requested_san(&san, csr)
+         && (!san || X509_add1_ext_i2d(x, NID_subject_alt_name, san, 0,
+                                       X509V3_ADD_REPLACE) == 1);
+    GENERAL_NAMES_free(san);
+    return ok;
+}
+
+static apr_status_t issue_fail(const char **why, const char *what,
+                               apr_pool_t *p)
+{
+    *why = apr_psprintf(p, "cannot issue: %s: %s", what,
+                        ota_openssl_error(p));
+    return APR_EGENERAL;
+}
+
+apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
+                          const char **why, const ota_ca *ca, X509_REQ *csr,
+                          int lifetime_days, apr_pool_t *p)
+{
+    X509 *x;
+
+    if (lifetime_days < 1 || lifetime_days > OTA_CA_MAX_DAYS) {
+        *why = apr_psprintf(p, "cannot issue: a lifetime of %d days (1 to "
+                            "%d allowed)", lifetime_days, OTA_CA_MAX_DAYS);
+        return APR_EINVAL;
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(ca->id->cert)) != 1) {
+        *why = "cannot issue: the CA certificate has expired";
+        return APR_EINVAL;
+    }
+    if (!(x = X509_new())) {
+        return issue_fail(why, "out of memory", p);
+    }
+    apr_pool_cleanup_register(p, x, free_x509, apr_pool_cleanup_null);
+    if (!X509_set_version(x, X509_VERSION_3) || !set_serial(x)
+        || !X509_set_subject_name(x, X509_REQ_get_subject_name(csr))
+        || !X509_set_issuer_name(x, X509_get_subject_name(ca->id->cert))
+        || !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr))
+        || !set_validity(x, ca, lifetime_days)) {
+        return issue_fail(why, "building the certificate", p);
+    }
+    if (!set_extensions(x, ca, csr)) {
+        return issue_fail(why, "adding extensions", p);
+    }
+    if (X509_sign(x, ca->id->key, ca->md) <= 0) {
+        return issue_fail(why, "signing", p);
+    }
+    if (serial_hex && !(*serial_hex = ota_ca_serial_hex(x, p))) {
+        return issue_fail(why, "printing the serial", p);
+    }
+    *out = x;
+    return APR_SUCCESS;
+}
