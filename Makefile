@@ -30,6 +30,9 @@ LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 CORE     = ota_cms ota_plist ota_challenge ota_store ota_profile ota_ca \
            scep_payload ota_getcacaps
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
+# httpd glue: the only files that call httpd
+GLUE     = mod_ota_enroll mod_ota_enroll_config
+GLUE_OBJ = $(GLUE:%=$(BUILD)/%.o)
 UNITS    = $(patsubst t/%.c,%,$(wildcard t/unit_*.c))
 UNIT_BIN = $(UNITS:%=$(BUILD)/t/%)
 
@@ -38,10 +41,10 @@ all: mod_ota_enroll.so $(BUILD)/ota-device $(UNIT_BIN)
 $(BUILD)/%.o: %.c $(wildcard include/*.h) | $(BUILD)
 	@echo "  CC  $@"; $(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/mod_ota_enroll.o: mod_ota_enroll.c $(wildcard include/*.h) | $(BUILD)
+$(GLUE_OBJ): $(BUILD)/%.o: %.c mod_ota_enroll.h $(wildcard include/*.h) | $(BUILD)
 	@echo "  CC  $@"; $(CC) $(CFLAGS) -I$(AP_INCLUDEDIR) -c -o $@ $<
 
-mod_ota_enroll.so: $(BUILD)/mod_ota_enroll.o $(CORE_OBJ)
+mod_ota_enroll.so: $(GLUE_OBJ) $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ota-device: $(BUILD)/ota_device.o $(CORE_OBJ)

@@ -25,64 +25,7 @@
 #include "scep_payload.h"
 #include "ota_getcacaps.h"
 
-module AP_MODULE_DECLARE_DATA ota_enroll_module;
-
-
-#define UNSET (-1)
-#define DEFAULT_CHALLENGE_LIFETIME 900
-#define DEFAULT_MAX_BODY 65536
-#define MAX_BODY_CEILING (1024 * 1024)
-#define GETCACAPS_REFRESH apr_time_from_sec(3600)
-#define GETCACAPS_TIMEOUT apr_time_from_sec(3)
-#define ASPEN_CONFIG "application/x-apple-aspen-config"
-
-typedef enum {
-    CAPS_UNSET = 0,
-    CAPS_AUTO,
-    CAPS_OFF,
-    CAPS_LIST
-} caps_mode;
-
-typedef struct ota_conf {
-    /* profile signing identity; the certificate and key travel together
-     * through merges */
-    const char *signing_cert_file;
-    const char *signing_key_file;
-    ota_identity *identity;
-
-    const char *organization;
-    const char *identifier;
-    const char *display_name;
-    const char *description;
-
-    /* phase 1 */
-    const char *url;
-    apr_array_header_t *attributes;
-    int challenge_lifetime;
-
-    /* phase 2 */
-    const char *device_ca_file;
-    ota_trust *device_trust;
-    int max_body;
-    const char *scep_url;
-    const char *scep_name;
-    const char *scep_subject_text;
-    apr_array_header_t *scep_subject;
-    const char *scep_challenge;
-    int scep_key_size;
-    int scep_key_usage;
-    int scep_retries;
-    int scep_retry_delay;
-    unsigned char *scep_ca_fingerprint;
-    caps_mode caps;
-    apr_array_header_t *caps_list;
-} ota_conf;
-
-/* Every configuration section seen while the configuration is read, so
- * post_config can check them and child_init can start GetCACaps caches.
- * Reset in pre_config, never touched while serving. */
-static apr_array_header_t *config_sections;
-static int reading_config;
+#include "mod_ota_enroll.h"
 
 /* Per child: GetCACaps caches by SCEP URL (read-only once built) and the
  * default Apple device store. */
@@ -92,405 +35,19 @@ static ota_trust *default_device_trust;
 static apr_array_header_t *default_subject;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 
-static void *create_dir_conf(apr_pool_t *p, char *dir)
-{
-    ota_conf *c = apr_pcalloc(p, sizeof(*c));
-
-    c->challenge_lifetime = UNSET;
-    c->max_body = UNSET;
-    c->scep_key_size = UNSET;
-    c->scep_key_usage = UNSET;
-    c->scep_retries = UNSET;
-    c->scep_retry_delay = UNSET;
-    if (reading_config && config_sections) {
-        APR_ARRAY_PUSH(config_sections, ota_conf *) = c;
-    }
-    return c;
-}
-
-#define PICK(field) (add->field ? add->field : base->field)
-#define PICK_INT(field) (add->field != UNSET ? add->field : base->field)
-
-static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    ota_conf *base = basev, *add = addv;
-    ota_conf *c = apr_pcalloc(p, sizeof(*c));
-    const ota_conf *signer = add->signing_cert_file || add->signing_key_file
-                             ? add : base;
-
-    c->signing_cert_file = signer->signing_cert_file;
-    c->signing_key_file = signer->signing_key_file;
-    c->identity = signer->identity;
-    c->organization = PICK(organization);
-    c->identifier = PICK(identifier);
-    c->display_name = PICK(display_name);
-    c->description = PICK(description);
-    c->url = PICK(url);
-    c->attributes = PICK(attributes);
-    c->challenge_lifetime = PICK_INT(challenge_lifetime);
-    c->device_ca_file = PICK(device_ca_file);
-    c->device_trust = PICK(device_trust);
-    c->max_body = PICK_INT(max_body);
-    c->scep_url = PICK(scep_url);
-    c->scep_name = PICK(scep_name);
-    c->scep_subject_text = PICK(scep_subject_text);
-    c->scep_subject = PICK(scep_subject);
-    c->scep_challenge = PICK(scep_challenge);
-    c->scep_key_size = PICK_INT(scep_key_size);
-    c->scep_key_usage = PICK_INT(scep_key_usage);
-    c->scep_retries = PICK_INT(scep_retries);
-    c->scep_retry_delay = PICK_INT(scep_retry_delay);
-    c->scep_ca_fingerprint = PICK(scep_ca_fingerprint);
-    c->caps = add->caps != CAPS_UNSET ? add->caps : base->caps;
-    c->caps_list = add->caps != CAPS_UNSET ? add->caps_list : base->caps_list;
-    return c;
-}
-
-/* ---- directives: each setter validates and names itself on error ---- */
-
-static const char *directive_error(cmd_parms *cmd, const char *why)
-{
-    return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
-}
-
-/* The certificate and key directives may come in either order: the one
- * that completes the pair loads and checks the identity. */
-static const char *identity_complete(cmd_parms *cmd, ota_conf *c)
-{
-    const char *why = NULL;
-
-    if (!c->signing_cert_file || !c->signing_key_file) {
-        return NULL;
-    }
-    if (ota_identity_load(&c->identity, c->signing_cert_file,
-                          c->signing_key_file, &why, cmd->pool)) {
-        return directive_error(cmd, why);
-    }
-    return NULL;
-}
-
-/* Resolves a certificate file against ServerRoot and loads it. */
-static const char *certs_arg(cmd_parms *cmd, const char *arg,
-                             const char **file, STACK_OF(X509) **certs)
-{
-    const char *why = NULL;
-
-    *file = ap_server_root_relative(cmd->pool, arg);
-    if (!*file || ota_certs_load(certs, *file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    return NULL;
-}
-
-static const char *set_signing_certificate(cmd_parms *cmd, void *dc,
-                                           const char *arg)
-{
-    ota_conf *c = dc;
-    STACK_OF(X509) *certs;
-    const char *err = certs_arg(cmd, arg, &c->signing_cert_file, &certs);
-
-    return err ? err : identity_complete(cmd, c);
-}
-
-static const char *set_signing_key(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
-    EVP_PKEY *key;
-
-    if (!file || ota_key_load(&key, file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    c->signing_key_file = file;
-    return identity_complete(cmd, c);
-}
-
-static const char *set_device_ca(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
-
-    if (!file || ota_trust_load(&c->device_trust, file,
-                                OTA_TRUST_APPLE_DEVICE, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    c->device_ca_file = file;
-    return NULL;
-}
-
-static const char *set_scep_ca_certificate(cmd_parms *cmd, void *dc,
-                                           const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file, *err;
-    STACK_OF(X509) *certs;
-
-    if ((err = certs_arg(cmd, arg, &file, &certs)) != NULL) {
-        return err;
-    }
-    c->scep_ca_fingerprint = apr_palloc(cmd->pool, 20);
-    if (ota_cert_sha1(c->scep_ca_fingerprint, sk_X509_value(certs, 0))) {
-        return directive_error(cmd, "cannot fingerprint the certificate");
-    }
-    return NULL;
-}
-
-static const char *url_check(cmd_parms *cmd, const char *arg, int path_ok)
-{
-    apr_uri_t uri;
-
-    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS
-        || (!uri.scheme && !(path_ok && arg[0] == '/'))
-        || (uri.scheme && strcasecmp(uri.scheme, "https")
-            && strcasecmp(uri.scheme, "http"))
-        || (uri.scheme && !uri.hostname)) {
-        return directive_error(cmd, path_ok
-                               ? "expects an http(s) URL or a path "
-                                 "starting with /"
-                               : "expects an absolute http(s) URL");
-    }
-    return NULL;
-}
-
-static const char *set_url(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *err = url_check(cmd, arg, 1);
-
-    c->url = err ? c->url : arg;
-    return err;
-}
-
-static const char *set_scep_url(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *err = url_check(cmd, arg, 0);
-
-    c->scep_url = err ? c->scep_url : arg;
-    return err;
-}
-
-static const char *set_text(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char **slot = (const char **)((char *)dc + (apr_size_t)cmd->info);
-
-    if (!*arg || strlen(arg) > 256) {
-        return directive_error(cmd, "expects 1 to 256 characters");
-    }
-    for (const char *s = arg; *s; s++) {
-        if ((unsigned char)*s < 0x20) {
-            return directive_error(cmd, "control characters not allowed");
-        }
-    }
-    *slot = arg;
-    return NULL;
-}
-
-static const char *set_identifier(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-
-    if (!*arg || strlen(arg) > 128 || arg[0] == '.'
-        || arg[strlen(arg) - 1] == '.' || strstr(arg, "..")
-        || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                  "0123456789.-") != strlen(arg)) {
-        return directive_error(cmd, "expects a reverse-DNS identifier such "
-                               "as com.example.ota");
-    }
-    c->identifier = arg;
-    return NULL;
-}
-
-/* Integer directives: cmd->info points at a range description. */
-typedef struct int_range {
-    apr_size_t offset;
-    long min;
-    long max;
-} int_range;
-
-static const int_range lifetime_range = {
-    APR_OFFSETOF(ota_conf, challenge_lifetime), 30, 86400 };
-static const int_range body_range = {
-    APR_OFFSETOF(ota_conf, max_body), 1024, MAX_BODY_CEILING };
-static const int_range usage_range = {
-    APR_OFFSETOF(ota_conf, scep_key_usage), 0, 5 };
-static const int_range retries_range = {
-    APR_OFFSETOF(ota_conf, scep_retries), 0, 100 };
-static const int_range delay_range = {
-    APR_OFFSETOF(ota_conf, scep_retry_delay), 0, 86400 };
-
-static const char *set_int(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const int_range *range = cmd->info;
-    char *end = NULL;
-    long v = strtol(arg, &end, 10);
-
-    if (!*arg || *end || v < range->min || v > range->max) {
-        return directive_error(cmd, apr_psprintf(cmd->pool,
-                               "expects a number from %ld to %ld",
-                               range->min, range->max));
-    }
-    *(int *)((char *)dc + range->offset) = (int)v;
-    return NULL;
-}
-
-static const char *set_key_size(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-
-    if (strcmp(arg, "1024") && strcmp(arg, "2048") && strcmp(arg, "4096")) {
-        return directive_error(cmd, "expects 1024, 2048 or 4096 (Apple's "
-                               "allowed key sizes)");
-    }
-    c->scep_key_size = atoi(arg);
-    return NULL;
-}
-
-static const char *set_attributes(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-
-    if (!ota_profile_attribute_known(arg)) {
-        return directive_error(cmd, apr_psprintf(cmd->pool,
-                               "unknown device attribute '%s'; known: UDID "
-                               "VERSION PRODUCT SERIAL MEID IMEI ICCID "
-                               "MAC_ADDRESS_EN0 DEVICE_NAME", arg));
-    }
-    if (!c->attributes) {
-        c->attributes = apr_array_make(cmd->pool, 8, sizeof(const char *));
-    }
-    APR_ARRAY_PUSH(c->attributes, const char *) = arg;
-    return NULL;
-}
-
-static const char *set_subject(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *why = NULL;
-
-    if (ota_subject_parse(&c->scep_subject, arg, &why, cmd->pool)) {
-        return directive_error(cmd, why);
-    }
-    c->scep_subject_text = arg;
-    return NULL;
-}
-
-static const char *set_scep_challenge(cmd_parms *cmd, void *dc,
-                                      const char *arg)
-{
-    ota_conf *c = dc;
-
-    if (strcasecmp(arg, "dynamic") == 0) {
-        return directive_error(cmd, "'dynamic' needs the built-in SCEP CA, "
-                               "which this version does not have yet; give "
-                               "the CA's static challenge");
-    }
-    if (!*arg || strlen(arg) > 255) {
-        return directive_error(cmd, "expects a secret of 1 to 255 "
-                               "characters");
-    }
-    c->scep_challenge = arg;
-    return NULL;
-}
-
-static const char *set_getcacaps(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-
-    if (!strcasecmp(arg, "auto") || !strcasecmp(arg, "off")) {
-        if (c->caps != CAPS_UNSET) {
-            return directive_error(cmd, "'auto' and 'off' stand alone");
-        }
-        c->caps = strcasecmp(arg, "auto") ? CAPS_OFF : CAPS_AUTO;
-        return NULL;
-    }
-    if (c->caps == CAPS_AUTO || c->caps == CAPS_OFF) {
-        return directive_error(cmd, "'auto' and 'off' stand alone");
-    }
-    if (!ota_scep_capability_valid(arg)) {
-        return directive_error(cmd, apr_psprintf(cmd->pool,
-                               "'%s' is not a capability name", arg));
-    }
-    if (!c->caps_list) {
-        c->caps_list = apr_array_make(cmd->pool, 8, sizeof(const char *));
-    }
-    c->caps = CAPS_LIST;
-    APR_ARRAY_PUSH(c->caps_list, const char *) = arg;
-    return NULL;
-}
-
-#define CONF_OFFSET(f) (void *)APR_OFFSETOF(ota_conf, f)
-#define WHERE (RSRC_CONF | ACCESS_CONF)
-
-static const command_rec ota_cmds[] = {
-    AP_INIT_TAKE1("OTAEnrollSigningCertificate", set_signing_certificate,
-                  NULL, WHERE, "PEM file: the certificate that signs "
-                  "profiles, followed by its chain"),
-    AP_INIT_TAKE1("OTAEnrollSigningKey", set_signing_key, NULL, WHERE,
-                  "PEM file: the signing certificate's private key"),
-    AP_INIT_TAKE1("OTAEnrollOrganization", set_text,
-                  CONF_OFFSET(organization), WHERE,
-                  "organization shown on the profiles"),
-    AP_INIT_TAKE1("OTAEnrollIdentifier", set_identifier, NULL, WHERE,
-                  "reverse-DNS prefix of the profile identifiers"),
-    AP_INIT_TAKE1("OTAEnrollDisplayName", set_text,
-                  CONF_OFFSET(display_name), WHERE,
-                  "name of the profiles as the device shows it"),
-    AP_INIT_TAKE1("OTAEnrollDescription", set_text,
-                  CONF_OFFSET(description), WHERE,
-                  "description of the profiles as the device shows it"),
-    AP_INIT_TAKE1("OTAEnrollURL", set_url, NULL, WHERE,
-                  "where devices post their attributes (an ota-enroll "
-                  "location); a path is taken relative to this server"),
-    AP_INIT_ITERATE("OTAEnrollDeviceAttributes", set_attributes, NULL, WHERE,
-                    "device attributes to ask for in phase 1"),
-    AP_INIT_TAKE1("OTAEnrollChallengeLifetime", set_int,
-                  (void *)&lifetime_range, WHERE,
-                  "seconds an enrollment challenge stays valid"),
-    AP_INIT_TAKE1("OTAEnrollDeviceCA", set_device_ca, NULL, WHERE,
-                  "PEM file: the device CA chain (root included) that "
-                  "phase-2 signers must chain through"),
-    AP_INIT_TAKE1("OTAEnrollMaxBodySize", set_int, (void *)&body_range,
-                  WHERE, "largest request body accepted, in bytes"),
-    AP_INIT_TAKE1("OTAEnrollSCEPURL", set_scep_url, NULL, WHERE,
-                  "the SCEP URL devices enroll at"),
-    AP_INIT_TAKE1("OTAEnrollSCEPName", set_text, CONF_OFFSET(scep_name),
-                  WHERE, "the CA name sent in SCEP requests"),
-    AP_INIT_TAKE1("OTAEnrollSCEPSubject", set_subject, NULL, WHERE,
-                  "subject template, e.g. O=Example/CN=%{UDID}"),
-    AP_INIT_TAKE1("OTAEnrollSCEPChallenge", set_scep_challenge, NULL, WHERE,
-                  "the SCEP challenge password devices send to the CA"),
-    AP_INIT_TAKE1("OTAEnrollSCEPKeySize", set_key_size, NULL, WHERE,
-                  "RSA key size devices generate: 1024, 2048 or 4096"),
-    AP_INIT_TAKE1("OTAEnrollSCEPKeyUsage", set_int, (void *)&usage_range,
-                  WHERE, "key usage bitmask: 1 signing, 4 encryption, 5 both"),
-    AP_INIT_TAKE1("OTAEnrollSCEPRetries", set_int, (void *)&retries_range,
-                  WHERE, "how often a device retries a PENDING answer"),
-    AP_INIT_TAKE1("OTAEnrollSCEPRetryDelay", set_int, (void *)&delay_range,
-                  WHERE, "seconds between those retries"),
-    AP_INIT_TAKE1("OTAEnrollSCEPCACertificate", set_scep_ca_certificate,
-                  NULL, WHERE, "PEM file: the SCEP CA's certificate, "
-                  "written into the payload as CAFingerprint"),
-    AP_INIT_ITERATE("OTAEnrollGetCACaps", set_getcacaps, NULL, WHERE,
-                    "auto (ask the CA), off, or the capabilities to write "
-                    "into the SCEP payload"),
-    {NULL}
-};
-
 /* ---- startup ---- */
 
 static int ota_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
-    config_sections = apr_array_make(pconf, 16, sizeof(ota_conf *));
-    reading_config = 1;
+    ota_config_sections_reset(pconf);
     return OK;
 }
 
 static int check_sections(server_rec *s)
 {
-    for (int i = 0; i < config_sections->nelts; i++) {
-        ota_conf *c = APR_ARRAY_IDX(config_sections, i, ota_conf *);
+    for (int i = 0; i < ota_config_sections()->nelts; i++) {
+        ota_conf *c = APR_ARRAY_IDX(ota_config_sections(), i, ota_conf *);
 
         if (!c->signing_cert_file != !c->signing_key_file) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00002: %s",
@@ -511,7 +68,7 @@ static int ota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     const char *why = NULL;
     int rv;
 
-    reading_config = 0;
+    ota_config_read_done();
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     if (!dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00001: "
@@ -537,8 +94,8 @@ static int ota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void start_caps_caches(apr_pool_t *pchild, server_rec *s)
 {
     caps_caches = apr_hash_make(pchild);
-    for (int i = 0; config_sections && i < config_sections->nelts; i++) {
-        ota_conf *c = APR_ARRAY_IDX(config_sections, i, ota_conf *);
+    for (int i = 0; ota_config_sections() && i < ota_config_sections()->nelts; i++) {
+        ota_conf *c = APR_ARRAY_IDX(ota_config_sections(), i, ota_conf *);
         ota_getcacaps_cache *cache;
 
         if (!c->scep_url || c->caps == CAPS_OFF || c->caps == CAPS_LIST
@@ -562,7 +119,7 @@ static void ota_child_init(apr_pool_t *pchild, server_rec *s)
 
 /* ---- request helpers ---- */
 
-static ota_conf *conf_of(request_rec *r)
+ota_conf *ota_conf_of(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &ota_enroll_module);
 }
@@ -602,7 +159,7 @@ static const char *absolute_url(request_rec *r, const char *url)
     return url[0] == '/' ? ap_construct_url(r->pool, url, r) : url;
 }
 
-static int method_not_allowed(request_rec *r, int method, const char *id)
+int ota_method_not_allowed(request_rec *r, int method, const char *id)
 {
     r->allowed = AP_METHOD_BIT << method;
     ap_allow_methods(r, REPLACE_ALLOW, method == M_GET ? "GET" : "POST",
@@ -612,7 +169,7 @@ static int method_not_allowed(request_rec *r, int method, const char *id)
     return HTTP_METHOD_NOT_ALLOWED;
 }
 
-static int config_missing(request_rec *r, const char *what)
+int ota_config_missing(request_rec *r, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00012: %s is required "
                   "for %s", what, r->handler);
@@ -623,7 +180,7 @@ static int config_missing(request_rec *r, const char *what)
  * prepared per connection on first use, after the schema (and sqlite3's
  * busy timeout): registering them with ap_dbd_prepare would make mod_dbd
  * prepare them before the tables exist. */
-static int db_open(ota_db *db, request_rec *r)
+int ota_db_open(ota_db *db, request_rec *r)
 {
     ap_dbd_t *dbd = dbd_acquire(r);
     const char *why = NULL;
@@ -644,7 +201,7 @@ static int db_open(ota_db *db, request_rec *r)
     return OK;
 }
 
-static int db_failed(request_rec *r, const char *why)
+int ota_db_failed(request_rec *r, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00014: database error: "
                   "%s", why ? why : "unknown");
@@ -707,16 +264,16 @@ static int profile_service_handler(request_rec *r)
         return DECLINED;
     }
     if (r->method_number != M_GET) {
-        return method_not_allowed(r, M_GET, "OTA00010");
+        return ota_method_not_allowed(r, M_GET, "OTA00010");
     }
-    c = conf_of(r);
+    c = ota_conf_of(r);
     if (!c->identity) {
-        return config_missing(r, "OTAEnrollSigningCertificate/Key");
+        return ota_config_missing(r, "OTAEnrollSigningCertificate/Key");
     }
     if (!c->url) {
-        return config_missing(r, "OTAEnrollURL");
+        return ota_config_missing(r, "OTAEnrollURL");
     }
-    if ((rv = db_open(&db, r)) != OK) {
+    if ((rv = ota_db_open(&db, r)) != OK) {
         return rv;
     }
     lifetime = c->challenge_lifetime != UNSET ? c->challenge_lifetime
@@ -728,7 +285,7 @@ static int profile_service_handler(request_rec *r)
     }
     if (ota_store_challenge_add(&db, challenge, r->user, apr_time_now(),
                                 apr_time_from_sec(lifetime), &why, r->pool)) {
-        return db_failed(r, why);
+        return ota_db_failed(r, why);
     }
     apr_table_setn(r->subprocess_env, "OTA_PHASE", "1");
     meta_of(&meta, c, r);
@@ -773,7 +330,7 @@ static const struct {
                                    "another user" },
 };
 
-static int read_body(request_rec *r, apr_size_t max, const char **body,
+int ota_read_body(request_rec *r, apr_size_t max, const char **body,
                      apr_size_t *len)
 {
     char *buf;
@@ -826,15 +383,15 @@ static int verify_device(request_rec *r, const ota_conf *c,
     int max = c->max_body != UNSET ? c->max_body : DEFAULT_MAX_BODY;
 
     if (!device_trust_of(c)) {
-        return config_missing(r, "OTAEnrollDeviceCA (the default "
+        return ota_config_missing(r, "OTAEnrollDeviceCA (the default "
                               OTA_DEVICE_CA_DEFAULT " is missing)");
     }
-    if ((rv = read_body(r, max, &body, &len)) != OK) {
+    if ((rv = ota_read_body(r, max, &body, &len)) != OK) {
         return rv;
     }
     if (ota_cms_verify(msg, (const unsigned char *)body, len,
                        device_trust_of(c), r->pool)) {
-        return config_missing(r, "memory");
+        return ota_config_missing(r, "memory");
     }
     if ((*msg)->verdict != OTA_CMS_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: refused: %s (%s)",
@@ -935,7 +492,7 @@ static int redeem(request_rec *r, const ota_device_attributes *a,
     const char *why = NULL;
     int rv;
 
-    if ((rv = db_open(&db, r)) != OK) {
+    if ((rv = ota_db_open(&db, r)) != OK) {
         return rv;
     }
     memset(&device, 0, sizeof(device));
@@ -946,7 +503,7 @@ static int redeem(request_rec *r, const ota_device_attributes *a,
     device.user = r->user;
     if (ota_store_challenge_redeem(&verdict, &db, a->challenge, r->user,
                                    apr_time_now(), &device, &why, r->pool)) {
-        return db_failed(r, why);
+        return ota_db_failed(r, why);
     }
     if (verdict != OTA_CHALLENGE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: refused device "
@@ -971,14 +528,14 @@ static int enroll_handler(request_rec *r)
         return DECLINED;
     }
     if (r->method_number != M_POST) {
-        return method_not_allowed(r, M_POST, "OTA00020");
+        return ota_method_not_allowed(r, M_POST, "OTA00020");
     }
-    c = conf_of(r);
+    c = ota_conf_of(r);
     if (!c->identity) {
-        return config_missing(r, "OTAEnrollSigningCertificate/Key");
+        return ota_config_missing(r, "OTAEnrollSigningCertificate/Key");
     }
     if (!c->scep_url) {
-        return config_missing(r, "OTAEnrollSCEPURL");
+        return ota_config_missing(r, "OTAEnrollSCEPURL");
     }
     if ((rv = verify_device(r, c, &msg)) != OK) {
         return rv;
@@ -1017,8 +574,8 @@ static void ota_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(ota_enroll) = {
     STANDARD20_MODULE_STUFF,
-    create_dir_conf,
-    merge_dir_conf,
+    ota_create_dir_conf,
+    ota_merge_dir_conf,
     NULL,
     NULL,
     ota_cmds,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -369,7 +370,7 @@ static int subject_matches(X509_NAME *name, const ota_ca_subject_entry *want,
     return 1;
 }
 
-static const char *name_text(X509_NAME *name, apr_pool_t *p)
+const char *ota_ca_name_text(X509_NAME *name, apr_pool_t *p)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     const char *text = "?";
@@ -408,7 +409,7 @@ static ota_ca_csr_verdict check_subject(X509_REQ *csr,
     if (pol->subject
         && !subject_matches(name, pol->subject, pol->subject_count)) {
         *detail = apr_psprintf(p, "the subject %s is not the one the device "
-                               "was given", name_text(name, p));
+                               "was given", ota_ca_name_text(name, p));
         return OTA_CA_CSR_SUBJECT_MISMATCH;
     }
     return OTA_CA_CSR_OK;
@@ -630,5 +631,34 @@ apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
         return issue_fail(why, "printing the serial", p);
     }
     *out = x;
+    return APR_SUCCESS;
+}
+
+apr_status_t ota_ca_subject_entries(const ota_ca_subject_entry **out,
+                                    int *count, const char *text,
+                                    apr_pool_t *p)
+{
+    apr_array_header_t *entries = apr_array_make(p, 4,
+                                                 sizeof(ota_ca_subject_entry));
+    char *copy = apr_pstrdup(p, text), *state = NULL, *line, *eq;
+    ota_ca_subject_entry *e;
+
+    for (line = apr_strtok(copy, "\n", &state); line;
+         line = apr_strtok(NULL, "\n", &state)) {
+        if (!(eq = strchr(line, '=')) || eq == line
+            || entries->nelts == OTA_CA_MAX_SUBJECT_ENTRIES) {
+            return APR_EINVAL;
+        }
+        *eq = '\0';
+        e = apr_array_push(entries);
+        e->type = line;
+        e->value = eq + 1;
+        e->same_rdn = 0;
+    }
+    if (entries->nelts == 0) {
+        return APR_EINVAL;
+    }
+    *out = (const ota_ca_subject_entry *)entries->elts;
+    *count = entries->nelts;
     return APR_SUCCESS;
 }

@@ -8,6 +8,8 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include <openssl/objects.h>
+
 #include "scep_payload.h"
 #include "ota_plist.h"
 
@@ -49,17 +51,30 @@ static apr_status_t template_check(const char *tmpl, const char **why,
     return APR_SUCCESS;
 }
 
+/* Apple's payloads write E for the e-mail address; OpenSSL knows it as
+ * emailAddress. */
+static const char *attribute_openssl_name(const char *name)
+{
+    return strcmp(name, "E") ? name : "emailAddress";
+}
+
 static int attribute_name_valid(const char *name)
 {
+    ASN1_OBJECT *obj;
+    const char *c;
+
     if (!*name || strlen(name) > 64) {
         return 0;
     }
-    for (; *name; name++) {
-        if (!apr_isalnum(*name) && *name != '.') {
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '.') {
             return 0;
         }
     }
-    return 1;
+    /* The CA compares the request's subject by object identifier. */
+    obj = OBJ_txt2obj(attribute_openssl_name(name), 0);
+    ASN1_OBJECT_free(obj);
+    return obj != NULL;
 }
 
 apr_status_t ota_subject_parse(apr_array_header_t **rdns, const char *tmpl,
@@ -114,6 +129,22 @@ const char *ota_template_fill(const char *tmpl, const apr_table_t *fields,
         at = close + 1;
     }
     return apr_pstrcat(p, out, at, NULL);
+}
+
+const char *ota_subject_canonical(const apr_array_header_t *rdns,
+                                  const apr_table_t *fields, apr_pool_t *p)
+{
+    const char *out = "";
+
+    for (int i = 0; i < rdns->nelts; i++) {
+        const ota_subject_rdn *rdn = &APR_ARRAY_IDX(rdns, i, ota_subject_rdn);
+
+        out = apr_pstrcat(p, out, i ? "\n" : "",
+                          attribute_openssl_name(rdn->attribute), "=",
+                          ota_template_fill(rdn->value_template, fields, p),
+                          NULL);
+    }
+    return out;
 }
 
 int ota_scep_capability_valid(const char *cap)

@@ -114,4 +114,13 @@ apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
 /* A certificate's serial in upper-case hex (NULL on failure). */
 const char *ota_ca_serial_hex(X509 *cert, apr_pool_t *p);
 
+/* RFC 2253 text of a name, for logs and the registry. */
+const char *ota_ca_name_text(X509_NAME *name, apr_pool_t *p);
+
+/* The expected subject stored with a SCEP challenge: one "type=value" line
+ * per single-valued RDN, in order (see ota_subject_canonical). */
+apr_status_t ota_ca_subject_entries(const ota_ca_subject_entry **out,
+                                    int *count, const char *text,
+                                    apr_pool_t *p);
+
 #endif

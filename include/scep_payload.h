@@ -27,6 +27,12 @@ apr_status_t ota_subject_parse(apr_array_header_t **rdns, const char *tmpl,
 const char *ota_template_fill(const char *tmpl, const apr_table_t *fields,
                               apr_pool_t *p);
 
+/* The subject a device is told to request, filled from fields, as the
+ * text the built-in CA compares its request with: one "type=value" line
+ * per RDN, types as OpenSSL names them. */
+const char *ota_subject_canonical(const apr_array_header_t *rdns,
+                                  const apr_table_t *fields, apr_pool_t *p);
+
 /* Validates one GetCACaps capability string (printable, no spaces). */
 int ota_scep_capability_valid(const char *cap);
 

@@ -24,7 +24,7 @@ T_NO_DBD=1 config_test sample "Include $T_WORK/sample.conf"
 is "$T_OUT" "Syntax OK" "apache2 -t accepts ota_enroll.conf"
 
 # Every directive the module registers is in the sample and the README.
-directives=$(grep -oE 'AP_INIT_[A-Z0-9]+\("OTAEnroll[A-Za-z]+"' "$T_TOP/mod_ota_enroll.c" \
+directives=$(cat "$T_TOP"/mod_ota_enroll*.c | grep -oE 'AP_INIT_[A-Z0-9]+\("OTAEnroll[A-Za-z]+"' \
              | sed -E 's/.*"(OTAEnroll[A-Za-z]+)"/\1/' | sort -u)
 [ "$(echo "$directives" | wc -l)" -ge 20 ]
 ok $? "the module registers its directives ($(echo "$directives" | wc -l))"
