@@ -28,10 +28,10 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
 CORE     = ota_cms ota_plist ota_challenge ota_store ota_profile ota_ca \
-           scep_payload ota_getcacaps
+           ota_scep scep_payload ota_getcacaps
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 # httpd glue: the only files that call httpd
-GLUE     = mod_ota_enroll mod_ota_enroll_config
+GLUE     = mod_ota_enroll mod_ota_enroll_config mod_ota_enroll_scep
 GLUE_OBJ = $(GLUE:%=$(BUILD)/%.o)
 UNITS    = $(patsubst t/%.c,%,$(wildcard t/unit_*.c))
 UNIT_BIN = $(UNITS:%=$(BUILD)/t/%)

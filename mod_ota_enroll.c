@@ -24,6 +24,7 @@
 #include "ota_profile.h"
 #include "scep_payload.h"
 #include "ota_getcacaps.h"
+#include "ota_scep.h"
 
 #include "mod_ota_enroll.h"
 
@@ -44,20 +45,51 @@ static int ota_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static int pair_missing(server_rec *s, const char *first, const char *second)
+{
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00002: %s is set "
+                 "without %s", first, second);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Capabilities only old devices need: allowed, but said at startup. */
+static void warn_weak_capabilities(server_rec *s, const ota_conf *c)
+{
+    for (int i = 0; c->scep_caps && i < c->scep_caps->nelts; i++) {
+        const char *cap = APR_ARRAY_IDX(c->scep_caps, i, const char *);
+
+        if (!strcmp(cap, "DES3") || !strcmp(cap, "SHA-1")) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "OTA00075: "
+                         "OTAEnrollSCEPCapabilities %s: the built-in CA "
+                         "accepts this legacy algorithm where it is "
+                         "configured; confine it (e.g. with <If>) to the "
+                         "devices that need it", cap);
+        }
+    }
+}
+
 static int check_sections(server_rec *s)
 {
-    for (int i = 0; i < ota_config_sections()->nelts; i++) {
-        ota_conf *c = APR_ARRAY_IDX(ota_config_sections(), i, ota_conf *);
+    const apr_array_header_t *sections = ota_config_sections();
+
+    for (int i = 0; i < sections->nelts; i++) {
+        ota_conf *c = APR_ARRAY_IDX(sections, i, ota_conf *);
 
         if (!c->signing_cert_file != !c->signing_key_file) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00002: %s",
-                         c->signing_cert_file
-                         ? "OTAEnrollSigningCertificate is set without "
-                           "OTAEnrollSigningKey"
-                         : "OTAEnrollSigningKey is set without "
-                           "OTAEnrollSigningCertificate");
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return c->signing_cert_file
+                   ? pair_missing(s, "OTAEnrollSigningCertificate",
+                                  "OTAEnrollSigningKey")
+                   : pair_missing(s, "OTAEnrollSigningKey",
+                                  "OTAEnrollSigningCertificate");
         }
+        if (!c->ca_cert_file != !c->ca_key_file) {
+            return c->ca_cert_file
+                   ? pair_missing(s, "OTAEnrollCACertificate",
+                                  "OTAEnrollCAKey")
+                   : pair_missing(s, "OTAEnrollCAKey",
+                                  "OTAEnrollCACertificate");
+        }
+        warn_weak_capabilities(s, c);
     }
     return OK;
 }
@@ -79,6 +111,11 @@ static int ota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     if ((rv = check_sections(s)) != OK) {
         return rv;
+    }
+    if (ota_scep_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00003: cannot "
+                     "register the SCEP object identifiers with OpenSSL");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     ota_subject_parse(&default_subject, "CN=%{UDID}", &why, pconf);
     /* The default Apple device store: only an error when a location that
@@ -369,6 +406,11 @@ too_large:
     return HTTP_REQUEST_ENTITY_TOO_LARGE;
 }
 
+apr_size_t ota_max_body(const ota_conf *c)
+{
+    return c->max_body != UNSET ? (apr_size_t)c->max_body : DEFAULT_MAX_BODY;
+}
+
 static const ota_trust *device_trust_of(const ota_conf *c)
 {
     return c->device_trust ? c->device_trust : default_device_trust;
@@ -380,13 +422,12 @@ static int verify_device(request_rec *r, const ota_conf *c,
     const char *body;
     apr_size_t len;
     int rv;
-    int max = c->max_body != UNSET ? c->max_body : DEFAULT_MAX_BODY;
 
     if (!device_trust_of(c)) {
         return ota_config_missing(r, "OTAEnrollDeviceCA (the default "
                               OTA_DEVICE_CA_DEFAULT " is missing)");
     }
-    if ((rv = ota_read_body(r, max, &body, &len)) != OK) {
+    if ((rv = ota_read_body(r, ota_max_body(c), &body, &len)) != OK) {
         return rv;
     }
     if (ota_cms_verify(msg, (const unsigned char *)body, len,
@@ -421,9 +462,50 @@ static void export_device(request_rec *r, const ota_device_attributes *a,
     }
 }
 
-/* The GetCACaps array to write: NULL for none. */
-static const apr_array_header_t *caps_of(request_rec *r, const ota_conf *c)
+/* One phase-2 request: what the device says and what it will be told. */
+typedef struct phase2 {
+    request_rec *r;
+    const ota_conf *c;
+    const ota_conf *local_ca;      /* the ota-scep behind OTAEnrollSCEPURL */
+    ota_device_attributes *a;
+    ota_db db;
+    const char *user;              /* the phase-1 user, or NULL */
+    apr_table_t *fields;           /* for the Subject template */
+    const char *scep_challenge;    /* what the payload carries */
+    int dynamic;
+    unsigned char fingerprint[20];
+} phase2;
+
+/* The built-in CA configuration serving OTAEnrollSCEPURL on this server,
+ * found by a lookup subrequest (no HTTP round trip): its capabilities,
+ * challenge mode and certificate go into the payload. The subrequest is
+ * kept, its configuration lives in its pool. */
+static const ota_conf *local_ca_of(request_rec *r, const ota_conf *c)
 {
+    apr_uri_t uri;
+    request_rec *sub;
+    const ota_conf *sc;
+
+    if (apr_uri_parse(r->pool, c->scep_url, &uri) != APR_SUCCESS
+        || !uri.hostname || !uri.path
+        || (strcasecmp(uri.hostname, r->hostname ? r->hostname : "")
+            && strcasecmp(uri.hostname, r->server->server_hostname))) {
+        return NULL;
+    }
+    sub = ap_sub_req_lookup_uri(uri.path, r, NULL);
+    if (sub->status != HTTP_OK || !sub->handler
+        || strcmp(sub->handler, "ota-scep")) {
+        return NULL;
+    }
+    sc = ap_get_module_config(sub->per_dir_config, &ota_enroll_module);
+    return sc->ca ? sc : NULL;
+}
+
+/* The GetCACaps array to write: NULL for none. */
+static const apr_array_header_t *caps_of(const phase2 *x)
+{
+    request_rec *r = x->r;
+    const ota_conf *c = x->c;
     ota_getcacaps_cache *cache;
     ota_caps_source source;
     const char *why = NULL;
@@ -434,6 +516,9 @@ static const apr_array_header_t *caps_of(request_rec *r, const ota_conf *c)
     }
     if (c->caps == CAPS_LIST) {
         return c->caps_list;
+    }
+    if (x->local_ca) {
+        return ota_scep_capabilities(x->local_ca, r->pool);
     }
     cache = caps_caches ? apr_hash_get(caps_caches, c->scep_url,
                                        APR_HASH_KEY_STRING) : NULL;
@@ -451,76 +536,146 @@ static const apr_array_header_t *caps_of(request_rec *r, const ota_conf *c)
     return caps;
 }
 
-static int scep_profile_build(plist_t *root, request_rec *r,
-                              const ota_conf *c,
-                              const ota_device_attributes *a,
-                              const char *user)
+static const unsigned char *fingerprint_of(phase2 *x)
 {
+    if (x->c->scep_ca_fingerprint) {
+        return x->c->scep_ca_fingerprint;
+    }
+    if (x->local_ca
+        && ota_cert_sha1(x->fingerprint, ota_ca_cert(x->local_ca->ca))
+           == APR_SUCCESS) {
+        return x->fingerprint;
+    }
+    return NULL;
+}
+
+static const apr_array_header_t *subject_of(const ota_conf *c)
+{
+    return c->scep_subject ? c->scep_subject : default_subject;
+}
+
+static int scep_profile_build(plist_t *root, phase2 *x)
+{
+    const ota_conf *c = x->c;
     ota_scep_settings s;
     ota_profile_meta meta;
-    apr_table_t *fields = apr_table_copy(r->pool, a->all);
     plist_t payload, payloads = plist_new_array();
 
     memset(&s, 0, sizeof(s));
     s.url = c->scep_url;
     s.name = c->scep_name;
-    s.subject = c->scep_subject ? c->scep_subject : default_subject;
-    s.challenge = c->scep_challenge;
+    s.subject = subject_of(c);
+    s.challenge = x->scep_challenge;
     s.key_size = c->scep_key_size != UNSET ? c->scep_key_size : 2048;
     s.key_usage = c->scep_key_usage != UNSET ? c->scep_key_usage : 5;
-    s.ca_fingerprint = c->scep_ca_fingerprint;
-    s.ca_fingerprint_len = c->scep_ca_fingerprint ? 20 : 0;
+    s.ca_fingerprint = fingerprint_of(x);
+    s.ca_fingerprint_len = s.ca_fingerprint ? 20 : 0;
     s.retries = c->scep_retries != UNSET ? c->scep_retries : 3;
     s.retry_delay = c->scep_retry_delay != UNSET ? c->scep_retry_delay : 10;
-    s.getcacaps = caps_of(r, c);
-    if (user) {
-        apr_table_setn(fields, "REMOTE_USER", user);
-    }
-    meta_of(&meta, c, r);
-    ota_scep_payload_build(&payload, &s, &meta, fields, r->pool);
+    s.getcacaps = caps_of(x);
+    meta_of(&meta, c, x->r);
+    ota_scep_payload_build(&payload, &s, &meta, x->fields, x->r->pool);
     plist_array_append_item(payloads, payload);
     return ota_profile_configuration_build(root, &meta, "enrollment",
-                                           payloads, r->pool);
+                                           payloads, x->r->pool);
 }
 
-static int redeem(request_rec *r, const ota_device_attributes *a,
-                  const char **user)
+/* Who the device enrolls for, the template fields, and the SCEP challenge:
+ * a one-time one bound to the device and its subject when dynamic (the
+ * default in front of the built-in CA), else the static secret. */
+static int prepare_scep(phase2 *x)
 {
-    ota_db db;
+    const char *owner = NULL, *why = NULL;
+    int mode = x->c->scep_dynamic;
+
+    if (ota_store_challenge_owner(&owner, &x->db, x->a->challenge, &why,
+                                  x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    x->user = x->r->user ? x->r->user : owner;
+    x->fields = apr_table_copy(x->r->pool, x->a->all);
+    if (x->user) {
+        apr_table_setn(x->fields, "REMOTE_USER", x->user);
+    }
+    x->dynamic = mode == 1
+                 || (mode == UNSET && x->local_ca
+                     && x->local_ca->scep_dynamic != 0);
+    if (!x->dynamic) {
+        x->scep_challenge = x->c->scep_challenge;
+        return OK;
+    }
+    if (ota_challenge_new(&x->scep_challenge, x->r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "OTA00016: the random "
+                      "generator failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static int redeem(phase2 *x)
+{
+    request_rec *r = x->r;
     ota_device_record device;
     ota_challenge_verdict verdict;
     const char *why = NULL;
-    int rv;
+    int lifetime = x->c->challenge_lifetime != UNSET
+                   ? x->c->challenge_lifetime : DEFAULT_CHALLENGE_LIFETIME;
 
-    if ((rv = ota_db_open(&db, r)) != OK) {
-        return rv;
-    }
     memset(&device, 0, sizeof(device));
-    device.udid = a->udid;
-    device.serial = a->serial;
-    device.product = a->product;
-    device.version = a->version;
-    device.user = r->user;
-    if (ota_store_challenge_redeem(&verdict, &db, a->challenge, r->user,
-                                   apr_time_now(), &device, &why, r->pool)) {
+    device.udid = x->a->udid;
+    device.serial = x->a->serial;
+    device.product = x->a->product;
+    device.version = x->a->version;
+    device.user = x->user;
+    if (x->dynamic) {
+        device.scep_challenge = x->scep_challenge;
+        device.scep_subject = ota_subject_canonical(subject_of(x->c),
+                                                    x->fields, r->pool);
+        device.scep_lifetime = apr_time_from_sec(lifetime);
+    }
+    if (ota_store_challenge_redeem(&verdict, &x->db, x->a->challenge,
+                                   r->user, apr_time_now(), &device, &why,
+                                   r->pool)) {
         return ota_db_failed(r, why);
     }
     if (verdict != OTA_CHALLENGE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: refused device "
-                      "%s: %s", challenge_refusals[verdict].id, a->udid,
+                      "%s: %s", challenge_refusals[verdict].id, x->a->udid,
                       challenge_refusals[verdict].text);
         return HTTP_FORBIDDEN;
     }
-    *user = device.user;
+    return OK;
+}
+
+/* The device's signature and attributes, before anything is stored. */
+static int phase2_read(phase2 *x)
+{
+    request_rec *r = x->r;
+    ota_signed_message *msg;
+    const char *why = NULL;
+    int rv;
+
+    if ((rv = verify_device(r, x->c, &msg)) != OK) {
+        return rv;
+    }
+    if (ota_device_attributes_parse(&x->a, msg->content, msg->content_len,
+                                    &why, r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00035: device "
+                      "attributes refused: %s", why);
+        return HTTP_BAD_REQUEST;
+    }
+    export_device(r, x->a, "2");
+    if (!x->a->challenge) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00036: device %s "
+                      "sent no CHALLENGE", x->a->udid);
+        return HTTP_BAD_REQUEST;
+    }
     return OK;
 }
 
 static int enroll_handler(request_rec *r)
 {
-    ota_conf *c;
-    ota_signed_message *msg;
-    ota_device_attributes *a;
-    const char *why = NULL, *user = NULL;
+    phase2 x;
     plist_t root;
     int rv;
 
@@ -530,37 +685,30 @@ static int enroll_handler(request_rec *r)
     if (r->method_number != M_POST) {
         return ota_method_not_allowed(r, M_POST, "OTA00020");
     }
-    c = ota_conf_of(r);
-    if (!c->identity) {
+    memset(&x, 0, sizeof(x));
+    x.r = r;
+    x.c = ota_conf_of(r);
+    if (!x.c->identity) {
         return ota_config_missing(r, "OTAEnrollSigningCertificate/Key");
     }
-    if (!c->scep_url) {
+    if (!x.c->scep_url) {
         return ota_config_missing(r, "OTAEnrollSCEPURL");
     }
-    if ((rv = verify_device(r, c, &msg)) != OK) {
+    if ((rv = phase2_read(&x)) != OK || (rv = ota_db_open(&x.db, r)) != OK) {
         return rv;
     }
-    if (ota_device_attributes_parse(&a, msg->content, msg->content_len, &why,
-                                    r->pool)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00035: device "
-                      "attributes refused: %s", why);
-        return HTTP_BAD_REQUEST;
-    }
-    export_device(r, a, "2");
-    if (!a->challenge) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00036: device %s "
-                      "sent no CHALLENGE", a->udid);
-        return HTTP_BAD_REQUEST;
-    }
-    if ((rv = redeem(r, a, &user)) != OK) {
+    x.local_ca = local_ca_of(r, x.c);
+    if ((rv = prepare_scep(&x)) != OK || (rv = redeem(&x)) != OK) {
         return rv;
     }
-    scep_profile_build(&root, r, c, a, user);
+    scep_profile_build(&root, &x);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "OTA00041: device %s (%s %s) "
-                  "enrolled%s%s, SCEP payload sent", a->udid,
-                  a->product ? a->product : "?", a->version ? a->version : "?",
-                  user ? " for user " : "", user ? user : "");
-    return respond_signed(r, c, root);
+                  "enrolled%s%s, SCEP payload sent%s", x.a->udid,
+                  x.a->product ? x.a->product : "?",
+                  x.a->version ? x.a->version : "?",
+                  x.user ? " for user " : "", x.user ? x.user : "",
+                  x.dynamic ? " with a one-time SCEP challenge" : "");
+    return respond_signed(r, x.c, root);
 }
 
 static void ota_register_hooks(apr_pool_t *p)
@@ -570,6 +718,9 @@ static void ota_register_hooks(apr_pool_t *p)
     ap_hook_child_init(ota_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(profile_service_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(enroll_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ota_scep_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ota_scep_front_handler, NULL, NULL,
+                    APR_HOOK_REALLY_FIRST);
 }
 
 AP_DECLARE_MODULE(ota_enroll) = {

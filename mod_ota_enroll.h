@@ -21,6 +21,7 @@ extern module AP_MODULE_DECLARE_DATA ota_enroll_module;
 #define GETCACAPS_REFRESH apr_time_from_sec(3600)
 #define GETCACAPS_TIMEOUT apr_time_from_sec(3)
 #define ASPEN_CONFIG "application/x-apple-aspen-config"
+#define DEFAULT_CERTIFICATE_LIFETIME 365
 
 typedef enum {
     CAPS_UNSET = 0,
@@ -54,14 +55,25 @@ typedef struct ota_conf {
     const char *scep_name;
     const char *scep_subject_text;
     apr_array_header_t *scep_subject;
-    const char *scep_challenge;
+    int scep_dynamic;               /* UNSET, or 1 for dynamic, 0 static */
+    const char *scep_challenge;     /* the static secret */
     int scep_key_size;
     int scep_key_usage;
     int scep_retries;
     int scep_retry_delay;
     unsigned char *scep_ca_fingerprint;
+    STACK_OF(X509) *scep_ca_certs;  /* OTAEnrollSCEPCACertificate */
     caps_mode caps;
     apr_array_header_t *caps_list;
+
+    /* the built-in CA; certificate and key travel together */
+    const char *ca_cert_file;
+    const char *ca_key_file;
+    ota_ca *ca;
+    ota_trust *ca_trust;            /* strict store of the CA's chain */
+    int cert_lifetime;
+    apr_array_header_t *scep_caps;  /* OTAEnrollSCEPCapabilities */
+    int scep_front;                 /* answer GetCACaps before mod_proxy */
 } ota_conf;
 
 /* Configuration (mod_ota_enroll_config.c). */

@@ -41,6 +41,9 @@ void *ota_create_dir_conf(apr_pool_t *p, char *dir)
     c->scep_key_usage = UNSET;
     c->scep_retries = UNSET;
     c->scep_retry_delay = UNSET;
+    c->scep_dynamic = UNSET;
+    c->cert_lifetime = UNSET;
+    c->scep_front = UNSET;
     if (reading_config && config_sections) {
         APR_ARRAY_PUSH(config_sections, ota_conf *) = c;
     }
@@ -56,6 +59,7 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     ota_conf *c = apr_pcalloc(p, sizeof(*c));
     const ota_conf *signer = add->signing_cert_file || add->signing_key_file
                              ? add : base;
+    const ota_conf *ca;
 
     c->signing_cert_file = signer->signing_cert_file;
     c->signing_key_file = signer->signing_key_file;
@@ -74,12 +78,23 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->scep_name = PICK(scep_name);
     c->scep_subject_text = PICK(scep_subject_text);
     c->scep_subject = PICK(scep_subject);
-    c->scep_challenge = PICK(scep_challenge);
+    c->scep_dynamic = PICK_INT(scep_dynamic);
+    c->scep_challenge = add->scep_dynamic != UNSET ? add->scep_challenge
+                                                   : base->scep_challenge;
     c->scep_key_size = PICK_INT(scep_key_size);
     c->scep_key_usage = PICK_INT(scep_key_usage);
     c->scep_retries = PICK_INT(scep_retries);
     c->scep_retry_delay = PICK_INT(scep_retry_delay);
     c->scep_ca_fingerprint = PICK(scep_ca_fingerprint);
+    c->scep_ca_certs = PICK(scep_ca_certs);
+    ca = add->ca_cert_file || add->ca_key_file ? add : base;
+    c->ca_cert_file = ca->ca_cert_file;
+    c->ca_key_file = ca->ca_key_file;
+    c->ca = ca->ca;
+    c->ca_trust = ca->ca_trust;
+    c->cert_lifetime = PICK_INT(cert_lifetime);
+    c->scep_caps = PICK(scep_caps);
+    c->scep_front = PICK_INT(scep_front);
     c->caps = add->caps != CAPS_UNSET ? add->caps : base->caps;
     c->caps_list = add->caps != CAPS_UNSET ? add->caps_list : base->caps_list;
     return c;
@@ -105,6 +120,88 @@ static const char *identity_complete(cmd_parms *cmd, ota_conf *c)
                           c->signing_key_file, &why, cmd->pool)) {
         return directive_error(cmd, why);
     }
+    return NULL;
+}
+
+/* The CA certificate and key may come in either order; the one that
+ * completes the pair loads the CA. */
+static const char *ca_complete(cmd_parms *cmd, ota_conf *c)
+{
+    const char *why = NULL;
+
+    if (!c->ca_cert_file || !c->ca_key_file) {
+        return NULL;
+    }
+    if (ota_ca_load(&c->ca, c->ca_cert_file, c->ca_key_file, &why,
+                    cmd->pool)
+        || ota_trust_load(&c->ca_trust, c->ca_cert_file, OTA_TRUST_STRICT,
+                          &why, cmd->pool)) {
+        return directive_error(cmd, why);
+    }
+    return NULL;
+}
+
+static const char *set_ca_certificate(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    ota_conf *c = dc;
+    const char *why = NULL;
+    STACK_OF(X509) *certs;
+
+    c->ca_cert_file = ap_server_root_relative(cmd->pool, arg);
+    if (!c->ca_cert_file
+        || ota_certs_load(&certs, c->ca_cert_file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    return ca_complete(cmd, c);
+}
+
+static const char *set_ca_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+    EVP_PKEY *key;
+
+    if (!file || ota_key_load(&key, file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    c->ca_key_file = file;
+    return ca_complete(cmd, c);
+}
+
+/* Capabilities the built-in CA may announce. DES3 and SHA-1 exist for old
+ * devices only (a startup warning says so); single DES and MD5 never. */
+static const char *const known_capabilities[] = {
+    "AES", "DES3", "GetNextCACert", "POSTPKIOperation", "Renewal",
+    "SHA-1", "SHA-256", "SHA-512", "SCEPStandard", NULL
+};
+
+static const char *set_scep_capabilities(cmd_parms *cmd, void *dc,
+                                         const char *arg)
+{
+    ota_conf *c = dc;
+    const char *const *k;
+
+    for (k = known_capabilities; *k && strcmp(*k, arg); k++) {
+        continue;
+    }
+    if (!*k) {
+        return directive_error(cmd, apr_psprintf(cmd->pool,
+                               "'%s' is not a capability the built-in CA "
+                               "has; known: AES DES3 GetNextCACert "
+                               "POSTPKIOperation Renewal SHA-1 SHA-256 "
+                               "SHA-512 SCEPStandard", arg));
+    }
+    if (!c->scep_caps) {
+        c->scep_caps = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->scep_caps, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_scep_front(cmd_parms *cmd, void *dc, int on)
+{
+    ((ota_conf *)dc)->scep_front = on;
     return NULL;
 }
 
@@ -167,6 +264,7 @@ static const char *set_scep_ca_certificate(cmd_parms *cmd, void *dc,
     if ((err = certs_arg(cmd, arg, &file, &certs)) != NULL) {
         return err;
     }
+    c->scep_ca_certs = certs;
     c->scep_ca_fingerprint = apr_palloc(cmd->pool, 20);
     if (ota_cert_sha1(c->scep_ca_fingerprint, sk_X509_value(certs, 0))) {
         return directive_error(cmd, "cannot fingerprint the certificate");
@@ -255,6 +353,8 @@ static const int_range usage_range = {
     APR_OFFSETOF(ota_conf, scep_key_usage), 0, 5 };
 static const int_range retries_range = {
     APR_OFFSETOF(ota_conf, scep_retries), 0, 100 };
+static const int_range cert_lifetime_range = {
+    APR_OFFSETOF(ota_conf, cert_lifetime), 1, 3650 };
 static const int_range delay_range = {
     APR_OFFSETOF(ota_conf, scep_retry_delay), 0, 86400 };
 
@@ -320,14 +420,15 @@ static const char *set_scep_challenge(cmd_parms *cmd, void *dc,
     ota_conf *c = dc;
 
     if (strcasecmp(arg, "dynamic") == 0) {
-        return directive_error(cmd, "'dynamic' needs the built-in SCEP CA, "
-                               "which this version does not have yet; give "
-                               "the CA's static challenge");
+        c->scep_dynamic = 1;
+        c->scep_challenge = NULL;
+        return NULL;
     }
     if (!*arg || strlen(arg) > 255) {
-        return directive_error(cmd, "expects a secret of 1 to 255 "
-                               "characters");
+        return directive_error(cmd, "expects 'dynamic' or a secret of 1 to "
+                               "255 characters");
     }
+    c->scep_dynamic = 0;
     c->scep_challenge = arg;
     return NULL;
 }
@@ -413,5 +514,18 @@ const command_rec ota_cmds[] = {
     AP_INIT_ITERATE("OTAEnrollGetCACaps", set_getcacaps, NULL, WHERE,
                     "auto (ask the CA), off, or the capabilities to write "
                     "into the SCEP payload"),
+    AP_INIT_TAKE1("OTAEnrollCACertificate", set_ca_certificate, NULL,
+                  WHERE, "PEM file: the built-in CA's certificate, then its "
+                  "issuers"),
+    AP_INIT_TAKE1("OTAEnrollCAKey", set_ca_key, NULL, WHERE,
+                  "PEM file: the built-in CA's private key"),
+    AP_INIT_TAKE1("OTAEnrollCertificateLifetime", set_int,
+                  (void *)&cert_lifetime_range, WHERE,
+                  "days a certificate from the built-in CA is valid"),
+    AP_INIT_ITERATE("OTAEnrollSCEPCapabilities", set_scep_capabilities, NULL,
+                    WHERE, "what GetCACaps answers (built-in CA or front)"),
+    AP_INIT_FLAG("OTAEnrollSCEPFront", set_scep_front, NULL, WHERE,
+                 "On: answer GetCACaps (and GetCACert) here, pass the rest "
+                 "of SCEP to mod_proxy"),
     {NULL}
 };

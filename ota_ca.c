@@ -662,3 +662,14 @@ apr_status_t ota_ca_subject_entries(const ota_ca_subject_entry **out,
     *count = entries->nelts;
     return APR_SUCCESS;
 }
+
+int ota_ca_same_subject(X509_REQ *csr, X509 *cert)
+{
+    return X509_NAME_cmp(X509_REQ_get_subject_name(csr),
+                         X509_get_subject_name(cert)) == 0;
+}
+
+int ota_ca_cert_has_subject(X509 *cert, X509_NAME *name)
+{
+    return name && X509_NAME_cmp(X509_get_subject_name(cert), name) == 0;
+}

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_base64.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -50,4 +51,11 @@ const char *ota_challenge_digest(const char *challenge, apr_pool_t *p)
         apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
     }
     return hex;
+}
+
+int ota_challenge_equal(const char *a, const char *b)
+{
+    apr_size_t n = strlen(a);
+
+    return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
 }

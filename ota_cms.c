@@ -544,3 +544,46 @@ apr_status_t ota_cert_sha1(unsigned char *out, X509 *cert)
     return X509_digest(cert, EVP_sha1(), out, &n) == 1 && n == 20
            ? APR_SUCCESS : APR_EGENERAL;
 }
+
+const char *ota_cert_pem(X509 *cert, apr_pool_t *p)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *pem = NULL;
+    char *data;
+    long n;
+
+    if (bio && PEM_write_bio_X509(bio, cert)) {
+        n = BIO_get_mem_data(bio, &data);
+        pem = apr_pstrmemdup(p, data, n);
+    }
+    BIO_free(bio);
+    return pem;
+}
+
+X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+
+    BIO_free(bio);
+    if (x) {
+        apr_pool_cleanup_register(p, x, free_x509, apr_pool_cleanup_null);
+    }
+    ERR_clear_error();
+    return x;
+}
+
+apr_status_t ota_cert_der(const unsigned char **der, apr_size_t *len,
+                          X509 *cert, apr_pool_t *p)
+{
+    unsigned char *buf = NULL;
+    int n = i2d_X509(cert, &buf);
+
+    if (n <= 0) {
+        return APR_EGENERAL;
+    }
+    *der = apr_pmemdup(p, buf, n);
+    *len = n;
+    OPENSSL_free(buf);
+    return APR_SUCCESS;
+}

@@ -405,6 +405,26 @@ static apr_status_t challenge_get(challenge_row *cr, ota_db *db,
     return APR_SUCCESS;
 }
 
+apr_status_t ota_store_challenge_owner(const char **owner, ota_db *db,
+                                      const char *challenge,
+                                      const char **why, apr_pool_t *p)
+{
+    challenge_row cr;
+    const char *digest = challenge ? ota_challenge_digest(challenge, p)
+                                   : NULL;
+    apr_status_t rv;
+
+    *owner = NULL;
+    if (!digest) {
+        return APR_SUCCESS;
+    }
+    if ((rv = challenge_get(&cr, db, digest, why, p)) == APR_SUCCESS
+        && cr.found && *cr.owner) {
+        *owner = cr.owner;
+    }
+    return rv;
+}
+
 static apr_status_t device_record(ota_db *db, const ota_device_record *d,
                                   apr_int64_t now, const char **why,
                                   apr_pool_t *p)

@@ -114,6 +114,11 @@ apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
 /* A certificate's serial in upper-case hex (NULL on failure). */
 const char *ota_ca_serial_hex(X509 *cert, apr_pool_t *p);
 
+/* RenewalReq: the new request names the same subject as the old
+ * certificate. GetCertInitial: the certificate has that subject. */
+int ota_ca_same_subject(X509_REQ *csr, X509 *cert);
+int ota_ca_cert_has_subject(X509 *cert, X509_NAME *name);
+
 /* RFC 2253 text of a name, for logs and the registry. */
 const char *ota_ca_name_text(X509_NAME *name, apr_pool_t *p);
 

@@ -15,4 +15,7 @@ apr_status_t ota_challenge_new(const char **challenge, apr_pool_t *p);
 /* Hex SHA-256 of the challenge: the database key. */
 const char *ota_challenge_digest(const char *challenge, apr_pool_t *p);
 
+/* Compares two secrets in time independent of where they differ. */
+int ota_challenge_equal(const char *a, const char *b);
+
 #endif

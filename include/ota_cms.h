@@ -106,6 +106,14 @@ int ota_cms_verdict_is_trust(ota_cms_verdict v);
  * CAFingerprint. out must hold 20 bytes. */
 apr_status_t ota_cert_sha1(unsigned char *out, X509 *cert);
 
+/* DER of a certificate, in p. */
+apr_status_t ota_cert_der(const unsigned char **der, apr_size_t *len,
+                          X509 *cert, apr_pool_t *p);
+
+/* PEM text of a certificate, and back (freed with p; NULL if not PEM). */
+const char *ota_cert_pem(X509 *cert, apr_pool_t *p);
+X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p);
+
 /* Text of the last OpenSSL error (and clears the queue). */
 const char *ota_openssl_error(apr_pool_t *p);
 

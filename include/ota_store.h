@@ -70,6 +70,12 @@ typedef struct ota_device_record {
     apr_interval_time_t scep_lifetime;
 } ota_device_record;
 
+/* The user a phase-1 challenge was issued to, NULL when none (or when the
+ * challenge is unknown). Consumes nothing. */
+apr_status_t ota_store_challenge_owner(const char **owner, ota_db *db,
+                                      const char *challenge,
+                                      const char **why, apr_pool_t *p);
+
 /* Redeems a challenge for a device: in one transaction, consumes the
  * challenge (once, atomically) and records the device. user is the
  * phase-2 request's authenticated user or NULL. On any verdict other than

@@ -13,14 +13,15 @@ etc=$T_WORK/etc
 mkdir -p "$etc"
 cp "$PKI/signing-chain.pem" "$etc/signing-chain.pem"
 cp "$PKI/signing.key" "$etc/signing.key"
-cp "$PKI/signing-root.pem" "$etc/scep-ca.pem"
+cp "$PKI/signing-ca.pem" "$etc/ca.pem"
+cp "$PKI/signing-ca.key" "$etc/ca.key"
 cp "$T_WORK/../$(basename "$T_WORK")/users" "$etc/users" 2>/dev/null || true
 sed -e "s|/etc/apache2/ota-enroll|$etc|g" \
     -e "s|/var/lib/apache2/ota_enroll|$T_WORK|g" \
     -e "s|/usr/lib/apache2/modules/mod_ota_enroll.so|$T_TOP/mod_ota_enroll.so|" \
     "$T_TOP/ota_enroll.conf" >"$T_WORK/sample.conf"
 export APACHE_LOG_DIR=$T_WORK
-T_NO_DBD=1 config_test sample "Include $T_WORK/sample.conf"
+T_PROXY=1 T_NO_DBD=1 config_test sample "Include $T_WORK/sample.conf"
 is "$T_OUT" "Syntax OK" "apache2 -t accepts ota_enroll.conf"
 
 # Every directive the module registers is in the sample and the README.
@@ -73,7 +74,11 @@ OTAEnrollSCEPKeySize|512|expects 1024, 2048 or 4096
 OTAEnrollSCEPKeyUsage|8|expects a number from 0 to 5
 OTAEnrollSCEPRetries|-1|expects a number
 OTAEnrollSCEPRetryDelay|x|expects a number
-OTAEnrollSCEPChallenge|dynamic|needs the built-in SCEP CA
+OTAEnrollSCEPCapabilities|DES|not a capability the built-in CA has
+OTAEnrollSCEPCapabilities|AES MD5|not a capability the built-in CA has
+OTAEnrollCertificateLifetime|0|expects a number from 1 to 3650
+OTAEnrollCAKey|/nonexistent.key|cannot read
+OTAEnrollCACertificate|/etc/hostname|no PEM certificate
 OTAEnrollSCEPCACertificate|/nonexistent.pem|cannot read
 OTAEnrollGetCACaps|auto SHA-1|stand alone
 OTAEnrollGetCACaps|SHA-1 off|stand alone
@@ -82,6 +87,12 @@ BAD
 config_test long "OTAEnrollOrganization $(printf 'x%.0s' $(seq 1 300))"
 like "$T_OUT" 'OTAEnrollOrganization: expects 1 to 256 characters' \
     "an over-long OTAEnrollOrganization is refused"
+
+config_test front "OTAEnrollSCEPFront maybe"
+like "$T_OUT" 'OTAEnrollSCEPFront must be On or Off' "OTAEnrollSCEPFront takes On or Off"
+config_test notca "OTAEnrollCACertificate $PKI/signing.pem
+OTAEnrollCAKey $PKI/signing.key"
+like "$T_OUT" 'OTAEnrollCAKey: .*not a CA' "a leaf certificate is refused as the built-in CA"
 
 # Startup checks that apache2 -t cannot make.
 T_NO_DBD=1 apache_start nodbd "" 2>/dev/null
@@ -96,6 +107,15 @@ apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start >/dev/null 2>&1
 sleep 0.5
 like "$(cat "$T_LOG" 2>/dev/null)" 'OTA00002: OTAEnrollSigningCertificate is set without OTAEnrollSigningKey' \
     "a certificate without a key stops the server with OTA00002"
+apache_stop
+
+apache_config caonly "<Location /scep>
+OTAEnrollCACertificate $PKI/signing-ca.pem
+</Location>"
+apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start >/dev/null 2>&1
+sleep 0.5
+like "$(cat "$T_LOG" 2>/dev/null)" 'OTA00002: OTAEnrollCACertificate is set without OTAEnrollCAKey' \
+    "a CA certificate without its key stops the server with OTA00002"
 apache_stop
 
 done_testing

@@ -91,6 +91,8 @@ T_DB=
 # apache_config NAME EXTRA-CONFIG: writes $T_WORK/NAME/httpd.conf.
 # The module, mod_dbd with sqlite3, Basic auth users alice and bob
 # (password "secret"), and the test PKI are ready to use in EXTRA.
+# T_PROXY=1 loads mod_proxy and mod_proxy_http, T_NO_DBD=1 leaves mod_dbd
+# out, T_MPM picks the MPM (mpm_event).
 apache_config() {
     local dir=$T_WORK/$1 extra=$2 user_lines=
     mkdir -p "$dir/htdocs" "$dir/db"
@@ -129,6 +131,8 @@ LoadModule alias_module $T_MODULES/mod_alias.so
 LoadModule rewrite_module $T_MODULES/mod_rewrite.so
 LoadModule mime_module $T_MODULES/mod_mime.so
 ${T_NO_DBD:+#}LoadModule dbd_module $T_MODULES/mod_dbd.so
+${T_PROXY:+LoadModule proxy_module $T_MODULES/mod_proxy.so}
+${T_PROXY:+LoadModule proxy_http_module $T_MODULES/mod_proxy_http.so}
 LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
 TypesConfig /etc/mime.types
 DocumentRoot "$dir/htdocs"

@@ -1,0 +1,491 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* The built-in SCEP CA (handler ota-scep) and the GetCACaps front for
+ * external CAs behind mod_proxy. httpd glue only: the SCEP messages are
+ * ota_scep.c, issuance ota_ca.c, the registry ota_store.c. */
+#include <string.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_base64.h"
+#include "apr_strings.h"
+
+#include "mod_ota_enroll.h"
+#include "ota_challenge.h"
+#include "ota_getcacaps.h"
+#include "ota_scep.h"
+
+static const char *const default_capabilities[] = {
+    "AES", "POSTPKIOperation", "SHA-256", "SHA-512", "Renewal",
+    "SCEPStandard", NULL
+};
+
+const apr_array_header_t *ota_scep_capabilities(const ota_conf *c,
+                                                apr_pool_t *p)
+{
+    apr_array_header_t *caps;
+
+    if (c->scep_caps) {
+        return c->scep_caps;
+    }
+    caps = apr_array_make(p, 8, sizeof(const char *));
+    for (const char *const *d = default_capabilities; *d; d++) {
+        APR_ARRAY_PUSH(caps, const char *) = *d;
+    }
+    return caps;
+}
+
+static int has_capability(const apr_array_header_t *caps, const char *name)
+{
+    for (int i = 0; i < caps->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(caps, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The value of a query argument, percent-decoded; NULL when absent. */
+static const char *query_arg(request_rec *r, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *at = r->args;
+    char *value;
+
+    while (at && *at) {
+        if (!strncmp(at, name, n) && at[n] == '=') {
+            value = apr_pstrndup(r->pool, at + n + 1,
+                                 strcspn(at + n + 1, "&"));
+            return ap_unescape_url(value) == OK ? value : NULL;
+        }
+        at = strchr(at, '&');
+        at = at ? at + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int send_bytes(request_rec *r, const char *type, const void *data,
+                      apr_size_t len)
+{
+    ap_set_content_type(r, type);
+    ap_set_content_length(r, len);
+    if (!r->header_only) {
+        ap_rwrite(data, (int)len, r);
+    }
+    return OK;
+}
+
+static int send_capabilities(request_rec *r, const apr_array_header_t *caps)
+{
+    const char *text = apr_array_pstrcat(r->pool, caps, '\n');
+
+    text = apr_pstrcat(r->pool, text, "\n", NULL);
+    return send_bytes(r, "text/plain", text, strlen(text));
+}
+
+/* GetCACert: the certificate alone, or the chain as certificates-only
+ * SignedData. */
+static int send_ca_certs(request_rec *r, STACK_OF(X509) *certs)
+{
+    const unsigned char *der;
+    apr_size_t len;
+
+    if (sk_X509_num(certs) > 1) {
+        if (ota_scep_certs_only(&der, &len, certs, r->pool)) {
+            return ota_config_missing(r, "a CA chain OpenSSL can encode");
+        }
+        return send_bytes(r, "application/x-x509-ca-ra-cert", der, len);
+    }
+    if (ota_cert_der(&der, &len, sk_X509_value(certs, 0), r->pool)) {
+        return ota_config_missing(r, "a CA certificate OpenSSL can encode");
+    }
+    return send_bytes(r, "application/x-x509-ca-cert", der, len);
+}
+
+/* ---- PKIOperation ---- */
+
+/* One SCEP exchange: the request, what the registry and CA make of it. */
+typedef struct scep_exchange {
+    request_rec *r;
+    const ota_conf *c;
+    ota_scep_request *req;
+    ota_db db;
+    ota_scep_policy policy;
+    const char *udid;                   /* from the SCEP challenge */
+    const char *subject;                /* expected, canonical */
+} scep_exchange;
+
+static int reply(scep_exchange *x, ota_scep_status status,
+                 ota_scep_fail_info fail, X509 *issued)
+{
+    const unsigned char *der;
+    apr_size_t len;
+
+    if (ota_scep_reply_build(&der, &len, ota_ca_identity(x->c->ca), x->req,
+                             status, fail, NULL, issued, x->r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "OTA00015: cannot "
+                      "sign the CertRep: %s", ota_openssl_error(x->r->pool));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return send_bytes(x->r, "application/x-pki-message", der, len);
+}
+
+/* A refusal the client can read: a CertRep FAILURE, logged with id. */
+static int refuse(scep_exchange *x, const char *id, ota_scep_fail_info fail,
+                  const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r, "%s: SCEP %s "
+                  "refused (%s): %s", id,
+                  ota_scep_message_type_name(x->req->type),
+                  ota_scep_fail_info_name(fail), why);
+    return reply(x, OTA_SCEP_FAILURE, fail, NULL);
+}
+
+/* Line breaks out; a space is a '+' that was form-decoded on the way. */
+static const char *base64_clean(request_rec *r, const char *in)
+{
+    char *out, *o;
+
+    if (!in) {
+        return NULL;
+    }
+    out = o = apr_palloc(r->pool, strlen(in) + 1);
+    for (; *in; in++) {
+        if (*in != '\r' && *in != '\n') {
+            *o++ = *in == ' ' ? '+' : *in;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The message= argument of a GET, or the body of a POST. */
+static int pki_message(request_rec *r, const ota_conf *c,
+                       const unsigned char **der, apr_size_t *len)
+{
+    const char *b64, *body;
+    char *buf;
+    int n, rv;
+
+    if (r->method_number == M_POST) {
+        if ((rv = ota_read_body(r, ota_max_body(c), &body, len)) != OK) {
+            return rv;
+        }
+        *der = (const unsigned char *)body;
+        return OK;
+    }
+    b64 = base64_clean(r, query_arg(r, "message"));
+    if (!b64 || strlen(b64) > ota_max_body(c) * 4 / 3 + 4
+        || strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789+/=") != strlen(b64)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00072: "
+                      "PKIOperation by GET without a base64 message");
+        return HTTP_BAD_REQUEST;
+    }
+    buf = apr_palloc(r->pool, apr_base64_decode_len(b64));
+    n = apr_base64_decode(buf, b64);
+    *der = (const unsigned char *)buf;
+    *len = n > 0 ? n : 0;
+    return OK;
+}
+
+/* PKCSReq: a challenge, then a CSR that matches what the device was told
+ * to request, signed by the key it certifies. */
+static int check_challenge(scep_exchange *x)
+{
+    const ota_conf *c = x->c;
+    ota_scep_challenge_row row;
+    const char *why = NULL;
+
+    if (!x->req->challenge) {
+        return refuse(x, "OTA00065", OTA_SCEP_BAD_REQUEST,
+                      "no challengePassword in the CSR");
+    }
+    if (c->scep_dynamic == 0) {
+        return ota_challenge_equal(x->req->challenge, c->scep_challenge)
+               ? OK : refuse(x, "OTA00066", OTA_SCEP_BAD_REQUEST,
+                             "wrong challengePassword");
+    }
+    if (ota_store_scep_challenge_get(&row, &x->db, x->req->challenge, &why,
+                                     x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    if (!row.found || row.used || row.expires <= apr_time_now()) {
+        return refuse(x, "OTA00065", OTA_SCEP_BAD_REQUEST,
+                      !row.found ? "unknown SCEP challenge"
+                      : row.used ? "SCEP challenge already used"
+                                 : "SCEP challenge expired");
+    }
+    x->udid = row.udid;
+    x->subject = row.subject;
+    return OK;
+}
+
+static int check_csr(scep_exchange *x, EVP_PKEY *must_key)
+{
+    ota_ca_policy policy;
+    ota_ca_csr_verdict verdict;
+    const char *detail = NULL;
+
+    memset(&policy, 0, sizeof(policy));
+    policy.allow_sha1 = x->policy.allow_sha1;
+    policy.key = must_key;
+    if (x->subject && ota_ca_subject_entries(&policy.subject,
+                                             &policy.subject_count,
+                                             x->subject, x->r->pool)) {
+        return ota_config_missing(x->r, "a readable stored subject");
+    }
+    if (ota_ca_csr_check(&verdict, &detail, x->req->csr, &policy,
+                         x->r->pool)) {
+        return ota_config_missing(x->r, "memory");
+    }
+    if (verdict != OTA_CA_CSR_OK) {
+        return refuse(x, "OTA00067", verdict == OTA_CA_CSR_BAD_ALGORITHM
+                                     ? OTA_SCEP_BAD_ALG
+                                     : verdict == OTA_CA_CSR_BAD_POP
+                                     ? OTA_SCEP_BAD_MESSAGE_CHECK
+                                     : OTA_SCEP_BAD_REQUEST,
+                      apr_pstrcat(x->r->pool,
+                                  ota_ca_csr_verdict_name(verdict), ": ",
+                                  detail ? detail : "", NULL));
+    }
+    return OK;
+}
+
+/* Issues, records (consuming the dynamic challenge in the same
+ * transaction) and answers. */
+static int issue(scep_exchange *x, const char *challenge)
+{
+    ota_certificate_record rec;
+    ota_issue_verdict verdict;
+    X509 *cert;
+    const char *serial, *why = NULL;
+    int days = x->c->cert_lifetime != UNSET ? x->c->cert_lifetime
+                                             : DEFAULT_CERTIFICATE_LIFETIME;
+
+    if (ota_ca_issue(&cert, &serial, &why, x->c->ca, x->req->csr, days,
+                     x->r->pool)) {
+        return refuse(x, "OTA00067", OTA_SCEP_BAD_REQUEST, why);
+    }
+    memset(&rec, 0, sizeof(rec));
+    rec.serial = serial;
+    rec.transaction_id = x->req->transaction_id;
+    rec.udid = x->udid;
+    rec.subject = ota_ca_name_text(X509_get_subject_name(cert), x->r->pool);
+    rec.not_after = apr_time_now() + apr_time_from_sec((apr_time_t)days
+                                                       * 86400);
+    rec.pem = ota_cert_pem(cert, x->r->pool);
+    if (ota_store_certificate_add(&verdict, &x->db, challenge, &rec,
+                                  apr_time_now(), &why, x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    if (verdict != OTA_ISSUE_OK) {
+        return refuse(x, verdict == OTA_ISSUE_REPLAY ? "OTA00064"
+                                                     : "OTA00065",
+                      OTA_SCEP_BAD_REQUEST,
+                      verdict == OTA_ISSUE_REPLAY
+                      ? "transaction already has a certificate"
+                      : "SCEP challenge used meanwhile");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00069: issued "
+                  "certificate %s to %s%s%s, valid %d days", serial,
+                  rec.subject, x->udid ? " for device " : "",
+                  x->udid ? x->udid : "", days);
+    if (x->udid) {
+        apr_table_setn(x->r->subprocess_env, "OTA_UDID", x->udid);
+    }
+    return reply(x, OTA_SCEP_SUCCESS, 0, cert);
+}
+
+static int replayed(scep_exchange *x)
+{
+    ota_certificate_record *prior;
+    const char *why = NULL;
+
+    if (ota_store_certificate_find(&prior, &x->db, "transaction",
+                                   x->req->transaction_id, &why,
+                                   x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    return prior ? refuse(x, "OTA00064", OTA_SCEP_BAD_REQUEST,
+                          "transaction already has a certificate")
+                 : OK;
+}
+
+static int pkcs_req(scep_exchange *x)
+{
+    int rv;
+
+    if ((rv = replayed(x)) != OK || (rv = check_challenge(x)) != OK
+        || (rv = check_csr(x, X509_get0_pubkey(x->req->signer))) != OK) {
+        return rv;
+    }
+    return issue(x, x->c->scep_dynamic == 0 ? NULL : x->req->challenge);
+}
+
+/* RenewalReq: signed by a still-valid certificate we issued, for the same
+ * subject; the key may be new. */
+static int renewal_req(scep_exchange *x)
+{
+    ota_certificate_record *prior;
+    ota_cms_verdict verdict;
+    STACK_OF(X509) *chain;
+    const char *detail = NULL, *why = NULL, *serial;
+    int rv;
+
+    if ((rv = replayed(x)) != OK) {
+        return rv;
+    }
+    if (ota_trust_verify_cert(&verdict, &chain, &detail, x->c->ca_trust,
+                              x->req->signer, x->req->certs, x->r->pool)) {
+        return ota_config_missing(x->r, "memory");
+    }
+    if (verdict != OTA_CMS_OK) {
+        return refuse(x, "OTA00068", OTA_SCEP_BAD_MESSAGE_CHECK,
+                      apr_pstrcat(x->r->pool, "renewal signer: ", detail,
+                                  NULL));
+    }
+    serial = ota_ca_serial_hex(x->req->signer, x->r->pool);
+    if (ota_store_certificate_find(&prior, &x->db, "serial", serial, &why,
+                                   x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    if (!prior || prior->revoked) {
+        return refuse(x, "OTA00068", OTA_SCEP_BAD_MESSAGE_CHECK,
+                      !prior ? "renewal signer was not issued here"
+                             : "renewal signer is revoked");
+    }
+    if (!ota_ca_same_subject(x->req->csr, x->req->signer)) {
+        return refuse(x, "OTA00067", OTA_SCEP_BAD_REQUEST,
+                      "renewal for another subject");
+    }
+    x->udid = prior->udid;
+    if ((rv = check_csr(x, NULL)) != OK) {
+        return rv;
+    }
+    return issue(x, NULL);
+}
+
+/* GetCertInitial: the certificate of a transaction, to a poller. The CA
+ * decides at once, so a known transaction is always complete. */
+static int cert_poll(scep_exchange *x)
+{
+    ota_certificate_record *prior;
+    const char *why = NULL;
+    X509 *cert;
+
+    if (ota_store_certificate_find(&prior, &x->db, "transaction",
+                                   x->req->transaction_id, &why,
+                                   x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    if (!prior || !(cert = ota_cert_from_pem(prior->pem, x->r->pool))
+        || !ota_ca_cert_has_subject(cert, x->req->subject)) {
+        return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
+                      "no certificate for this transaction and subject");
+    }
+    return reply(x, OTA_SCEP_SUCCESS, 0, cert);
+}
+
+static int pki_operation(request_rec *r, const ota_conf *c)
+{
+    const apr_array_header_t *caps = ota_scep_capabilities(c, r->pool);
+    scep_exchange x;
+    const unsigned char *der;
+    apr_size_t len;
+    int rv;
+
+    if ((rv = pki_message(r, c, &der, &len)) != OK) {
+        return rv;
+    }
+    memset(&x, 0, sizeof(x));
+    x.r = r;
+    x.c = c;
+    x.policy.allow_sha1 = has_capability(caps, "SHA-1");
+    x.policy.allow_3des = has_capability(caps, "DES3");
+    if (ota_scep_request_parse(&x.req, der, len, ota_ca_identity(c->ca),
+                               &x.policy, r->pool)) {
+        return ota_config_missing(r, "memory");
+    }
+    if (!x.req->ok) {
+        if (!x.req->replyable) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00063: SCEP "
+                          "message unreadable: %s", x.req->detail);
+            return HTTP_BAD_REQUEST;
+        }
+        return refuse(&x, "OTA00063", x.req->fail_info, x.req->detail);
+    }
+    if ((rv = ota_db_open(&x.db, r)) != OK) {
+        return rv;
+    }
+    switch (x.req->type) {
+    case OTA_SCEP_PKCS_REQ:
+        return pkcs_req(&x);
+    case OTA_SCEP_RENEWAL_REQ:
+        return has_capability(caps, "Renewal") ? renewal_req(&x)
+               : refuse(&x, "OTA00071", OTA_SCEP_BAD_REQUEST,
+                        "Renewal is not among the capabilities");
+    case OTA_SCEP_CERT_POLL:
+        return cert_poll(&x);
+    default:
+        return refuse(&x, "OTA00071", OTA_SCEP_BAD_REQUEST,
+                      "message type not supported");
+    }
+}
+
+int ota_scep_handler(request_rec *r)
+{
+    const ota_conf *c;
+    const char *op;
+
+    if (strcmp(r->handler, "ota-scep")) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        return ota_method_not_allowed(r, M_POST, "OTA00061");
+    }
+    c = ota_conf_of(r);
+    if (!c->ca) {
+        return ota_config_missing(r, "OTAEnrollCACertificate/Key");
+    }
+    op = query_arg(r, "operation");
+    if (op && !strcmp(op, "GetCACaps")) {
+        return send_capabilities(r, ota_scep_capabilities(c, r->pool));
+    }
+    if (op && !strcmp(op, "GetCACert")) {
+        return send_ca_certs(r, ota_ca_chain(c->ca));
+    }
+    if (op && !strcmp(op, "PKIOperation")) {
+        return pki_operation(r, c);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00062: unknown SCEP "
+                  "operation '%s'", op ? ap_escape_logitem(r->pool, op) : "");
+    return HTTP_BAD_REQUEST;
+}
+
+/* Runs before mod_proxy: where OTAEnrollSCEPFront is on, GetCACaps (and
+ * GetCACert when OTAEnrollSCEPCACertificate is set) are answered here, so
+ * clients get an answer even from a CA that gives none. */
+int ota_scep_front_handler(request_rec *r)
+{
+    const ota_conf *c = ota_conf_of(r);
+    const char *op;
+
+    if (c->scep_front != 1 || r->method_number != M_GET) {
+        return DECLINED;
+    }
+    op = query_arg(r, "operation");
+    if (op && !strcmp(op, "GetCACaps")) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "OTA00074: GetCACaps "
+                      "answered in front of the CA");
+        return send_capabilities(r, c->scep_caps ? c->scep_caps
+                                    : ota_getcacaps_fallback(r->pool));
+    }
+    if (op && !strcmp(op, "GetCACert") && c->scep_ca_certs) {
+        return send_ca_certs(r, c->scep_ca_certs);
+    }
+    return DECLINED;
+}
