@@ -13,6 +13,7 @@
 
 struct ota_trust {
     ota_trust_kind kind;
+    STACK_OF(X509) *all;            /* every certificate of the file */
     X509_STORE *store;
     STACK_OF(X509) *untrusted;      /* intermediates supplied server-side */
     STACK_OF(X509) *issuing_cas;    /* the chain must pass through one */
@@ -210,6 +211,7 @@ apr_status_t ota_trust_load(ota_trust **out, const char *chain_file,
         return rv;
     }
     t->kind = kind;
+    t->all = certs;
     t->store = X509_STORE_new();
     apr_pool_cleanup_register(p, t->store, free_store, apr_pool_cleanup_null);
     t->untrusted = sk_X509_new_null();
@@ -423,12 +425,12 @@ static apr_status_t verify_signature(ota_signed_message *m,
     return APR_SUCCESS;
 }
 
+/* Trust-independent shape of the message, and its signer certificate. */
 static apr_status_t verify_structure(ota_signed_message *m,
                                      CMS_ContentInfo *cms,
-                                     const ota_trust *t, apr_pool_t *p)
+                                     CMS_SignerInfo **si, apr_pool_t *p)
 {
     STACK_OF(CMS_SignerInfo) *signers;
-    CMS_SignerInfo *si;
     ASN1_OCTET_STRING **content;
 
     if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
@@ -449,13 +451,10 @@ static apr_status_t verify_structure(ota_signed_message *m,
     if (sk_CMS_SignerInfo_num(signers) > 1) {
         return refuse(m, OTA_CMS_MANY_SIGNERS, "more than one SignerInfo");
     }
-    si = sk_CMS_SignerInfo_value(signers, 0);
-    if (!signer_algorithms_allowed(t, si, &m->digest_name)) {
-        return refuse(m, OTA_CMS_WEAK_DIGEST, m->digest_name);
-    }
+    *si = sk_CMS_SignerInfo_value(signers, 0);
     CMS_set1_signers_certs(cms, NULL, 0);
     ERR_clear_error();
-    CMS_SignerInfo_get0_algs(si, NULL, &m->signer, NULL, NULL);
+    CMS_SignerInfo_get0_algs(*si, NULL, &m->signer, NULL, NULL);
     if (!m->signer) {
         return refuse(m, OTA_CMS_NO_SIGNER_CERT,
                       "signer certificate not in the message");
@@ -463,6 +462,32 @@ static apr_status_t verify_structure(ota_signed_message *m,
     X509_up_ref(m->signer);
     apr_pool_cleanup_register(p, m->signer, free_x509,
                               apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+/* The store whose certificates issued the signer (the Apple device store
+ * for phase 2, the CA's for phase 3), else the first. */
+static const ota_trust *trust_for(X509 *signer, const ota_trust *const *trusts,
+                                  int n)
+{
+    for (int i = 0; signer && i < n; i++) {
+        for (int j = 0; j < sk_X509_num(trusts[i]->all); j++) {
+            if (X509_check_issued(sk_X509_value(trusts[i]->all, j), signer)
+                == X509_V_OK) {
+                return trusts[i];
+            }
+        }
+    }
+    return trusts[0];
+}
+
+/* The chosen store's algorithm policy. */
+static apr_status_t verify_policy(ota_signed_message *m, CMS_SignerInfo *si,
+                                  const ota_trust *t)
+{
+    if (!signer_algorithms_allowed(t, si, &m->digest_name)) {
+        return refuse(m, OTA_CMS_WEAK_DIGEST, m->digest_name);
+    }
     if (!key_strong_enough(t, m->signer)) {
         return refuse(m, OTA_CMS_WEAK_KEY, "signer key too small");
     }
@@ -475,16 +500,19 @@ static apr_status_t free_cms(void *cms)
     return APR_SUCCESS;
 }
 
-apr_status_t ota_cms_verify(ota_signed_message **out,
-                            const unsigned char *der, apr_size_t len,
-                            const ota_trust *trust, apr_pool_t *p)
+apr_status_t ota_cms_verify_any(ota_signed_message **out,
+                                const unsigned char *der, apr_size_t len,
+                                const ota_trust *const *trusts, int n,
+                                apr_pool_t *p)
 {
     ota_signed_message *m = apr_pcalloc(p, sizeof(*m));
     const unsigned char *cursor = der;
     CMS_ContentInfo *cms;
+    CMS_SignerInfo *si = NULL;
     apr_status_t rv;
 
     *out = m;
+    m->trust = trusts[0];
     cms = d2i_CMS_ContentInfo(NULL, &cursor, (long)len);
     if (!cms) {
         return refuse(m, OTA_CMS_MALFORMED, ota_openssl_error(p));
@@ -493,15 +521,25 @@ apr_status_t ota_cms_verify(ota_signed_message **out,
     if (cursor != der + len) {
         return refuse(m, OTA_CMS_MALFORMED, "trailing data after the CMS");
     }
-    if ((rv = verify_structure(m, cms, trust, p)) != APR_SUCCESS
+    if ((rv = verify_structure(m, cms, &si, p)) != APR_SUCCESS
         || m->verdict != OTA_CMS_OK) {
         return rv;
     }
-    if ((rv = verify_signature(m, cms, p)) != APR_SUCCESS
+    m->trust = trust_for(m->signer, trusts, n);
+    if ((rv = verify_policy(m, si, m->trust)) != APR_SUCCESS
+        || m->verdict != OTA_CMS_OK
+        || (rv = verify_signature(m, cms, p)) != APR_SUCCESS
         || m->verdict != OTA_CMS_OK) {
         return rv;
     }
-    return verify_chain(m, cms, trust, p);
+    return verify_chain(m, cms, m->trust, p);
+}
+
+apr_status_t ota_cms_verify(ota_signed_message **out,
+                            const unsigned char *der, apr_size_t len,
+                            const ota_trust *trust, apr_pool_t *p)
+{
+    return ota_cms_verify_any(out, der, len, &trust, 1, p);
 }
 
 /* ---- signing ---- */

@@ -9,10 +9,9 @@
 #define OTA_STORE_SCHEMA_VERSION 2
 #define OTA_STORE_SQLITE_BUSY_MS "2000"
 
-/* Run in this order by ota_store_schema, every statement safe to repeat:
- * the version row goes in last, so its value means the whole of that
- * version exists. Version 2 added the SCEP challenges and certificates. */
-static const char *const schema_sql[] = {
+/* Migrations: version N's statements run, in one transaction, on a
+ * database at version N-1, the last one recording N. */
+static const char *const schema_v1[] = {
     "CREATE TABLE IF NOT EXISTS ota_challenge ("
     "digest TEXT PRIMARY KEY, username TEXT NOT NULL, "
     "created BIGINT NOT NULL, expires BIGINT NOT NULL, used BIGINT)",
@@ -20,8 +19,12 @@ static const char *const schema_sql[] = {
     "udid TEXT PRIMARY KEY, serial TEXT, product TEXT, version TEXT, "
     "username TEXT, phase INTEGER NOT NULL, "
     "first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS ota_schema_version ("
-    "id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+    "INSERT INTO ota_schema_version (id, version) VALUES (1, 1)",
+    NULL
+};
+
+/* The built-in CA's registry, and each device's progress with times. */
+static const char *const schema_v2[] = {
     "CREATE TABLE IF NOT EXISTS ota_scep_challenge ("
     "digest TEXT PRIMARY KEY, udid TEXT NOT NULL, subject TEXT NOT NULL, "
     "created BIGINT NOT NULL, expires BIGINT NOT NULL, used BIGINT)",
@@ -29,11 +32,16 @@ static const char *const schema_sql[] = {
     "serial TEXT PRIMARY KEY, transaction_id TEXT NOT NULL UNIQUE, "
     "udid TEXT, subject TEXT NOT NULL, issued BIGINT NOT NULL, "
     "not_after BIGINT NOT NULL, revoked BIGINT, cert TEXT NOT NULL)",
-    "INSERT INTO ota_schema_version (id, version) VALUES (1, 2) "
-    "ON CONFLICT (id) DO UPDATE SET version = excluded.version "
-    "WHERE ota_schema_version.version < excluded.version",
+    "ALTER TABLE ota_device ADD COLUMN phase1_at BIGINT",
+    "ALTER TABLE ota_device ADD COLUMN phase2_at BIGINT",
+    "ALTER TABLE ota_device ADD COLUMN cert_serial TEXT",
+    "ALTER TABLE ota_device ADD COLUMN cert_at BIGINT",
+    "ALTER TABLE ota_device ADD COLUMN enrolled_at BIGINT",
+    "UPDATE ota_schema_version SET version = 2 WHERE id = 1",
     NULL
 };
+
+static const char *const *const migrations[] = { schema_v1, schema_v2 };
 
 const ota_store_statement ota_store_statements[] = {
     { "ota_challenge_add",
@@ -44,15 +52,26 @@ const ota_store_statement ota_store_statements[] = {
       "WHERE digest = %s AND used IS NULL AND expires > %lld "
       "AND (%s = '' OR username = '' OR username = %s)" },
     { "ota_challenge_get",
-      "SELECT used, expires, username FROM ota_challenge WHERE digest = %s" },
+      "SELECT used, expires, username, created FROM ota_challenge "
+      "WHERE digest = %s" },
     { "ota_device_upsert",
       "INSERT INTO ota_device (udid, serial, product, version, username, "
-      "phase, first_seen, last_seen) "
-      "VALUES (%s, %s, %s, %s, %s, 2, %lld, %lld) "
+      "phase, first_seen, last_seen, phase1_at, phase2_at, cert_serial, "
+      "cert_at, enrolled_at) "
+      "VALUES (%s, %s, %s, %s, %s, 2, %lld, %lld, %lld, %lld, NULL, NULL, "
+      "NULL) "
       "ON CONFLICT (udid) DO UPDATE SET serial = excluded.serial, "
       "product = excluded.product, version = excluded.version, "
       "username = excluded.username, phase = excluded.phase, "
-      "last_seen = excluded.last_seen" },
+      "last_seen = excluded.last_seen, phase1_at = excluded.phase1_at, "
+      "phase2_at = excluded.phase2_at, cert_serial = NULL, cert_at = NULL, "
+      "enrolled_at = NULL" },
+    { "ota_device_get",
+      "SELECT username, phase, phase2_at, cert_serial FROM ota_device "
+      "WHERE udid = %s" },
+    { "ota_device_enrolled",
+      "UPDATE ota_device SET phase = 4, last_seen = %lld, enrolled_at = %lld, "
+      "cert_serial = %s WHERE udid = %s" },
     { "ota_scep_challenge_add",
       "INSERT INTO ota_scep_challenge (digest, udid, subject, created, "
       "expires, used) VALUES (%s, %s, %s, %lld, %lld, NULL)" },
@@ -72,9 +91,9 @@ const ota_store_statement ota_store_statements[] = {
     { "ota_certificate_by_serial",
       "SELECT serial, udid, subject, not_after, revoked, cert "
       "FROM ota_certificate WHERE serial = %s" },
-    { "ota_device_phase",
-      "UPDATE ota_device SET phase = %d, last_seen = %lld "
-      "WHERE udid = %s AND phase < %d" },
+    { "ota_device_cert",
+      "UPDATE ota_device SET phase = 3, last_seen = %lld, cert_at = %lld, "
+      "cert_serial = %s WHERE udid = %s" },
     { "ota_count_challenge",
       "SELECT COUNT(*) FROM ota_challenge" },
     { "ota_count_challenge_used",
@@ -202,29 +221,43 @@ static apr_status_t txn_end(ota_db *db, apr_dbd_transaction_t *trans,
     return rv;
 }
 
-/* One transaction, so on sqlite3 (BEGIN IMMEDIATE) no other process can
- * change the schema between the driver's prepare and step of ours. */
-static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
+static apr_status_t run_all(ota_db *db, const char *const *sql,
+                            const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans = NULL;
-    const char *const *sql;
-    apr_status_t rv = APR_SUCCESS;
-    apr_int64_t version;
     int nrows, rc;
 
-    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-    if (rc) {
-        rv = db_error(db, rc, "starting transaction", why, p);
-    }
-    for (sql = schema_sql; rv == APR_SUCCESS && *sql; sql++) {
-        rc = apr_dbd_query(db->driver, db->handle, &nrows, *sql);
-        if (rc) {
-            rv = db_error(db, rc, "creating schema", why, p);
+    for (; *sql; sql++) {
+        if ((rc = apr_dbd_query(db->driver, db->handle, &nrows, *sql))) {
+            return db_error(db, rc, "migrating schema", why, p);
         }
     }
+    return APR_SUCCESS;
+}
+
+/* One transaction, so on sqlite3 (BEGIN IMMEDIATE) no other process can
+ * change the schema between the driver's prepare and step of ours; on
+ * PostgreSQL a racing migration fails and is retried. */
+static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
+{
+    static const char *const version_table[] = {
+        "CREATE TABLE IF NOT EXISTS ota_schema_version ("
+        "id INTEGER PRIMARY KEY, version INTEGER NOT NULL)", NULL
+    };
+    apr_dbd_transaction_t *trans = NULL;
+    apr_status_t rv;
+    apr_int64_t version = 0;
+    int rc;
+
+    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
+    rv = rc ? db_error(db, rc, "starting transaction", why, p)
+            : run_all(db, version_table, why, p);
     if (rv == APR_SUCCESS
         && (rv = schema_version(&version, db, why, p)) == APR_SUCCESS) {
         rv = schema_not_newer(version, why, p);
+    }
+    for (; rv == APR_SUCCESS && version < OTA_STORE_SCHEMA_VERSION;
+         version++) {
+        rv = run_all(db, migrations[version], why, p);
     }
     return txn_end(db, trans, rv, 1, why, p);
 }
@@ -368,6 +401,7 @@ typedef struct challenge_row {
     int found;
     int used;
     apr_int64_t expires;
+    apr_int64_t created;
     const char *owner;        /* '' when the challenge is not bound */
 } challenge_row;
 
@@ -400,6 +434,8 @@ static apr_status_t challenge_get(challenge_row *cr, ota_db *db,
     apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_LONGLONG,
                       &cr->expires);
     apr_dbd_datum_get(db->driver, row, 2, APR_DBD_TYPE_STRING, &owner);
+    apr_dbd_datum_get(db->driver, row, 3, APR_DBD_TYPE_LONGLONG,
+                      &cr->created);
     cr->owner = apr_pstrdup(p, owner ? owner : "");
     drain(db, res, &row, p);
     return APR_SUCCESS;
@@ -426,8 +462,8 @@ apr_status_t ota_store_challenge_owner(const char **owner, ota_db *db,
 }
 
 static apr_status_t device_record(ota_db *db, const ota_device_record *d,
-                                  apr_int64_t now, const char **why,
-                                  apr_pool_t *p)
+                                  apr_int64_t now, apr_int64_t phase1_at,
+                                  const char **why, apr_pool_t *p)
 {
     apr_dbd_prepared_t *st = statement(db, "ota_device_upsert");
     int nrows, rc;
@@ -437,7 +473,7 @@ static apr_status_t device_record(ota_db *db, const ota_device_record *d,
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, d->udid,
                           d->serial, d->product, d->version, d->user,
-                          &now, &now);
+                          &now, &now, &phase1_at, &now);
     if (rc) {
         return db_error(db, rc, "recording device", why, p);
     }
@@ -493,7 +529,8 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
             device->user = *cr.owner ? cr.owner : NULL;
         }
         *verdict = OTA_CHALLENGE_OK;
-        if ((rv = device_record(db, device, now, why, p)) != APR_SUCCESS
+        if ((rv = device_record(db, device, now, cr.created, why, p))
+            != APR_SUCCESS
             || !device->scep_challenge) {
             return rv;
         }
@@ -694,11 +731,11 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
 {
     apr_dbd_prepared_t *consume = statement(db, "ota_scep_challenge_consume");
     apr_dbd_prepared_t *add = statement(db, "ota_certificate_add");
-    apr_dbd_prepared_t *phase = statement(db, "ota_device_phase");
+    apr_dbd_prepared_t *phase = statement(db, "ota_device_cert");
     ota_certificate_record *prior;
     apr_int64_t not_after = apr_time_sec(rec->not_after);
     apr_status_t rv;
-    int nrows = 0, rc, issued = 3;
+    int nrows = 0, rc;
 
     if (!consume || !add || !phase) {
         return fail(APR_EGENERAL, "certificate statements not prepared", why);
@@ -728,7 +765,7 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
     }
     if (rec->udid) {
         rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, phase,
-                              &issued, &now, rec->udid, &issued);
+                              &now, &now, rec->serial, rec->udid);
         if (rc) {
             return db_error(db, rc, "recording device progress", why, p);
         }
@@ -759,4 +796,62 @@ apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
             : certificate_txn(verdict, db, digest, rec, apr_time_sec(now),
                               why, p);
     return txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why, p);
+}
+
+/* ---- phase 3 ---- */
+
+apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
+                                  const char *udid, const char **why,
+                                  apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement(db, "ota_device_get");
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    ota_device_state *d;
+    char *user = NULL, *serial = NULL;
+    apr_int64_t phase2_at = 0;
+    int rc;
+
+    *out = NULL;
+    if (!st) {
+        return fail(APR_EGENERAL, "ota_device_get not prepared", why);
+    }
+    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, udid);
+    if (rc) {
+        return db_error(db, rc, "reading device", why, p);
+    }
+    if (apr_dbd_get_row(db->driver, p, res, &row, -1) != 0) {
+        return APR_SUCCESS;
+    }
+    d = apr_pcalloc(p, sizeof(*d));
+    apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &user);
+    apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_INT, &d->phase);
+    apr_dbd_datum_get(db->driver, row, 2, APR_DBD_TYPE_LONGLONG, &phase2_at);
+    apr_dbd_datum_get(db->driver, row, 3, APR_DBD_TYPE_STRING, &serial);
+    d->user = user && *user ? apr_pstrdup(p, user) : NULL;
+    d->phase2_at = apr_time_from_sec(phase2_at);
+    d->cert_serial = serial ? apr_pstrdup(p, serial) : NULL;
+    drain(db, res, &row, p);
+    *out = d;
+    return APR_SUCCESS;
+}
+
+apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
+                                       const char *serial, apr_time_t now,
+                                       const char **why, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement(db, "ota_device_enrolled");
+    apr_int64_t t = apr_time_sec(now);
+    int nrows = 0, rc;
+
+    if (!st) {
+        return fail(APR_EGENERAL, "ota_device_enrolled not prepared", why);
+    }
+    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &t, &t,
+                          serial, udid);
+    if (rc) {
+        return db_error(db, rc, "recording enrollment", why, p);
+    }
+    return nrows == 1 ? APR_SUCCESS
+                      : fail(APR_NOTFOUND, "no such device", why);
 }

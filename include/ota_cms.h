@@ -57,6 +57,7 @@ typedef struct ota_signed_message {
     X509 *signer;                   /* owned by the message's pool */
     STACK_OF(X509) *chain;          /* verified chain, signer first */
     const char *digest_name;        /* e.g. "SHA1" */
+    const ota_trust *trust;         /* the store the signer was checked in */
 } ota_signed_message;
 
 apr_status_t ota_certs_load(STACK_OF(X509) **out, const char *file,
@@ -90,6 +91,15 @@ apr_status_t ota_trust_verify_cert(ota_cms_verdict *verdict,
 apr_status_t ota_cms_verify(ota_signed_message **out,
                             const unsigned char *der, apr_size_t len,
                             const ota_trust *trust, apr_pool_t *p);
+
+/* The same against the first of several stores whose certificates issued
+ * the signer (the first store when none did): phase 2 and phase 3 share a
+ * URL and are told apart by the signer's issuer. (*out)->trust says which
+ * store was used. */
+apr_status_t ota_cms_verify_any(ota_signed_message **out,
+                                const unsigned char *der, apr_size_t len,
+                                const ota_trust *const *trusts, int n,
+                                apr_pool_t *p);
 
 /* Signs data as an opaque (non-detached) SignedData in DER. md NULL means
  * SHA-256. with_attributes 0 leaves out signed attributes, as real devices

@@ -136,6 +136,27 @@ apr_status_t ota_store_certificate_find(ota_certificate_record **out,
                                         const char *key, const char **why,
                                         apr_pool_t *p);
 
+/* ---- phase 3 ---- */
+
+/* Phases: 2 attributes accepted, 3 certificate issued (built-in CA),
+ * 4 enrolled (final profile sent). */
+typedef struct ota_device_state {
+    const char *user;
+    int phase;
+    apr_time_t phase2_at;
+    const char *cert_serial;
+} ota_device_state;
+
+/* *out is NULL when the device is unknown. */
+apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
+                                  const char *udid, const char **why,
+                                  apr_pool_t *p);
+
+/* Phase 4: the final profile went to the device holding serial. */
+apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
+                                       const char *serial, apr_time_t now,
+                                       const char **why, apr_pool_t *p);
+
 /* Counts, for tests and the status page: "challenge", "challenge_used",
  * "device", "scep_challenge", "scep_challenge_used", "certificate". */
 apr_status_t ota_store_count(int *count, ota_db *db, const char *table,

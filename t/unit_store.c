@@ -142,6 +142,16 @@ static ota_challenge_verdict redeem(const char *challenge, const char *user,
     return v;
 }
 
+static int statement_count(void)
+{
+    int n = 0;
+
+    while (ota_store_statements[n].label) {
+        n++;
+    }
+    return n;
+}
+
 static void test_schema(void)
 {
     const char *why = NULL, *version;
@@ -172,7 +182,7 @@ static void test_schema(void)
            0, "test trigger created");
     is_int(ota_store_prepare_all(&db, &why, pool), APR_SUCCESS,
            "statements prepared");
-    is_int(apr_hash_count(db.prepared), 17, "all statements");
+    is_int(apr_hash_count(db.prepared), statement_count(), "all statements");
     add = apr_hash_get(db.prepared, "ota_challenge_add", APR_HASH_KEY_STRING);
     /* pgsql refuses to PREPARE a label twice on one connection */
     ok(ota_store_prepare_all(&db, &why, pool) == APR_SUCCESS
@@ -180,7 +190,8 @@ static void test_schema(void)
        && apr_hash_get(db.prepared, "ota_challenge_add",
                        APR_HASH_KEY_STRING) == add,
        "preparing again keeps what is prepared");
-    is_int(apr_hash_count(db.prepared), 17, "still all statements");
+    is_int(apr_hash_count(db.prepared), statement_count(),
+           "still all statements");
     is_int(count("challenge") + count("challenge_used") + count("device"), 0,
            "empty store");
 }
@@ -413,6 +424,14 @@ static void test_migration(void)
                   "username TEXT NOT NULL, created BIGINT NOT NULL, "
                   "expires BIGINT NOT NULL, used BIGINT)");
     apr_dbd_query(drv, old.handle, &nrows,
+                  "CREATE TABLE ota_device (udid TEXT PRIMARY KEY, "
+                  "serial TEXT, product TEXT, version TEXT, username TEXT, "
+                  "phase INTEGER NOT NULL, first_seen BIGINT NOT NULL, "
+                  "last_seen BIGINT NOT NULL)");
+    apr_dbd_query(drv, old.handle, &nrows,
+                  "INSERT INTO ota_device VALUES ('OLD', 'S', 'P', 'V', '', "
+                  "2, 1, 1)");
+    apr_dbd_query(drv, old.handle, &nrows,
                   "CREATE TABLE ota_schema_version (id INTEGER PRIMARY KEY, "
                   "version INTEGER NOT NULL)");
     apr_dbd_query(drv, old.handle, &nrows,
@@ -427,6 +446,9 @@ static void test_migration(void)
     is_str(v, "0", "with the certificate table");
     v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
     is_str(v, "kept", "keeping its rows");
+    v = select1(&old, "SELECT COUNT(cert_serial) || '/' || COUNT(*) "
+                "FROM ota_device", &rows);
+    is_str(v, "0/1", "its devices gain the progress columns");
     apr_dbd_close(drv, old.handle);
     unlink(path);
 }
@@ -443,6 +465,36 @@ static ota_certificate_record *cert_record(const char *serial,
     r->not_after = t0 + apr_time_from_sec(86400);
     r->pem = "-----BEGIN CERTIFICATE-----";
     return r;
+}
+
+/* Phase 2, certificate, phase 3: each step recorded with its time. */
+static void test_progress(void)
+{
+    ota_device_state *d = NULL;
+    const char *why = NULL;
+    int rows = 0;
+
+    is_int(ota_store_device_get(&d, &db, "REG-UDID", &why, pool),
+           APR_SUCCESS, "device read");
+    ok(d && d->phase == 3, "the device is at phase 3 (certificate issued)");
+    is_str(d ? d->cert_serial : NULL, "0A", "with its certificate serial");
+    ok(d && d->phase2_at == t0 - t0 % APR_USEC_PER_SEC,
+       "and the time of phase 2");
+    is_str(select1(&db, "SELECT phase1_at FROM ota_device "
+                   "WHERE udid = 'REG-UDID'", &rows),
+           apr_psprintf(pool, "%" APR_TIME_T_FMT, apr_time_sec(t0)),
+           "phase 1's time comes from the challenge");
+    is_int(ota_store_device_enrolled(&db, "REG-UDID", "0A", t0, &why, pool),
+           APR_SUCCESS, "enrolled");
+    ota_store_device_get(&d, &db, "REG-UDID", &why, pool);
+    ok(d && d->phase == 4, "the device is at phase 4");
+    ok(select1(&db, "SELECT enrolled_at FROM ota_device "
+               "WHERE udid = 'REG-UDID'", &rows) != NULL,
+       "with the time of enrollment");
+    ok(ota_store_device_enrolled(&db, "NOBODY", "0A", t0, &why, pool)
+       == APR_NOTFOUND, "an unknown device cannot be enrolled");
+    ota_store_device_get(&d, &db, "NOBODY", &why, pool);
+    ok(d == NULL, "an unknown device reads as NULL");
 }
 
 /* SCEP challenges minted with a device, consumed with its certificate. */
@@ -501,6 +553,7 @@ static void test_registry(void)
        "found by serial with its device and expiry");
     ota_store_certificate_find(&found, &db, "serial", "FF", &why, pool);
     ok(found == NULL, "an unknown serial is not found");
+    test_progress();
 }
 
 int main(void)
