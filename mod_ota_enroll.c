@@ -476,8 +476,8 @@ typedef struct phase2 {
     unsigned char fingerprint[20];
 } phase2;
 
-/* The built-in CA configuration serving OTAEnrollSCEPURL on this server,
- * found by a lookup subrequest (no HTTP round trip): its capabilities,
+/* The built-in CA configuration serving OTAEnrollSCEPURL on this server
+ * (same scheme, host name and port), found by a lookup subrequest (no HTTP round trip): its capabilities,
  * challenge mode and certificate go into the payload. The subrequest is
  * kept, its configuration lives in its pool. */
 static const ota_conf *local_ca_of(request_rec *r, const ota_conf *c)
@@ -488,6 +488,10 @@ static const ota_conf *local_ca_of(request_rec *r, const ota_conf *c)
 
     if (apr_uri_parse(r->pool, c->scep_url, &uri) != APR_SUCCESS
         || !uri.hostname || !uri.path
+        || strcasecmp(uri.scheme, ap_http_scheme(r))
+        || (uri.port_str ? uri.port
+                         : apr_uri_port_of_scheme(uri.scheme))
+           != ap_get_server_port(r)
         || (strcasecmp(uri.hostname, r->hostname ? r->hostname : "")
             && strcasecmp(uri.hostname, r->server->server_hostname))) {
         return NULL;

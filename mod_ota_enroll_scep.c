@@ -59,7 +59,9 @@ static const char *query_arg(request_rec *r, const char *name)
         if (!strncmp(at, name, n) && at[n] == '=') {
             value = apr_pstrndup(r->pool, at + n + 1,
                                  strcspn(at + n + 1, "&"));
-            return ap_unescape_url(value) == OK ? value : NULL;
+            /* form decoding: %2F is a '/', '+' a space (base64_clean
+             * turns it back) */
+            return ap_unescape_urlencoded(value) == OK ? value : NULL;
         }
         at = strchr(at, '&');
         at = at ? at + 1 : NULL;
@@ -133,15 +135,20 @@ static int reply(scep_exchange *x, ota_scep_status status,
     return send_bytes(x->r, "application/x-pki-message", der, len);
 }
 
-/* A refusal the client can read: a CertRep FAILURE, logged with id. */
+/* A refusal the client can read: a CertRep FAILURE, logged with id. It
+ * returns DONE, never OK, so a caller's "!= OK" stops there: the exchange
+ * is over. */
 static int refuse(scep_exchange *x, const char *id, ota_scep_fail_info fail,
                   const char *why)
 {
+    int rv;
+
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r, "%s: SCEP %s "
                   "refused (%s): %s", id,
                   ota_scep_message_type_name(x->req->type),
                   ota_scep_fail_info_name(fail), why);
-    return reply(x, OTA_SCEP_FAILURE, fail, NULL);
+    rv = reply(x, OTA_SCEP_FAILURE, fail, NULL);
+    return rv == OK ? DONE : rv;
 }
 
 /* Line breaks out; a space is a '+' that was form-decoded on the way. */
@@ -440,6 +447,7 @@ int ota_scep_handler(request_rec *r)
 {
     const ota_conf *c;
     const char *op;
+    int rv;
 
     if (strcmp(r->handler, "ota-scep")) {
         return DECLINED;
@@ -459,7 +467,8 @@ int ota_scep_handler(request_rec *r)
         return send_ca_certs(r, ota_ca_chain(c->ca));
     }
     if (op && !strcmp(op, "PKIOperation")) {
-        return pki_operation(r, c);
+        rv = pki_operation(r, c);
+        return rv == DONE ? OK : rv;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00062: unknown SCEP "
                   "operation '%s'", op ? ap_escape_logitem(r->pool, op) : "");

@@ -190,8 +190,11 @@ static apr_status_t trust_configure(ota_trust *t, const char **why,
         t->min_rsa_bits = 2048;
         t->digest_nids = strict_digests;
     }
-    if (!X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT
-                                     * (t->kind == OTA_TRUST_STRICT))) {
+    /* Strict: every certificate of the file is configured trust, so an
+     * issuing CA need not come with its root (partial chain). */
+    if (t->kind == OTA_TRUST_STRICT
+        && !X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT
+                                               | X509_V_FLAG_PARTIAL_CHAIN)) {
         *why = ota_openssl_error(p);
         return APR_EGENERAL;
     }

@@ -1,36 +1,48 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* ota-device: plays an Apple device against a profile service (phases 1
- * and 2, then the SCEP requests a device makes before its PKIOperation),
- * and inspects or forges phase-2 bodies with the module's own CMS code.
- * A test tool: it prints every request so tests can count them, and never
- * prints a challenge or a key. */
+ * and 2, then SCEP as the device does it: GetCACert, GetCACaps,
+ * PKIOperation), sends single SCEP requests for tests, and inspects or
+ * forges phase-2 bodies with the module's own CMS code. A test tool: it
+ * prints every request so tests can count them, and never prints a
+ * challenge or a key. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_general.h>
+#include <apr_base64.h>
 #include <apr_lib.h>
 #include <apr_getopt.h>
 #include <apr_file_io.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 #include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include "ota_ca.h"
 #include "ota_cms.h"
 #include "ota_plist.h"
+#include "ota_scep.h"
 #include "scep_payload.h"
 
 #define EXIT_LOCAL   1      /* usage, files; inspect: message refused */
 #define EXIT_PHASE1  2
 #define EXIT_PHASE2  3
 #define EXIT_NETWORK 4      /* iOS 4 without an answer to GetCACaps */
-#define EXIT_SCEP    5
+#define EXIT_SCEP    5      /* no answer, HTTP error, CertRep refused;
+                             * enroll: FAILURE too */
+#define EXIT_SCEP_FAILURE 6 /* scep: the CertRep says FAILURE */
+#define EXIT_SCEP_PENDING 7 /* scep: the CertRep says PENDING */
 
 #define MAX_BODY (1024 * 1024)
 #define MAX_FILE (16 * 1024 * 1024)
@@ -39,19 +51,28 @@
 #define EXCERPT_LEN 200
 
 #define ASPEN_CONFIG "application/x-apple-aspen-config"
+#define PKI_MESSAGE "application/x-pki-message"
 #define NETWORK_LOST "A network error has occurred. " \
                      "The network connection was lost"
 
+/* The payload's defaults (Apple's schema). */
+#define DEFAULT_KEYSIZE     1024
+#define DEFAULT_RETRIES     3
+#define DEFAULT_RETRY_DELAY 10
+
 static const char usage_text[] =
 "usage: ota-device enroll --url URL --identity CERT --key KEY [options]\n"
+"       ota-device scep --url SCEP-URL [options]\n"
 "       ota-device inspect FILE [--device-ca FILE]\n"
 "       ota-device sign --identity CERT --key KEY [--chain FILE]\n"
 "                       [--digest sha1|sha256|md5] [--attributes] IN OUT\n"
 "       ota-device --help\n"
 "\n"
 "enroll: plays an Apple device: phase 1 (GET URL), phase 2 (POST the\n"
-"signed device attributes), then the SCEP requests a device makes before\n"
-"its PKIOperation (GetCACert, GetCACaps); PKIOperation is not sent yet.\n"
+"signed device attributes), then SCEP as the device does it: GetCACert,\n"
+"GetCACaps (unless the payload lists the capabilities), PKIOperation\n"
+"(PKCSReq; GetCertInitial while PENDING, as Retries and RetryDelay say)\n"
+"with a new key of the payload's Keysize for its Subject and Challenge.\n"
 "  --url URL            the profile service\n"
 "  --user USER:PASS     HTTP basic authentication for phase 1\n"
 "  --cacert FILE        CA certificates for the server's TLS\n"
@@ -67,17 +88,57 @@ static const char usage_text[] =
 "  --version V          default 7E18 / 8A293 / 21A329\n"
 "  --digest sha1|sha256 phase-2 signature digest (default sha1)\n"
 "  --attributes         add signed attributes (real devices send none)\n"
+"  --scep-legacy        accept a CertRep signed with SHA-1 and enciphered\n"
+"                       with single DES (micromdm's scepserver)\n"
+"  --stop-after phase2  stop before PKIOperation (after phase 2, GetCACert\n"
+"                       and GetCACaps): RESULT: ready for SCEP\n"
 "  --save-dir DIR       keep phase1.der, phase1.plist, phase2-request.der,\n"
-"                       phase2.der and phase2.plist in DIR\n"
+"                       phase2.der, phase2.plist, scep-request.der and\n"
+"                       scep-reply.der in DIR, and the identity obtained:\n"
+"                       device-key.pem, device-cert.pem\n"
 "  --timeout SEC        bound of every request (default: 30 for phases\n"
-"                       1 and 2, 3 for SCEP requests)\n"
+"                       1 and 2 and PKIOperation, 3 for GetCACert and\n"
+"                       GetCACaps); also the longest RetryDelay waited\n"
+"scep: one SCEP request, for tests\n"
+"  --url URL            the SCEP URL\n"
+"  --operation OP       GetCACaps, GetCACert or PKIOperation (default)\n"
+"  --type T             pkcsreq (default), renewal or poll (GetCertInitial)\n"
+"  --subject /O=x/CN=y  the CSR's subject (renewal default: the signer's),\n"
+"                       or the one polled for; '+' joins a multi-valued\n"
+"                       RDN, '\\' escapes\n"
+"  --challenge C        the CSR's challengePassword\n"
+"  --key FILE           the key to certify (default: a new RSA key)\n"
+"  --keysize N          its size when generated (default 2048)\n"
+"  --signer-cert FILE   the message's signer and its key (renewal: the\n"
+"  --signer-key FILE    certificate being renewed); default: a\n"
+"                       self-signed certificate for --key\n"
+"  --csr-key FILE       make the CSR for this key instead, the message\n"
+"                       still signed by the signer (proof-of-possession)\n"
+"  --digest D           sha256 (default), sha1 or md5\n"
+"  --cipher C           aes256 (default), aes128, des3 or des\n"
+"  --method M           post (default) or get (base64 message=)\n"
+"  --transaction-id ID  default: hex SHA-256 of the public key certified\n"
+"                       (--csr-key, else --key): a renewal is a new\n"
+"                       transaction, a poll repeats its request's\n"
+"  --cacert FILE        the CA (or RA) certificate to encrypt to and to\n"
+"                       verify the CertRep with (default: GetCACert's)\n"
+"  --tls-cacert FILE    CA certificates for an https SCEP URL\n"
+"  --save-request FILE  keep the pkiMessage sent\n"
+"  --send FILE          send FILE as the PKIOperation instead of building\n"
+"                       one (its CertRep is read when FILE carries SCEP\n"
+"                       attributes and --key/--signer-* are its keys)\n"
+"  --out-cert FILE      the certificate issued (GetCACert: every one), PEM\n"
+"  --out-key FILE       the key to certify, PEM (written before sending)\n"
+"  --scep-legacy        as for enroll\n"
+"  --timeout SEC        bound of the request\n"
 "inspect: verifies a captured phase-2 body (DER or BER) as the module does\n"
 "  --device-ca FILE     device CA chain (default " OTA_DEVICE_CA_DEFAULT ")\n"
 "sign: signs IN as a device would (default sha1, no signed attributes)\n"
 "\n"
 "exit status: 0 ok, 1 usage or local error (inspect: refused), 2 phase 1\n"
 "failed, 3 phase 2 failed, 4 network connection lost (iOS 4 without\n"
-"GetCACaps), 5 SCEP request failed\n";
+"GetCACaps), 5 SCEP failed (no answer, HTTP error, CertRep unreadable;\n"
+"enroll: FAILURE, still PENDING), 6 scep: FAILURE, 7 scep: PENDING\n";
 
 /* What differs between the emulated systems. */
 typedef struct device_os {
@@ -108,10 +169,29 @@ typedef struct scep_info {
     apr_array_header_t *payload_caps;   /* NULL: no GetCACaps key */
     apr_array_header_t *caps;           /* what the device uses */
     STACK_OF(X509) *ca_certs;           /* GetCACert's answer */
-    const char *method;                 /* PKIOperation: GET or POST */
-    const char *cipher;
-    const char *digest;
+    X509 *recipient;                    /* the CA (or RA) among them */
+    X509 *signer;                       /* of CertReps: the CA (or RA) */
+    X509_NAME *subject;                 /* what the CSR asks for */
+    const char *challenge;
+    int keysize, retries, retry_delay;
+    int post;                           /* PKIOperation: POST, else GET */
+    const EVP_CIPHER *cipher;
+    const EVP_MD *md;
 } scep_info;
+
+/* The options of the scep command. */
+typedef struct scep_opts {
+    const char *operation;
+    ota_scep_message_type type;
+    const char *subject, *challenge;
+    const char *signer_cert, *signer_key, *csr_key, *ca_file;
+    const char *transaction_id, *save_request, *send;
+    const char *out_cert, *out_key;
+    const EVP_CIPHER *cipher;           /* NULL: AES-256-CBC */
+    int get;                            /* --method get */
+    int keysize;
+    int digest_set;                     /* --digest given */
+} scep_opts;
 
 typedef struct dev_ctx {
     apr_pool_t *p;
@@ -124,7 +204,10 @@ typedef struct dev_ctx {
     const EVP_MD *md;
     const char *md_name;
     int with_attributes;
+    int scep_legacy;                    /* --scep-legacy */
+    int stop_after_phase2;
     long timeout_ms;                    /* 0: the defaults */
+    scep_opts so;
     int help;
     const char *const *args;
     int nargs;
@@ -188,20 +271,43 @@ static apr_status_t file_read(const char **data, apr_size_t *len,
     return rv;
 }
 
-static apr_status_t file_write(const char *path, const void *data,
-                               apr_size_t len, apr_pool_t *p)
+static apr_status_t file_write_perms(const char *path, const void *data,
+                                     apr_size_t len, apr_fileperms_t perms,
+                                     apr_pool_t *p)
 {
     apr_file_t *f;
     apr_status_t rv;
 
     rv = apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE
-                       | APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY,
-                       APR_FPROT_OS_DEFAULT, p);
+                       | APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY, perms, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     rv = apr_file_write_full(f, data, len, NULL);
     apr_file_close(f);
+    return rv;
+}
+
+static apr_status_t file_write(const char *path, const void *data,
+                               apr_size_t len, apr_pool_t *p)
+{
+    return file_write_perms(path, data, len, APR_FPROT_OS_DEFAULT, p);
+}
+
+/* A private key, readable by its owner only. */
+static apr_status_t key_write(const char *path, EVP_PKEY *key, apr_pool_t *p)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n;
+    apr_status_t rv = APR_ENOMEM;
+
+    if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)
+        && (n = BIO_get_mem_data(b, &data)) > 0) {
+        rv = file_write_perms(path, data, (apr_size_t)n,
+                              APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
+    }
+    BIO_free(b);
     return rv;
 }
 
@@ -249,9 +355,8 @@ static const char *time_text(const ASN1_TIME *t, apr_pool_t *p)
     return bio_text(b, p);
 }
 
-static const char *cert_cn(X509 *x, apr_pool_t *p)
+static const char *name_cn(const X509_NAME *name, apr_pool_t *p)
 {
-    X509_NAME *name = X509_get_subject_name(x);
     int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
     unsigned char *utf8 = NULL;
     const char *cn = NULL;
@@ -266,6 +371,11 @@ static const char *cert_cn(X509 *x, apr_pool_t *p)
     }
     OPENSSL_free(utf8);
     return cn;
+}
+
+static const char *cert_cn(X509 *x, apr_pool_t *p)
+{
+    return name_cn(X509_get_subject_name(x), p);
 }
 
 static const char *hex_text(const unsigned char *data, apr_size_t len,
@@ -301,6 +411,113 @@ static apr_status_t free_x509_stack(void *s)
 {
     sk_X509_pop_free(s, X509_free);
     return APR_SUCCESS;
+}
+
+static apr_status_t free_pkey(void *k)
+{
+    EVP_PKEY_free(k);
+    return APR_SUCCESS;
+}
+
+static apr_status_t free_name(void *n)
+{
+    X509_NAME_free(n);
+    return APR_SUCCESS;
+}
+
+static X509_NAME *name_new(apr_pool_t *p)
+{
+    X509_NAME *name = X509_NAME_new();
+
+    if (name) {
+        apr_pool_cleanup_register(p, name, free_name, apr_pool_cleanup_null);
+    }
+    return name;
+}
+
+/* One attribute of a subject; same_rdn joins the previous RDN. */
+static int name_add(X509_NAME *name, const char *type, const char *value,
+                    int same_rdn, const char **why, apr_pool_t *p)
+{
+    if (X509_NAME_add_entry_by_txt(name, type, MBSTRING_UTF8,
+                                   (const unsigned char *)value, -1, -1,
+                                   same_rdn ? -1 : 0)) {
+        return 1;
+    }
+    ERR_clear_error();
+    *why = apr_psprintf(p, "cannot put %s=%s in a subject", type, value);
+    return 0;
+}
+
+/* "/O=Example/OU=a+CN=b": '/' separates RDNs, '+' joins the pairs of a
+ * multi-valued RDN, '\' escapes the next character. */
+static X509_NAME *name_parse(const char *text, const char **why,
+                             apr_pool_t *p)
+{
+    X509_NAME *name = name_new(p);
+    char *buf = apr_palloc(p, strlen(text) + 1), *o = buf, *start = buf;
+    const char *s = *text == '/' ? text + 1 : text, *type = NULL;
+    int same_rdn = 0;
+
+    for (; name; s++) {
+        if (*s == '\\' && s[1]) {
+            *o++ = *++s;
+            continue;
+        }
+        if (*s == '=' && !type) {
+            *o++ = '\0';
+            type = start;
+            start = o;
+            continue;
+        }
+        if (*s && *s != '/' && *s != '+') {
+            *o++ = *s;
+            continue;
+        }
+        *o++ = '\0';
+        if (!type && !*s && !*start) {
+            break;
+        }
+        if (!type || !*type) {
+            *why = apr_psprintf(p, "ATTR=VALUE expected in %s", text);
+            return NULL;
+        }
+        if (!name_add(name, type, start, same_rdn, why, p)) {
+            return NULL;
+        }
+        if (!*s) {
+            break;
+        }
+        same_rdn = *s == '+';
+        type = NULL;
+        start = o;
+    }
+    return name;
+}
+
+static EVP_PKEY *rsa_generate(int bits, apr_pool_t *p)
+{
+    EVP_PKEY *key = EVP_RSA_gen((unsigned int)bits);
+
+    if (key) {
+        apr_pool_cleanup_register(p, key, free_pkey, apr_pool_cleanup_null);
+    }
+    return key;
+}
+
+/* Single DES needs OpenSSL's legacy provider; loading it explicitly
+ * stops the default one from loading implicitly: load both. */
+static int legacy_provider_load(void)
+{
+    static OSSL_PROVIDER *dflt, *legacy;
+
+    if (!dflt) {
+        dflt = OSSL_PROVIDER_load(NULL, "default");
+    }
+    if (!legacy) {
+        legacy = OSSL_PROVIDER_load(NULL, "legacy");
+    }
+    return dflt && legacy;
 }
 
 /* ---- HTTP, by libcurl ---- */
@@ -446,31 +663,38 @@ static const char *url_resolve(const char *base, const char *ref,
     return out;
 }
 
-/* SCEPURL?operation=OP&message=NAME, a space in NAME as %20 (a '+' is
- * not a space to every server). */
-static const char *scep_url(const scep_info *s, const char *operation,
-                            apr_pool_t *p)
+/* URL?operation=OP&message=MESSAGE (the CA name, or a GET PKIOperation's
+ * base64 pkiMessage), percent-encoded: a space as %20 (a '+' is not a
+ * space to every server), and base64's '+', '/' and '='. */
+static const char *scep_url_build(const char *base, const char *operation,
+                                  const char *message, apr_pool_t *p)
 {
     CURLU *u = curl_url();
-    char *name = s->name ? curl_easy_escape(NULL, s->name, 0) : NULL;
+    char *msg = message ? curl_easy_escape(NULL, message, 0) : NULL;
     char *text = NULL;
     const char *out = NULL;
 
-    if (u && (!s->name || name)
-        && curl_url_set(u, CURLUPART_URL, s->url, 0) == CURLUE_OK
+    if (u && (!message || msg)
+        && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK
         && curl_url_set(u, CURLUPART_QUERY,
                         apr_pstrcat(p, "operation=", operation, NULL),
                         CURLU_APPENDQUERY) == CURLUE_OK
-        && (!name || curl_url_set(u, CURLUPART_QUERY,
-                                  apr_pstrcat(p, "message=", name, NULL),
-                                  CURLU_APPENDQUERY) == CURLUE_OK)
+        && (!msg || curl_url_set(u, CURLUPART_QUERY,
+                                 apr_pstrcat(p, "message=", msg, NULL),
+                                 CURLU_APPENDQUERY) == CURLUE_OK)
         && curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK) {
         out = apr_pstrdup(p, text);
     }
-    curl_free(name);
+    curl_free(msg);
     curl_free(text);
     curl_url_cleanup(u);
     return out;
+}
+
+static const char *scep_url(const scep_info *s, const char *operation,
+                            apr_pool_t *p)
+{
+    return scep_url_build(s->url, operation, s->name, p);
 }
 
 /* ---- signed profiles (phases 1 and 2) ---- */
@@ -792,6 +1016,75 @@ static const char *subject_text(plist_t subject, apr_pool_t *p)
     return out;
 }
 
+/* Apple's Subject as a name: an array of RDNs, each an array of [oid,
+ * value] pairs (several pairs: a multi-valued RDN). Absent: empty. */
+static X509_NAME *subject_name(plist_t subject, const char **why,
+                               apr_pool_t *p)
+{
+    X509_NAME *name = name_new(p);
+    apr_array_header_t *pair;
+    plist_t rdn;
+    uint32_t n;
+
+    *why = "Subject is not an array of arrays of [oid, value] pairs";
+    if (!name || !subject) {
+        return name;
+    }
+    if (plist_get_node_type(subject) != PLIST_ARRAY) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < plist_array_get_size(subject); i++) {
+        rdn = plist_array_get_item(subject, i);
+        if (plist_get_node_type(rdn) != PLIST_ARRAY
+            || (n = plist_array_get_size(rdn)) == 0) {
+            return NULL;
+        }
+        for (uint32_t j = 0; j < n; j++) {
+            pair = string_array(plist_array_get_item(rdn, j), p);
+            if (!pair || pair->nelts != 2
+                || !name_add(name, APR_ARRAY_IDX(pair, 0, const char *),
+                             APR_ARRAY_IDX(pair, 1, const char *), j > 0,
+                             why, p)) {
+                return NULL;
+            }
+        }
+    }
+    return name;
+}
+
+/* An integer of the payload, or its default. */
+static int uint_get(plist_t dict, const char *key, int dflt)
+{
+    plist_t node = plist_dict_get_item(dict, key);
+    uint64_t v = 0;
+
+    if (!node || plist_get_node_type(node) != PLIST_UINT) {
+        return dflt;
+    }
+    plist_get_uint_val(node, &v);
+    return v > 100000 ? 100000 : (int)v;
+}
+
+/* What the device needs for its request. */
+static int scep_request_read(scep_info *s, plist_t c, apr_pool_t *p)
+{
+    const char *why = NULL;
+
+    if (!(s->subject = subject_name(plist_dict_get_item(c, "Subject"), &why,
+                                    p))) {
+        return complain(EXIT_PHASE2, "phase 2: %s", why);
+    }
+    s->challenge = ota_plist_dict_get_string(c, "Challenge", p);
+    s->keysize = uint_get(c, "Keysize", DEFAULT_KEYSIZE);
+    s->retries = uint_get(c, "Retries", DEFAULT_RETRIES);
+    s->retry_delay = uint_get(c, "RetryDelay", DEFAULT_RETRY_DELAY);
+    if (s->keysize < 1024 || s->keysize > 4096) {
+        return complain(EXIT_PHASE2, "phase 2: Keysize %d: a device asks "
+                        "for 1024 to 4096 bits", s->keysize);
+    }
+    return 0;
+}
+
 static int scep_payload_read(scep_info *s, plist_t c, apr_pool_t *p)
 {
     plist_t fp = plist_dict_get_item(c, "CAFingerprint");
@@ -866,7 +1159,7 @@ static int phase2_read(dev_ctx *ctx, plist_t root)
         return complain(EXIT_PHASE2, "phase 2: bad SCEP URL");
     }
     scep_payload_print(&ctx->scep, content, ctx->p);
-    return 0;
+    return scep_request_read(&ctx->scep, content, ctx->p);
 }
 
 static int phase2(dev_ctx *ctx)
@@ -958,18 +1251,45 @@ static int fingerprint_check(const scep_info *s, apr_pool_t *p)
                     "CAFingerprint");
 }
 
-static int scep_getcacert(dev_ctx *ctx)
+/* Among GetCACert's certificates, the one to encrypt to (usage
+ * KU_KEY_ENCIPHERMENT) or to verify CertReps with (KU_DIGITAL_SIGNATURE):
+ * an RA (a certificate that is no CA), the one with that key usage when
+ * there are two; else the lowest CA (one that issued none of the others).
+ * CMS keeps certificates in DER order: the order says nothing. */
+static X509 *scep_pick(STACK_OF(X509) *certs, uint32_t usage)
 {
-    scep_info *s = &ctx->scep;
-    http_request rq = { "GET", scep_url(s, "GetCACert", ctx->p), NULL, 0,
-                        NULL, NULL, ctx->timeout_ms ? ctx->timeout_ms
-                                                    : SCEP_TIMEOUT_MS };
+    X509 *x, *ra = NULL;
+    int i, j, n = sk_X509_num(certs);
+
+    for (i = 0; i < n; i++) {
+        x = sk_X509_value(certs, i);
+        if (X509_check_ca(x) == 0
+            && (!ra || (!(X509_get_key_usage(ra) & usage)
+                        && (X509_get_key_usage(x) & usage)))) {
+            ra = x;
+        }
+    }
+    for (i = 0; !ra && i < n; i++) {
+        x = sk_X509_value(certs, i);
+        for (j = 0; j < n; j++) {
+            if (j != i && X509_check_issued(x, sk_X509_value(certs, j))
+                              == X509_V_OK) {
+                break;
+            }
+        }
+        ra = j == n ? x : NULL;
+    }
+    return ra ? ra : sk_X509_value(certs, 0);
+}
+
+/* GetCACert at URL (with its operation) into *certs. */
+static int ca_certs_fetch(dev_ctx *ctx, const char *url,
+                          STACK_OF(X509) **certs)
+{
+    http_request rq = { "GET", url, NULL, 0, NULL, NULL,
+                        ctx->timeout_ms ? ctx->timeout_ms : SCEP_TIMEOUT_MS };
     http_answer *a;
 
-    if (!rq.url) {
-        return complain(EXIT_SCEP, "bad SCEP URL %s", s->url);
-    }
-    printf("SCEP: %s (CA name %s)\n", s->url, s->name ? s->name : "none");
     printf("-> GetCACert\n");
     a = http_do(ctx, &rq);
     if (a->error) {
@@ -982,9 +1302,41 @@ static int scep_getcacert(dev_ctx *ctx)
         printf("body: %s\n", excerpt(a->body, a->len, ctx->p));
         return complain(EXIT_SCEP, "GetCACert: HTTP %ld", a->status);
     }
-    if (!(s->ca_certs = ca_certs_parse(a, ctx->p))) {
+    if (!(*certs = ca_certs_parse(a, ctx->p))) {
         return complain(EXIT_SCEP, "GetCACert: no certificate in the answer");
     }
+    return 0;
+}
+
+/* The recipient and the CertRep signer among certs, printed. */
+static void scep_peers(X509 **recipient, X509 **signer,
+                       STACK_OF(X509) *certs, apr_pool_t *p)
+{
+    *recipient = scep_pick(certs, KU_KEY_ENCIPHERMENT);
+    *signer = scep_pick(certs, KU_DIGITAL_SIGNATURE);
+    printf("SCEP recipient: %s (%s)\n",
+           name_text(X509_get_subject_name(*recipient), p),
+           X509_check_ca(*recipient) ? "CA" : "RA");
+    if (*signer != *recipient) {
+        printf("SCEP signer: %s (RA)\n",
+               name_text(X509_get_subject_name(*signer), p));
+    }
+}
+
+static int scep_getcacert(dev_ctx *ctx)
+{
+    scep_info *s = &ctx->scep;
+    const char *url = scep_url(s, "GetCACert", ctx->p);
+    int rc;
+
+    if (!url) {
+        return complain(EXIT_SCEP, "bad SCEP URL %s", s->url);
+    }
+    printf("SCEP: %s (CA name %s)\n", s->url, s->name ? s->name : "none");
+    if ((rc = ca_certs_fetch(ctx, url, &s->ca_certs)) != 0) {
+        return rc;
+    }
+    scep_peers(&s->recipient, &s->signer, s->ca_certs, ctx->p);
     return fingerprint_check(s, ctx->p);
 }
 
@@ -1088,19 +1440,411 @@ static int cap_present(const apr_array_header_t *caps, const char *cap)
     return 0;
 }
 
+/* What the device picks from the capabilities. SCEPStandard implies
+ * POSTPKIOperation, AES and SHA-256 (RFC 8894 3.5.2). Without any: GET,
+ * 3DES, SHA-1. */
 static int scep_plan(dev_ctx *ctx)
 {
     scep_info *s = &ctx->scep;
+    int standard = cap_present(s->caps, "SCEPStandard");
+    int aes = standard || cap_present(s->caps, "AES");
+    int sha256 = standard || cap_present(s->caps, "SHA-256");
 
-    s->method = cap_present(s->caps, "POSTPKIOperation") ? "POST" : "GET";
-    s->cipher = cap_present(s->caps, "AES") ? "AES" : "3DES";
-    s->digest = cap_present(s->caps, "SHA-256") ? "SHA-256" : "SHA-1";
+    s->post = standard || cap_present(s->caps, "POSTPKIOperation");
+    s->cipher = aes ? EVP_aes_256_cbc() : EVP_des_ede3_cbc();
+    s->md = sha256 ? EVP_sha256() : EVP_sha1();
     printf("capabilities: %s\n", s->caps->nelts
            ? list_text(s->caps, ctx->p)
            : "none (device defaults: GET, 3DES, SHA-1)");
-    printf("PKIOperation: method %s, cipher %s, digest %s\n", s->method,
-           s->cipher, s->digest);
+    printf("PKIOperation: method %s, cipher %s, digest %s\n",
+           s->post ? "POST" : "GET", aes ? "AES" : "3DES",
+           sha256 ? "SHA-256" : "SHA-1");
     return 0;
+}
+
+/* ---- SCEP: PKIOperation ---- */
+
+/* One PKIOperation exchange, for enroll and scep alike. */
+typedef struct scep_op {
+    ota_scep_client c;
+    const char *url;                    /* the SCEP URL */
+    int post;
+    int flags;                          /* of ota_scep_reply_parse */
+    X509 *signer;                       /* of the CertRep: the CA or RA */
+    EVP_PKEY *csr_key;                  /* the key to be certified */
+    const unsigned char *raw;           /* --send: sent as they are */
+    apr_size_t raw_len;
+    const char *raw_file;
+    const char *save_request, *save_reply;
+    ota_scep_sent *sent;
+    ota_scep_reply *reply;
+    X509 *issued;                       /* SUCCESS: for csr_key */
+} scep_op;
+
+/* A signed attribute of a pkiMessage, single-valued, of that type. */
+static ASN1_STRING *attr_of(CMS_SignerInfo *si, const char *oid, int type)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    ASN1_STRING *v = obj ? CMS_signed_get0_data_by_OBJ(si, obj, -3, type)
+                         : NULL;
+
+    ASN1_OBJECT_free(obj);
+    return v;
+}
+
+/* What a pkiMessage built elsewhere (--send) says its CertRep must echo,
+ * from its signed attributes; NULL when it has none we can use. */
+static ota_scep_sent *sent_from_der(const unsigned char *der,
+                                    apr_size_t len, apr_pool_t *p)
+{
+    const unsigned char *at = der;
+    CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &at, (long)len);
+    STACK_OF(CMS_SignerInfo) *sis = cms ? CMS_get0_SignerInfos(cms) : NULL;
+    CMS_SignerInfo *si = NULL;
+    ASN1_STRING *type = NULL, *tid = NULL, *nonce = NULL;
+    ota_scep_sent *s = NULL;
+
+    if (sk_CMS_SignerInfo_num(sis) == 1) {
+        si = sk_CMS_SignerInfo_value(sis, 0);
+        type = attr_of(si, "2.16.840.1.113733.1.9.2", V_ASN1_PRINTABLESTRING);
+        tid = attr_of(si, "2.16.840.1.113733.1.9.7", V_ASN1_PRINTABLESTRING);
+        nonce = attr_of(si, "2.16.840.1.113733.1.9.5", V_ASN1_OCTET_STRING);
+    }
+    if (type && tid && nonce
+        && ASN1_STRING_length(nonce) == OTA_SCEP_NONCE_LEN) {
+        s = apr_pcalloc(p, sizeof(*s));
+        s->der = der;
+        s->len = len;
+        s->type = atoi(apr_pstrmemdup(p, (const char *)
+                                      ASN1_STRING_get0_data(type),
+                                      ASN1_STRING_length(type)));
+        s->transaction_id = apr_pstrmemdup(p, (const char *)
+                                           ASN1_STRING_get0_data(tid),
+                                           ASN1_STRING_length(tid));
+        memcpy(s->sender_nonce, ASN1_STRING_get0_data(nonce),
+               OTA_SCEP_NONCE_LEN);
+    }
+    CMS_ContentInfo_free(cms);
+    ERR_clear_error();
+    return s;
+}
+
+/* Builds the request (--send: reads what its CertRep must echo). */
+static int scep_op_build(dev_ctx *ctx, scep_op *op)
+{
+    apr_status_t rv;
+
+    if (op->raw) {
+        op->sent = sent_from_der(op->raw, op->raw_len, ctx->p);
+        return 0;
+    }
+    if ((rv = ota_scep_request_build(&op->sent, &op->c, ctx->p))
+        != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot build the %s: %s",
+                        ota_scep_message_type_name(op->c.type),
+                        rv == APR_EINVAL ? "incomplete request"
+                                         : ota_openssl_error(ctx->p));
+    }
+    if (op->save_request && (rv = file_write(op->save_request, op->sent->der,
+                                             op->sent->len, ctx->p))
+                            != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot write %s: %s", op->save_request,
+                        apr_error(rv, ctx->p));
+    }
+    return 0;
+}
+
+static void scep_op_announce(const scep_op *op, apr_size_t len)
+{
+    const char *method = op->post ? "POST" : "GET";
+
+    if (op->raw) {
+        printf("-> PKIOperation (%s, %s as it is)\n", method, op->raw_file);
+    }
+    else {
+        printf("-> PKIOperation (%s, %s, %s)\n", method,
+               EVP_MD_get0_name(op->c.md ? op->c.md : EVP_sha256()),
+               EVP_CIPHER_get0_name(op->c.cipher ? op->c.cipher
+                                                 : EVP_aes_256_cbc()));
+    }
+    if (op->sent) {
+        printf("   %s, transactionID %s, %" APR_SIZE_T_FMT " bytes\n",
+               ota_scep_message_type_name(op->sent->type),
+               op->sent->transaction_id, len);
+    }
+}
+
+/* POST the DER, or GET it in base64 as message=. */
+static http_answer *scep_op_send(dev_ctx *ctx, const scep_op *op)
+{
+    const unsigned char *der = op->raw ? op->raw : op->sent->der;
+    apr_size_t len = op->raw ? op->raw_len : op->sent->len;
+    http_request rq = { "POST", NULL, NULL, 0, PKI_MESSAGE, NULL,
+                        ctx->timeout_ms ? ctx->timeout_ms
+                                        : PHASE_TIMEOUT_MS };
+    http_answer *a;
+    char *b64;
+
+    scep_op_announce(op, len);
+    if (op->post) {
+        rq.url = scep_url_build(op->url, "PKIOperation", NULL, ctx->p);
+        rq.body = (const char *)der;
+        rq.len = len;
+    }
+    else {
+        b64 = apr_palloc(ctx->p, apr_base64_encode_len((int)len));
+        apr_base64_encode_binary(b64, der, (int)len);
+        rq.method = "GET";
+        rq.url = scep_url_build(op->url, "PKIOperation", b64, ctx->p);
+    }
+    if (!rq.url) {
+        a = apr_pcalloc(ctx->p, sizeof(*a));
+        a->error = apr_pstrcat(ctx->p, "bad SCEP URL ", op->url, NULL);
+        return a;
+    }
+    return http_do(ctx, &rq);
+}
+
+/* The certificate of the reply for that key, or NULL. */
+static X509 *cert_for_key(STACK_OF(X509) *certs, EVP_PKEY *key)
+{
+    X509 *x;
+
+    for (int i = 0; key && i < sk_X509_num(certs); i++) {
+        x = sk_X509_value(certs, i);
+        if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1) {
+            return x;
+        }
+    }
+    return NULL;
+}
+
+static void reply_print(const scep_op *op, apr_pool_t *p)
+{
+    const ota_scep_reply *r = op->reply;
+    X509 *x = op->issued ? op->issued : r->cert;
+
+    printf("status: %s\n", ota_scep_status_name(r->status));
+    printf("CertRep: signed with %s%s%s\n", r->digest_name,
+           r->status == OTA_SCEP_SUCCESS ? ", enciphered with " : "",
+           r->status == OTA_SCEP_SUCCESS ? OBJ_nid2sn(r->cipher_nid) : "");
+    if (r->status == OTA_SCEP_FAILURE) {
+        printf("failInfo: %s\n", ota_scep_fail_info_name(r->fail_info));
+        if (r->fail_text) {
+            printf("failInfoText: %s\n", r->fail_text);
+        }
+    }
+    if (r->status == OTA_SCEP_SUCCESS && x) {
+        printf("subject: %s\n", name_text(X509_get_subject_name(x), p));
+        printf("serial: %s\n", ota_ca_serial_hex(x, p));
+        printf("issuer: %s\n", name_text(X509_get_issuer_name(x), p));
+        printf("notAfter: %s\n", time_text(X509_get0_notAfter(x), p));
+    }
+}
+
+/* Reads the CertRep: 0 when it was read and verified (op->reply->status
+ * says what it holds), EXIT_SCEP when there was none to read. */
+static int scep_op_answer(dev_ctx *ctx, scep_op *op, const http_answer *a)
+{
+    if (a->error) {
+        printf("<- no answer (%s)\n", a->error);
+        printf("SCEP: PKIOperation not answered (%s)\n", a->error);
+        return EXIT_SCEP;
+    }
+    printf("<- HTTP %ld %s, %" APR_SIZE_T_FMT " bytes\n", a->status,
+           *a->content_type ? a->content_type : "(no Content-Type)", a->len);
+    if (a->status != 200) {
+        printf("body: %s\n", excerpt(a->body, a->len, ctx->p));
+        printf("SCEP: PKIOperation not answered (HTTP %ld)\n", a->status);
+        return EXIT_SCEP;
+    }
+    if (op->save_reply && save(ctx, op->save_reply, a->body, a->len)) {
+        return EXIT_LOCAL;
+    }
+    if (!media_type_is(a->content_type, PKI_MESSAGE)) {
+        printf("   (Content-Type is not " PKI_MESSAGE ")\n");
+    }
+    if (!op->sent) {
+        printf("status: not read (what was sent carries no SCEP "
+               "attributes to match)\n");
+        return EXIT_SCEP;
+    }
+    if (ota_scep_reply_parse(&op->reply, (const unsigned char *)a->body,
+                             a->len, op->sent, &op->c, op->signer,
+                             op->flags, ctx->p) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot read the CertRep: %s",
+                        ota_openssl_error(ctx->p));
+    }
+    if (!op->reply->ok) {
+        printf("status: unreadable (%s)\n", op->reply->detail);
+        printf("SCEP: CertRep refused: %s\n", op->reply->detail);
+        return EXIT_SCEP;
+    }
+    op->issued = cert_for_key(op->reply->certs, op->csr_key);
+    reply_print(op, ctx->p);
+    return 0;
+}
+
+static int scep_op_run(dev_ctx *ctx, scep_op *op)
+{
+    int rc = scep_op_build(ctx, op);
+
+    return rc ? rc : scep_op_answer(ctx, op, scep_op_send(ctx, op));
+}
+
+/* ---- SCEP: the device's enrollment ---- */
+
+/* The PKCSReq a device builds from its SCEP payload. */
+static int scep_request_prepare(dev_ctx *ctx, scep_op *op)
+{
+    scep_info *s = &ctx->scep;
+    const char *cn = name_cn(s->subject, ctx->p);
+    EVP_PKEY *key;
+    X509 *self;
+    X509_REQ *csr;
+
+    printf("SCEP enrollment: new RSA %d-bit key, CSR%s, signed by a "
+           "self-signed certificate\n", s->keysize,
+           s->challenge ? " with challengePassword" : "");
+    if (!(key = rsa_generate(s->keysize, ctx->p))) {
+        return complain(EXIT_LOCAL, "cannot generate an RSA key: %s",
+                        ota_openssl_error(ctx->p));
+    }
+    if (ota_scep_self_signed(&self, key, cn ? cn : ctx->udid, 7, ctx->p)
+        || ota_scep_csr(&csr, key, s->subject, s->challenge, ctx->p)) {
+        return complain(EXIT_LOCAL, "cannot make the CSR or its signer: %s",
+                        ota_openssl_error(ctx->p));
+    }
+    memset(op, 0, sizeof(*op));
+    op->c.key = key;
+    op->c.cert = self;
+    op->c.recipient = s->recipient;
+    op->c.type = OTA_SCEP_PKCS_REQ;
+    op->c.csr = csr;
+    op->c.md = s->md;
+    op->c.cipher = s->cipher;
+    op->url = s->url;
+    op->post = s->post;
+    op->flags = ctx->scep_legacy ? OTA_SCEP_ACCEPT_SHA1 | OTA_SCEP_ACCEPT_DES
+                                 : 0;
+    op->signer = s->signer;
+    op->csr_key = key;
+    if (ctx->save_dir) {
+        op->save_request = apr_pstrcat(ctx->p, ctx->save_dir,
+                                       "/scep-request.der", NULL);
+        op->save_reply = "scep-reply.der";
+    }
+    return 0;
+}
+
+/* The CA's name: the recipient's, or its issuer's when it is an RA. */
+static X509_NAME *ca_name(X509 *recipient)
+{
+    return X509_check_ca(recipient) ? X509_get_subject_name(recipient)
+                                    : X509_get_issuer_name(recipient);
+}
+
+/* PENDING: GetCertInitial every RetryDelay (at most --timeout), Retries
+ * times at most. */
+static int scep_poll(dev_ctx *ctx, scep_op *op)
+{
+    scep_info *s = &ctx->scep;
+    apr_interval_time_t delay = apr_time_from_sec(s->retry_delay);
+    int rc;
+
+    if (ctx->timeout_ms && delay > ctx->timeout_ms * (apr_time_t)1000) {
+        delay = ctx->timeout_ms * (apr_time_t)1000;
+    }
+    op->c.type = OTA_SCEP_CERT_POLL;
+    op->c.transaction_id = op->sent->transaction_id;
+    op->c.issuer = ca_name(s->recipient);
+    op->c.subject = s->subject;
+    for (int i = 1; op->reply->status == OTA_SCEP_PENDING; i++) {
+        if (i > s->retries) {
+            printf("SCEP: still PENDING after %d retr%s\n", s->retries,
+                   s->retries == 1 ? "y" : "ies");
+            return EXIT_SCEP;
+        }
+        printf("PENDING: GetCertInitial %d of %d in %.1f s\n", i,
+               s->retries, (double)delay / APR_USEC_PER_SEC);
+        apr_sleep(delay);
+        if ((rc = scep_op_run(ctx, op)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The certificate is for our key and signed by a CA of GetCACert. */
+static int scep_issued_check(const scep_info *s, X509 *x)
+{
+    X509 *ca;
+
+    if (!x) {
+        return complain(EXIT_SCEP, "SUCCESS without a certificate for our "
+                        "key");
+    }
+    for (int i = 0; i < sk_X509_num(s->ca_certs); i++) {
+        ca = sk_X509_value(s->ca_certs, i);
+        if (X509_check_issued(ca, x) == X509_V_OK
+            && X509_verify(x, X509_get0_pubkey(ca)) == 1) {
+            return 0;
+        }
+    }
+    ERR_clear_error();
+    return complain(EXIT_SCEP, "the certificate issued is not signed by a "
+                    "GetCACert certificate");
+}
+
+/* Keeps the identity phase 3 signs with. */
+static int scep_identity_save(dev_ctx *ctx, const scep_op *op)
+{
+    const char *key = apr_pstrcat(ctx->p, ctx->save_dir, "/device-key.pem",
+                                  NULL);
+    const char *pem = ota_cert_pem(op->issued, ctx->p);
+    apr_status_t rv;
+    int rc;
+
+    if (!ctx->save_dir) {
+        printf("identity: not kept (no --save-dir)\n");
+        return 0;
+    }
+    if ((rv = key_write(key, op->csr_key, ctx->p)) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot write %s: %s", key,
+                        apr_error(rv, ctx->p));
+    }
+    if (!pem) {
+        return complain(EXIT_LOCAL, "cannot encode the certificate");
+    }
+    if ((rc = save(ctx, "device-cert.pem", pem, strlen(pem))) != 0) {
+        return rc;
+    }
+    printf("identity: %s/device-key.pem, %s/device-cert.pem\n",
+           ctx->save_dir, ctx->save_dir);
+    return 0;
+}
+
+static int scep_enroll(dev_ctx *ctx)
+{
+    scep_op op;
+    int rc;
+
+    if ((rc = scep_request_prepare(ctx, &op)) != 0
+        || (rc = scep_op_run(ctx, &op)) != 0
+        || (rc = scep_poll(ctx, &op)) != 0) {
+        return rc;
+    }
+    if (op.reply->status == OTA_SCEP_FAILURE) {
+        printf("SCEP: FAILURE %s%s%s\n",
+               ota_scep_fail_info_name(op.reply->fail_info),
+               op.reply->fail_text ? ": " : "",
+               op.reply->fail_text ? op.reply->fail_text : "");
+        return EXIT_SCEP;
+    }
+    if ((rc = scep_issued_check(&ctx->scep, op.issued)) != 0) {
+        return rc;
+    }
+    return scep_identity_save(ctx, &op);
 }
 
 /* ---- commands ---- */
@@ -1193,7 +1937,6 @@ static int enroll_prepare(dev_ctx *ctx)
 
 static int cmd_enroll(dev_ctx *ctx)
 {
-    /* A PKIOperation step goes after scep_plan. */
     static int (*const steps[])(dev_ctx *) = {
         enroll_prepare, phase1, phase2, scep_getcacert, scep_getcacaps,
         scep_plan, NULL
@@ -1209,9 +1952,312 @@ static int cmd_enroll(dev_ctx *ctx)
             return rc;
         }
     }
-    printf("SCEP enrollment: not built yet (PKIOperation not sent)\n");
-    printf("RESULT: ready for SCEP\n");
+    if (ctx->stop_after_phase2) {
+        printf("SCEP: stopping before PKIOperation (--stop-after phase2)\n");
+        printf("RESULT: ready for SCEP\n");
+        return 0;
+    }
+    if ((rc = scep_enroll(ctx)) != 0) {
+        return rc;
+    }
+    printf("RESULT: enrolled\n");
     return 0;
+}
+
+/* ---- scep: one request, for tests ---- */
+
+static int scep_show_caps(dev_ctx *ctx)
+{
+    http_request rq = { "GET", scep_url_build(ctx->url, "GetCACaps", NULL,
+                                              ctx->p),
+                        NULL, 0, NULL, NULL,
+                        ctx->timeout_ms ? ctx->timeout_ms : SCEP_TIMEOUT_MS };
+    http_answer *a;
+    char *copy, *state = NULL, *line;
+
+    printf("-> GetCACaps\n");
+    a = http_do(ctx, &rq);
+    if (a->error) {
+        printf("<- no answer (%s)\n", a->error);
+        return EXIT_SCEP;
+    }
+    printf("<- HTTP %ld %s, %" APR_SIZE_T_FMT " bytes\n", a->status,
+           *a->content_type ? a->content_type : "(no Content-Type)", a->len);
+    if (a->status != 200) {
+        printf("body: %s\n", excerpt(a->body, a->len, ctx->p));
+        return EXIT_SCEP;
+    }
+    copy = apr_pstrmemdup(ctx->p, a->body, a->len);
+    for (line = apr_strtok(copy, "\r\n", &state); line;
+         line = apr_strtok(NULL, "\r\n", &state)) {
+        if (*(line = trim(line))) {
+            printf("%s\n", line);
+        }
+    }
+    return 0;
+}
+
+static int pem_write(const char *path, const char *pem, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!pem) {
+        return complain(EXIT_LOCAL, "cannot encode a certificate");
+    }
+    if ((rv = file_write(path, pem, strlen(pem), p)) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot write %s: %s", path,
+                        apr_error(rv, p));
+    }
+    return 0;
+}
+
+static int cert_write(const char *path, X509 *x, apr_pool_t *p)
+{
+    return pem_write(path, x ? ota_cert_pem(x, p) : NULL, p);
+}
+
+static int certs_write(const char *path, STACK_OF(X509) *certs,
+                       apr_pool_t *p)
+{
+    const char *pem = "", *one;
+
+    for (int i = 0; pem && i < sk_X509_num(certs); i++) {
+        one = ota_cert_pem(sk_X509_value(certs, i), p);
+        pem = one ? apr_pstrcat(p, pem, one, NULL) : NULL;
+    }
+    return pem_write(path, pem, p);
+}
+
+static int scep_show_cacert(dev_ctx *ctx)
+{
+    STACK_OF(X509) *certs;
+    X509 *x, *signer;
+    int rc;
+
+    if ((rc = ca_certs_fetch(ctx, scep_url_build(ctx->url, "GetCACert",
+                                                 NULL, ctx->p),
+                             &certs)) != 0) {
+        return rc;
+    }
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        x = sk_X509_value(certs, i);
+        printf("subject: %s%s\n", name_text(X509_get_subject_name(x), ctx->p),
+               X509_check_ca(x) ? " (CA)" : "");
+    }
+    scep_peers(&x, &signer, certs, ctx->p);
+    return ctx->so.out_cert ? certs_write(ctx->so.out_cert, certs, ctx->p)
+                            : 0;
+}
+
+/* The CA (or RA) to encrypt to and to verify with: --cacert or
+ * GetCACert's. */
+static int scep_cli_ca(dev_ctx *ctx, scep_op *op)
+{
+    STACK_OF(X509) *certs = NULL;
+    const char *why = NULL;
+    int rc;
+
+    if (ctx->so.ca_file) {
+        if (ota_certs_load(&certs, ctx->so.ca_file, &why, ctx->p)
+            != APR_SUCCESS) {
+            return complain(EXIT_LOCAL, "--cacert: %s", why);
+        }
+    }
+    else if ((rc = ca_certs_fetch(ctx, scep_url_build(ctx->url, "GetCACert",
+                                                      NULL, ctx->p),
+                                  &certs)) != 0) {
+        return rc;
+    }
+    scep_peers(&op->c.recipient, &op->signer, certs, ctx->p);
+    return 0;
+}
+
+/* A key from FILE, else a new one of bits (0: none). */
+static int key_get(dev_ctx *ctx, EVP_PKEY **key, const char *file,
+                   const char *option, int bits)
+{
+    const char *why = NULL;
+
+    *key = NULL;
+    if (file && ota_key_load(key, file, &why, ctx->p) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "%s: %s", option, why);
+    }
+    if (!file && bits) {
+        if (!(*key = rsa_generate(bits, ctx->p))) {
+            return complain(EXIT_LOCAL, "cannot generate an RSA key: %s",
+                            ota_openssl_error(ctx->p));
+        }
+        printf("key: new RSA %d bits\n", bits);
+    }
+    return 0;
+}
+
+static int cert_get(dev_ctx *ctx, X509 **cert, const char *file,
+                    const char *option)
+{
+    STACK_OF(X509) *certs;
+    const char *why = NULL;
+
+    *cert = NULL;
+    if (file && ota_certs_load(&certs, file, &why, ctx->p) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "%s: %s", option, why);
+    }
+    *cert = file ? sk_X509_value(certs, 0) : NULL;
+    return 0;
+}
+
+/* The key certified, the signer (given, or self-signed for the key) and
+ * the key the CSR is made for. */
+static int scep_cli_keys(dev_ctx *ctx, scep_op *op)
+{
+    const scep_opts *o = &ctx->so;
+    EVP_PKEY *key, *signer_key;
+    X509 *signer;
+    apr_status_t rv;
+    int rc;
+
+    if ((o->signer_cert != NULL) != (o->signer_key != NULL) && !op->raw) {
+        return complain(EXIT_LOCAL, "--signer-cert and --signer-key go "
+                        "together");
+    }
+    if (o->type == OTA_SCEP_RENEWAL_REQ && !o->signer_cert && !op->raw) {
+        return complain(EXIT_LOCAL, "renewal needs --signer-cert and "
+                        "--signer-key: the certificate being renewed");
+    }
+    if ((rc = key_get(ctx, &key, ctx->key_file, "--key",
+                      op->raw ? 0 : o->keysize)) != 0
+        || (rc = key_get(ctx, &signer_key, o->signer_key, "--signer-key", 0))
+           != 0
+        || (rc = key_get(ctx, &op->csr_key, o->csr_key, "--csr-key", 0)) != 0
+        || (rc = cert_get(ctx, &signer, o->signer_cert, "--signer-cert"))
+           != 0) {
+        return rc;
+    }
+    op->c.key = signer_key ? signer_key : key;
+    op->c.cert = signer;
+    op->csr_key = op->csr_key ? op->csr_key : key;
+    if (o->out_key && key
+        && (rv = key_write(o->out_key, key, ctx->p)) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot write %s: %s", o->out_key,
+                        apr_error(rv, ctx->p));
+    }
+    return 0;
+}
+
+/* The message: its subject, its signer, the CSR or the names polled. */
+static int scep_cli_message(dev_ctx *ctx, scep_op *op)
+{
+    const scep_opts *o = &ctx->so;
+    X509_NAME *subject = NULL;
+    const char *why = NULL, *cn;
+
+    if (o->subject && !(subject = name_parse(o->subject, &why, ctx->p))) {
+        return complain(EXIT_LOCAL, "--subject: %s",
+                        why ? why : "out of memory");
+    }
+    if (!subject && o->type == OTA_SCEP_RENEWAL_REQ) {
+        subject = X509_get_subject_name(op->c.cert);
+    }
+    if (!subject) {
+        return complain(EXIT_LOCAL, "%s needs --subject",
+                        ota_scep_message_type_name(o->type));
+    }
+    cn = name_cn(subject, ctx->p);
+    if (!op->c.cert && ota_scep_self_signed(&op->c.cert, op->c.key,
+                                            cn ? cn : "ota-device", 7,
+                                            ctx->p)) {
+        return complain(EXIT_LOCAL, "cannot make a self-signed signer: %s",
+                        ota_openssl_error(ctx->p));
+    }
+    op->c.type = o->type;
+    op->c.subject = subject;
+    if (!op->c.transaction_id) {
+        op->c.transaction_id = ota_scep_transaction_id(op->csr_key, ctx->p);
+    }
+    op->c.issuer = ca_name(op->c.recipient);
+    if (o->type != OTA_SCEP_CERT_POLL
+        && ota_scep_csr(&op->c.csr, op->csr_key, subject, o->challenge,
+                        ctx->p)) {
+        return complain(EXIT_LOCAL, "cannot make the CSR: %s",
+                        ota_openssl_error(ctx->p));
+    }
+    return 0;
+}
+
+/* The rest of the request: how it is sent, digest, cipher. */
+static int scep_cli_setup(dev_ctx *ctx, scep_op *op)
+{
+    const scep_opts *o = &ctx->so;
+    const char *data;
+    apr_status_t rv;
+
+    op->url = ctx->url;
+    op->post = !o->get;
+    op->flags = ctx->scep_legacy ? OTA_SCEP_ACCEPT_SHA1 | OTA_SCEP_ACCEPT_DES
+                                 : 0;
+    op->c.md = o->digest_set ? ctx->md : EVP_sha256();
+    op->c.cipher = o->cipher ? o->cipher : EVP_aes_256_cbc();
+    op->c.transaction_id = o->transaction_id;
+    op->save_request = o->save_request;
+    if (o->cipher == EVP_des_cbc() && !legacy_provider_load()) {
+        return complain(EXIT_LOCAL, "single DES needs OpenSSL's legacy "
+                        "provider: %s", ota_openssl_error(ctx->p));
+    }
+    if (!o->send) {
+        return 0;
+    }
+    if ((rv = file_read(&data, &op->raw_len, o->send, ctx->p))
+        != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot read %s: %s", o->send,
+                        apr_error(rv, ctx->p));
+    }
+    op->raw = (const unsigned char *)data;
+    op->raw_file = o->send;
+    return 0;
+}
+
+static int scep_pkioperation(dev_ctx *ctx)
+{
+    scep_op op;
+    int rc;
+
+    memset(&op, 0, sizeof(op));
+    if ((rc = scep_cli_setup(ctx, &op)) != 0
+        || (rc = scep_cli_ca(ctx, &op)) != 0
+        || (rc = scep_cli_keys(ctx, &op)) != 0
+        || (!op.raw && (rc = scep_cli_message(ctx, &op)) != 0)
+        || (rc = scep_op_run(ctx, &op)) != 0) {
+        return rc;
+    }
+    switch (op.reply->status) {
+    case OTA_SCEP_SUCCESS:
+        break;
+    case OTA_SCEP_PENDING:
+        return EXIT_SCEP_PENDING;
+    default:
+        return EXIT_SCEP_FAILURE;
+    }
+    return ctx->so.out_cert ? cert_write(ctx->so.out_cert, op.issued
+                                         ? op.issued : op.reply->cert,
+                                         ctx->p)
+                            : 0;
+}
+
+static int cmd_scep(dev_ctx *ctx)
+{
+    const char *op = ctx->so.operation;
+
+    if (!ctx->url || ctx->nargs) {
+        return complain(EXIT_LOCAL, "scep needs --url and no other argument "
+                        "(see --help)");
+    }
+    if (op && strcmp(op, "GetCACaps") == 0) {
+        return scep_show_caps(ctx);
+    }
+    if (op && strcmp(op, "GetCACert") == 0) {
+        return scep_show_cacert(ctx);
+    }
+    return scep_pkioperation(ctx);
 }
 
 static void cert_print(X509 *x, int depth, apr_pool_t *p)
@@ -1366,7 +2412,11 @@ static int cmd_sign(dev_ctx *ctx)
 enum {
     OPT_URL = 256, OPT_USER, OPT_CACERT, OPT_TRUST, OPT_IDENTITY, OPT_KEY,
     OPT_CHAIN, OPT_EMULATE, OPT_UDID, OPT_SERIAL, OPT_PRODUCT, OPT_VERSION,
-    OPT_DIGEST, OPT_ATTRIBUTES, OPT_SAVE_DIR, OPT_TIMEOUT, OPT_DEVICE_CA
+    OPT_DIGEST, OPT_ATTRIBUTES, OPT_SAVE_DIR, OPT_TIMEOUT, OPT_DEVICE_CA,
+    OPT_SCEP_LEGACY, OPT_STOP_AFTER, OPT_OPERATION, OPT_TYPE, OPT_SUBJECT,
+    OPT_CHALLENGE, OPT_KEYSIZE, OPT_SIGNER_CERT, OPT_SIGNER_KEY,
+    OPT_CSR_KEY, OPT_CIPHER, OPT_METHOD, OPT_TRANSACTION_ID,
+    OPT_SAVE_REQUEST, OPT_SEND, OPT_OUT_CERT, OPT_OUT_KEY, OPT_SCEP_CACERT
 };
 
 static const apr_getopt_option_t enroll_options[] = {
@@ -1379,6 +2429,28 @@ static const apr_getopt_option_t enroll_options[] = {
     { "digest", OPT_DIGEST, 1, NULL },
     { "attributes", OPT_ATTRIBUTES, 0, NULL },
     { "save-dir", OPT_SAVE_DIR, 1, NULL },
+    { "scep-legacy", OPT_SCEP_LEGACY, 0, NULL },
+    { "stop-after", OPT_STOP_AFTER, 1, NULL },
+    { "timeout", OPT_TIMEOUT, 1, NULL }, { "help", 'h', 0, NULL },
+    { NULL, 0, 0, NULL }
+};
+
+static const apr_getopt_option_t scep_options[] = {
+    { "url", OPT_URL, 1, NULL }, { "operation", OPT_OPERATION, 1, NULL },
+    { "type", OPT_TYPE, 1, NULL }, { "subject", OPT_SUBJECT, 1, NULL },
+    { "challenge", OPT_CHALLENGE, 1, NULL }, { "key", OPT_KEY, 1, NULL },
+    { "keysize", OPT_KEYSIZE, 1, NULL },
+    { "signer-cert", OPT_SIGNER_CERT, 1, NULL },
+    { "signer-key", OPT_SIGNER_KEY, 1, NULL },
+    { "csr-key", OPT_CSR_KEY, 1, NULL }, { "digest", OPT_DIGEST, 1, NULL },
+    { "cipher", OPT_CIPHER, 1, NULL }, { "method", OPT_METHOD, 1, NULL },
+    { "transaction-id", OPT_TRANSACTION_ID, 1, NULL },
+    { "cacert", OPT_SCEP_CACERT, 1, NULL },
+    { "tls-cacert", OPT_CACERT, 1, NULL },
+    { "save-request", OPT_SAVE_REQUEST, 1, NULL },
+    { "send", OPT_SEND, 1, NULL }, { "out-cert", OPT_OUT_CERT, 1, NULL },
+    { "out-key", OPT_OUT_KEY, 1, NULL },
+    { "scep-legacy", OPT_SCEP_LEGACY, 0, NULL },
     { "timeout", OPT_TIMEOUT, 1, NULL }, { "help", 'h', 0, NULL },
     { NULL, 0, 0, NULL }
 };
@@ -1433,6 +2505,124 @@ static int option_timeout(dev_ctx *ctx, const char *text)
     return 0;
 }
 
+/* A word of a closed list: its index, or -1 after complaining. */
+static int option_word(const char *option, const char *arg,
+                       const char *const *words)
+{
+    for (int i = 0; words[i]; i++) {
+        if (strcasecmp(words[i], arg) == 0) {
+            return i;
+        }
+    }
+    complain(EXIT_LOCAL, "--%s: %s is not among the choices (see --help)",
+             option, arg);
+    return -1;
+}
+
+static int option_keysize(dev_ctx *ctx, const char *text)
+{
+    char *end = NULL;
+    long bits = strtol(text, &end, 10);
+
+    if (end == text || *end || bits < 512 || bits > 8192) {
+        return complain(EXIT_LOCAL, "--keysize: bits (512-8192), not %s",
+                        text);
+    }
+    ctx->so.keysize = (int)bits;
+    return 0;
+}
+
+static int option_scep_choice(dev_ctx *ctx, int code, const char *arg)
+{
+    static const char *const ops[] = {
+        "GetCACaps", "GetCACert", "PKIOperation", NULL
+    };
+    static const char *const types[] = { "pkcsreq", "renewal", "poll", NULL };
+    static const ota_scep_message_type type_of[] = {
+        OTA_SCEP_PKCS_REQ, OTA_SCEP_RENEWAL_REQ, OTA_SCEP_CERT_POLL
+    };
+    static const char *const ciphers[] = {
+        "aes256", "aes128", "des3", "des", NULL
+    };
+    static const char *const methods[] = { "post", "get", NULL };
+    int i;
+
+    switch (code) {
+    case OPT_OPERATION:
+        if ((i = option_word("operation", arg, ops)) < 0) {
+            return EXIT_LOCAL;
+        }
+        ctx->so.operation = ops[i];
+        return 0;
+    case OPT_TYPE:
+        if ((i = option_word("type", arg, types)) < 0) {
+            return EXIT_LOCAL;
+        }
+        ctx->so.type = type_of[i];
+        return 0;
+    case OPT_CIPHER:
+        if ((i = option_word("cipher", arg, ciphers)) < 0) {
+            return EXIT_LOCAL;
+        }
+        ctx->so.cipher = i == 0 ? EVP_aes_256_cbc() : i == 1
+                         ? EVP_aes_128_cbc() : i == 2 ? EVP_des_ede3_cbc()
+                         : EVP_des_cbc();
+        return 0;
+    case OPT_METHOD:
+        if ((i = option_word("method", arg, methods)) < 0) {
+            return EXIT_LOCAL;
+        }
+        ctx->so.get = i == 1;
+        return 0;
+    }
+    return 0;
+}
+
+/* The options of the scep command that only set a string. */
+static const char **option_scep_string(dev_ctx *ctx, int code)
+{
+    scep_opts *o = &ctx->so;
+
+    switch (code) {
+    case OPT_SUBJECT:        return &o->subject;
+    case OPT_CHALLENGE:      return &o->challenge;
+    case OPT_SIGNER_CERT:    return &o->signer_cert;
+    case OPT_SIGNER_KEY:     return &o->signer_key;
+    case OPT_CSR_KEY:        return &o->csr_key;
+    case OPT_TRANSACTION_ID: return &o->transaction_id;
+    case OPT_SAVE_REQUEST:   return &o->save_request;
+    case OPT_SEND:           return &o->send;
+    case OPT_OUT_CERT:       return &o->out_cert;
+    case OPT_OUT_KEY:        return &o->out_key;
+    case OPT_SCEP_CACERT:    return &o->ca_file;
+    default:                 return NULL;
+    }
+}
+
+static int option_scep(dev_ctx *ctx, int code, const char *arg)
+{
+    const char **field = option_scep_string(ctx, code);
+
+    if (field) {
+        *field = arg;
+        return 0;
+    }
+    switch (code) {
+    case OPT_SCEP_LEGACY:
+        ctx->scep_legacy = 1;
+        return 0;
+    case OPT_STOP_AFTER:
+        if (strcmp(arg, "phase2") != 0) {
+            return complain(EXIT_LOCAL, "--stop-after: phase2, not %s", arg);
+        }
+        ctx->stop_after_phase2 = 1;
+        return 0;
+    case OPT_KEYSIZE:
+        return option_keysize(ctx, arg);
+    }
+    return option_scep_choice(ctx, code, arg);
+}
+
 static int option_set(dev_ctx *ctx, int code, const char *arg)
 {
     switch (code) {
@@ -1454,9 +2644,12 @@ static int option_set(dev_ctx *ctx, int code, const char *arg)
     case OPT_EMULATE:
         return option_emulate(ctx, arg);
     case OPT_DIGEST:
+        ctx->so.digest_set = 1;
         return option_digest(ctx, arg);
     case OPT_TIMEOUT:
         return option_timeout(ctx, arg);
+    default:
+        return option_scep(ctx, code, arg);
     }
     return 0;
 }
@@ -1496,6 +2689,7 @@ typedef struct command {
 
 static const command commands[] = {
     { "enroll", enroll_options, cmd_enroll },
+    { "scep", scep_options, cmd_scep },
     { "inspect", inspect_options, cmd_inspect },
     { "sign", sign_options, cmd_sign },
     { NULL, NULL, NULL }
@@ -1527,6 +2721,8 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
     ctx->p = p;
     ctx->command = cmd->name;
     ctx->os = &device_oses[2];
+    ctx->so.type = OTA_SCEP_PKCS_REQ;
+    ctx->so.keysize = 2048;
     option_digest(ctx, "sha1");
     if ((rc = options_parse(ctx, cmd->options, argc, argv)) != 0) {
         fprintf(stderr, "(see ota-device --help)\n");
@@ -1551,8 +2747,10 @@ int main(int argc, const char *const *argv)
     atexit(apr_terminate);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
-        || apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        fprintf(stderr, "ota-device: cannot initialize libcurl\n");
+        || apr_pool_create(&p, NULL) != APR_SUCCESS
+        || ota_scep_init() != APR_SUCCESS) {
+        fprintf(stderr, "ota-device: cannot initialize libcurl or the "
+                "SCEP OIDs\n");
         return EXIT_LOCAL;
     }
     rc = dispatch(argc, argv, p);

@@ -1113,8 +1113,12 @@ apr_status_t ota_scep_request_build(ota_scep_sent **out,
         return APR_EINIT;
     }
     s->type = c->type;
+    /* The key being certified names the transaction: a renewal (signed
+     * with the old key) is a new one. */
     s->transaction_id = c->transaction_id ? c->transaction_id
-                        : ota_scep_transaction_id(c->key, p);
+                        : ota_scep_transaction_id(
+                              c->csr ? X509_REQ_get0_pubkey(c->csr) : c->key,
+                              p);
     if (!s->transaction_id || !c->key || !c->cert || !c->recipient) {
         return APR_EINVAL;
     }

@@ -28,9 +28,8 @@ static int field_known(const char *name, apr_size_t len)
     return 0;
 }
 
-/* Checks every %{FIELD} of a value template. */
-static apr_status_t template_check(const char *tmpl, const char **why,
-                                   apr_pool_t *p)
+apr_status_t ota_template_check(const char *tmpl, const char **why,
+                                apr_pool_t *p)
 {
     const char *at = tmpl, *close;
 
@@ -97,7 +96,7 @@ apr_status_t ota_subject_parse(apr_array_header_t **rdns, const char *tmpl,
                                 part);
             return APR_EINVAL;
         }
-        if ((rv = template_check(eq + 1, why, p)) != APR_SUCCESS) {
+        if ((rv = ota_template_check(eq + 1, why, p)) != APR_SUCCESS) {
             return rv;
         }
         rdn = apr_array_push(out);

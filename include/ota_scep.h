@@ -167,7 +167,8 @@ typedef struct ota_scep_client {
     X509_NAME *issuer;              /* CertPoll, GetCert, GetCRL */
     X509_NAME *subject;             /* CertPoll */
     const ASN1_INTEGER *serial;     /* GetCert, GetCRL */
-    const char *transaction_id;     /* NULL: ota_scep_transaction_id(key) */
+    const char *transaction_id;     /* NULL: ota_scep_transaction_id of
+                                     * the CSR's key (else of key) */
     const EVP_MD *md;               /* NULL: SHA-256 */
     const EVP_CIPHER *cipher;       /* NULL: AES-256-CBC */
 } ota_scep_client;

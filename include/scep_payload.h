@@ -23,6 +23,10 @@ typedef struct ota_subject_rdn {
 apr_status_t ota_subject_parse(apr_array_header_t **rdns, const char *tmpl,
                                const char **why, apr_pool_t *p);
 
+/* Checks every %{FIELD} of a template against the fields above. */
+apr_status_t ota_template_check(const char *tmpl, const char **why,
+                                apr_pool_t *p);
+
 /* Fills %{FIELD} from fields (missing fields become ""). */
 const char *ota_template_fill(const char *tmpl, const apr_table_t *fields,
                               apr_pool_t *p);

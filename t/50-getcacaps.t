@@ -36,7 +36,8 @@ ok $? "apache2 starts"
 enroll() {   # enroll NAME OS: runs the emulator, output in $E_OUT, status $E_RC
     E_OUT=$("$OTA_DEVICE" enroll --url "$(t_url "/$1/profile")" --trust "$PKI/signing-root.pem" \
             --identity "$PKI/device.pem" --key "$PKI/device.key" --chain "$PKI/device-ca-chain.pem" \
-            --emulate "$2" --timeout 2 --save-dir "$T_WORK/$1-$2" 2>&1)
+            --emulate "$2" --timeout 2 --stop-after phase2 \
+            --save-dir "$T_WORK/$1-$2" 2>&1)
     E_RC=$?
 }
 caps_asked() {   # GetCACaps requests that reached the NDES-like location
