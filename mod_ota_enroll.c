@@ -52,10 +52,12 @@ static int pair_missing(server_rec *s, const char *first, const char *second)
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* Capabilities only old devices need: allowed, but said at startup. */
+/* Capabilities only old devices need: allowed, but said at startup (a
+ * front only describes another CA). */
 static void warn_weak_capabilities(server_rec *s, const ota_conf *c)
 {
-    for (int i = 0; c->scep_caps && i < c->scep_caps->nelts; i++) {
+    for (int i = 0; c->scep_front != 1 && c->scep_caps
+                    && i < c->scep_caps->nelts; i++) {
         const char *cap = APR_ARRAY_IDX(c->scep_caps, i, const char *);
 
         if (!strcmp(cap, "DES3") || !strcmp(cap, "SHA-1")) {

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
-# `make demo`: a throwaway PKI, micromdm's scepserver as the SCEP CA,
-# apache2 with mod_ssl and the module on embedded defaults, and the device
-# emulator enrolling through every phase built so far.
+# `make demo`: a throwaway PKI, apache2 with mod_ssl and the module on
+# embedded defaults (its built-in SCEP CA, sqlite3 through mod_dbd), and
+# the device emulator enrolling through every phase built so far.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/ota-demo.XXXXXX")
@@ -10,11 +10,9 @@ chmod 755 "$work"
 pki=$top/build/pki
 modules=$(apxs -q LIBEXECDIR)
 httpd_pid=
-scep_pid=
 
 stop() {
     [ -n "$httpd_pid" ] && kill "$httpd_pid" 2>/dev/null
-    [ -n "$scep_pid" ] && kill "$scep_pid" 2>/dev/null
     sleep 0.3
     rm -rf "$work"
 }
@@ -32,13 +30,9 @@ say() { printf '\n== %s\n' "$*"; }
 
 bash "$top/t/pki.sh" "$pki"
 https_port=$(port)
-scep_port=$(port)
 
-say "SCEP CA: micromdm scepserver on http://127.0.0.1:$scep_port/scep"
-(cd "$work" && scepserver ca -init -depot depot -keySize 2048 >/dev/null 2>&1)
-scepserver -depot "$work/depot" -port "$scep_port" -challenge demo-secret \
-    >"$work/scepserver.log" 2>&1 &
-scep_pid=$!
+cp "$pki/signing-ca.pem" "$work/ca.pem"
+cp "$pki/signing-ca.key" "$work/ca.key"
 
 mkdir -p "$work/db"
 user_lines=
@@ -89,9 +83,14 @@ OTAEnrollDeviceCA "$pki/device-ca-chain.pem"
 </Location>
 <Location /ota/enroll>
     SetHandler ota-enroll
-    OTAEnrollSCEPURL http://127.0.0.1:$scep_port/scep
-    OTAEnrollSCEPChallenge demo-secret
-    OTAEnrollSCEPCACertificate "$work/depot/ca.pem"
+    OTAEnrollSCEPURL https://127.0.0.1:$https_port/ota/scep
+    OTAEnrollSCEPSubject "O=OTA demo/CN=%{UDID}"
+</Location>
+# The built-in SCEP CA (a throwaway one here).
+OTAEnrollCACertificate "$work/ca.pem"
+OTAEnrollCAKey "$work/ca.key"
+<Location /ota/scep>
+    SetHandler ota-scep
 </Location>
 CONF
 say "apache2 with mod_ssl and mod_ota_enroll on https://127.0.0.1:$https_port"
@@ -106,19 +105,22 @@ say "An iOS 4 device enrolls (user alice)"
 "$top/build/ota-device" enroll --url "https://127.0.0.1:$https_port/ota/profile" \
     --user alice:demo --cacert "$pki/signing-root.pem" --trust "$pki/signing-root.pem" \
     --identity "$pki/device.pem" --key "$pki/device.key" \
-    --chain "$pki/device-ca-chain.pem" --emulate ios4 | tee "$work/emulator.out"
+    --chain "$pki/device-ca-chain.pem" --emulate ios4 --save-dir "$work/device" \
+    | tee "$work/emulator.out"
 
 say "What the server logged"
 grep -o 'OTA[0-9]\{5\}: .*' "$work/error.log" | sed 's/^/  /'
 
 say "Summary"
-grep -q 'RESULT: ready for SCEP' "$work/emulator.out" && result=passed || result=FAILED
+grep -q 'RESULT: enrolled' "$work/emulator.out" && result=passed || result=FAILED
 cat <<SUMMARY
   phase 1  signed Profile Service payload for alice, challenge bound to her
   phase 2  device signature verified against the device CA, challenge
            redeemed once, SCEP payload signed and sent with the CA's own
            GetCACaps ($(sed -n 's/^ *GetCACaps: *//p' "$work/emulator.out" | head -1))
-  SCEP     iOS 4 sent no GetCACaps request: the list in the payload answered it
+  SCEP     iOS 4 sent no GetCACaps request: the list in the payload answered
+           it; the built-in CA issued $(openssl x509 -in "$work/device/device-cert.pem" -noout -subject 2>/dev/null | sed 's/^subject=//')
+           against the one-time challenge bound to that subject
   phase 3  not built yet
   result   $result
 SUMMARY
