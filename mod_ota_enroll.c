@@ -182,7 +182,7 @@ static const char *default_identifier(request_rec *r)
     return out;
 }
 
-static void meta_of(ota_profile_meta *meta, const ota_conf *c,
+void ota_meta_of(ota_profile_meta *meta, const ota_conf *c,
                     request_rec *r)
 {
     meta->identifier = c->identifier ? c->identifier : default_identifier(r);
@@ -247,26 +247,41 @@ int ota_db_failed(request_rec *r, const char *why)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-static int respond_signed(request_rec *r, const ota_conf *c, plist_t root)
+int ota_sign_profile(request_rec *r, const ota_conf *c, plist_t root,
+                     const unsigned char **der, apr_size_t *len)
 {
     const char *xml;
-    const unsigned char *der;
-    apr_size_t xml_len, der_len;
+    apr_size_t xml_len;
 
     if (ota_plist_to_xml(&xml, &xml_len, root, r->pool)
-        || ota_cms_sign(&der, &der_len, c->identity, xml, xml_len, NULL, 1,
+        || ota_cms_sign(der, len, c->identity, xml, xml_len, NULL, 1,
                         r->pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00015: cannot sign "
                       "the profile: %s", ota_openssl_error(r->pool));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    return OK;
+}
+
+int ota_send_profile(request_rec *r, const unsigned char *der,
+                     apr_size_t len)
+{
     ap_set_content_type(r, ASPEN_CONFIG);
-    ap_set_content_length(r, der_len);
+    ap_set_content_length(r, len);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {
-        ap_rwrite(der, (int)der_len, r);
+        ap_rwrite(der, (int)len, r);
     }
     return OK;
+}
+
+static int respond_signed(request_rec *r, const ota_conf *c, plist_t root)
+{
+    const unsigned char *der;
+    apr_size_t len;
+    int rv = ota_sign_profile(r, c, root, &der, &len);
+
+    return rv == OK ? ota_send_profile(r, der, len) : rv;
 }
 
 /* ---- phase 1: the Profile Service payload ---- */
@@ -327,7 +342,7 @@ static int profile_service_handler(request_rec *r)
         return ota_db_failed(r, why);
     }
     apr_table_setn(r->subprocess_env, "OTA_PHASE", "1");
-    meta_of(&meta, c, r);
+    ota_meta_of(&meta, c, r);
     ota_profile_service_build(&root, &meta, absolute_url(r, c->url),
                               attributes_of(c, r->pool), challenge, r->pool);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "OTA00011: profile service "
@@ -418,22 +433,27 @@ static const ota_trust *device_trust_of(const ota_conf *c)
     return c->device_trust ? c->device_trust : default_device_trust;
 }
 
+/* Phase 2 signers chain to the device CA, phase 3 signers to the issuer
+ * of device identities: one verification, the store chosen by the
+ * signer's issuer. */
 static int verify_device(request_rec *r, const ota_conf *c,
-                         ota_signed_message **msg)
+                         const ota_trust *issuer, ota_signed_message **msg)
 {
+    const ota_trust *trusts[2];
     const char *body;
     apr_size_t len;
     int rv;
 
-    if (!device_trust_of(c)) {
+    if (!(trusts[0] = device_trust_of(c))) {
         return ota_config_missing(r, "OTAEnrollDeviceCA (the default "
                               OTA_DEVICE_CA_DEFAULT " is missing)");
     }
+    trusts[1] = issuer;
     if ((rv = ota_read_body(r, ota_max_body(c), &body, &len)) != OK) {
         return rv;
     }
-    if (ota_cms_verify(msg, (const unsigned char *)body, len,
-                       device_trust_of(c), r->pool)) {
+    if (ota_cms_verify_any(msg, (const unsigned char *)body, len, trusts,
+                           issuer ? 2 : 1, r->pool)) {
         return ota_config_missing(r, "memory");
     }
     if ((*msg)->verdict != OTA_CMS_OK) {
@@ -446,7 +466,7 @@ static int verify_device(request_rec *r, const ota_conf *c,
     return OK;
 }
 
-static void export_device(request_rec *r, const ota_device_attributes *a,
+void ota_export_device(request_rec *r, const ota_device_attributes *a,
                           const char *phase)
 {
     apr_table_t *env = r->subprocess_env;
@@ -555,7 +575,7 @@ static const unsigned char *fingerprint_of(phase2 *x)
     return NULL;
 }
 
-static const apr_array_header_t *subject_of(const ota_conf *c)
+const apr_array_header_t *ota_subject_of(const ota_conf *c)
 {
     return c->scep_subject ? c->scep_subject : default_subject;
 }
@@ -570,7 +590,7 @@ static int scep_profile_build(plist_t *root, phase2 *x)
     memset(&s, 0, sizeof(s));
     s.url = c->scep_url;
     s.name = c->scep_name;
-    s.subject = subject_of(c);
+    s.subject = ota_subject_of(c);
     s.challenge = x->scep_challenge;
     s.key_size = c->scep_key_size != UNSET ? c->scep_key_size : 2048;
     s.key_usage = c->scep_key_usage != UNSET ? c->scep_key_usage : 5;
@@ -579,7 +599,7 @@ static int scep_profile_build(plist_t *root, phase2 *x)
     s.retries = c->scep_retries != UNSET ? c->scep_retries : 3;
     s.retry_delay = c->scep_retry_delay != UNSET ? c->scep_retry_delay : 10;
     s.getcacaps = caps_of(x);
-    meta_of(&meta, c, x->r);
+    ota_meta_of(&meta, c, x->r);
     ota_scep_payload_build(&payload, &s, &meta, x->fields, x->r->pool);
     plist_array_append_item(payloads, payload);
     return ota_profile_configuration_build(root, &meta, "enrollment",
@@ -635,7 +655,7 @@ static int redeem(phase2 *x)
     device.user = x->user;
     if (x->dynamic) {
         device.scep_challenge = x->scep_challenge;
-        device.scep_subject = ota_subject_canonical(subject_of(x->c),
+        device.scep_subject = ota_subject_canonical(ota_subject_of(x->c),
                                                     x->fields, r->pool);
         device.scep_lifetime = apr_time_from_sec(lifetime);
     }
@@ -653,24 +673,43 @@ static int redeem(phase2 *x)
     return OK;
 }
 
+/* The strict store phase-3 signers chain to: OTAEnrollIssuerCA, else the
+ * built-in CA in scope or behind OTAEnrollSCEPURL. */
+static const ota_trust *issuer_of(const phase2 *x)
+{
+    if (x->c->issuer_trust) {
+        return x->c->issuer_trust;
+    }
+    if (x->c->ca_trust) {
+        return x->c->ca_trust;
+    }
+    return x->local_ca ? x->local_ca->ca_trust : NULL;
+}
+
 /* The device's signature and attributes, before anything is stored. */
-static int phase2_read(phase2 *x)
+static int device_read(phase2 *x, ota_signed_message **msg)
 {
     request_rec *r = x->r;
-    ota_signed_message *msg;
     const char *why = NULL;
     int rv;
 
-    if ((rv = verify_device(r, x->c, &msg)) != OK) {
+    if ((rv = verify_device(r, x->c, issuer_of(x), msg)) != OK) {
         return rv;
     }
-    if (ota_device_attributes_parse(&x->a, msg->content, msg->content_len,
-                                    &why, r->pool)) {
+    if (ota_device_attributes_parse(&x->a, (*msg)->content,
+                                    (*msg)->content_len, &why, r->pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00035: device "
                       "attributes refused: %s", why);
         return HTTP_BAD_REQUEST;
     }
-    export_device(r, x->a, "2");
+    return OK;
+}
+
+static int phase2_check(phase2 *x)
+{
+    request_rec *r = x->r;
+
+    ota_export_device(r, x->a, "2");
     if (!x->a->challenge) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00036: device %s "
                       "sent no CHALLENGE", x->a->udid);
@@ -682,6 +721,7 @@ static int phase2_read(phase2 *x)
 static int enroll_handler(request_rec *r)
 {
     phase2 x;
+    ota_signed_message *msg;
     plist_t root;
     int rv;
 
@@ -700,11 +740,15 @@ static int enroll_handler(request_rec *r)
     if (!x.c->scep_url) {
         return ota_config_missing(r, "OTAEnrollSCEPURL");
     }
-    if ((rv = phase2_read(&x)) != OK || (rv = ota_db_open(&x.db, r)) != OK) {
+    x.local_ca = local_ca_of(r, x.c);
+    if ((rv = device_read(&x, &msg)) != OK) {
         return rv;
     }
-    x.local_ca = local_ca_of(r, x.c);
-    if ((rv = prepare_scep(&x)) != OK || (rv = redeem(&x)) != OK) {
+    if (msg->trust != device_trust_of(x.c)) {
+        return ota_phase3(r, x.c, x.local_ca, msg, x.a);
+    }
+    if ((rv = phase2_check(&x)) != OK || (rv = ota_db_open(&x.db, r)) != OK
+        || (rv = prepare_scep(&x)) != OK || (rv = redeem(&x)) != OK) {
         return rv;
     }
     scep_profile_build(&root, &x);

@@ -11,6 +11,7 @@
 #include "ota_cms.h"
 #include "ota_ca.h"
 #include "ota_store.h"
+#include <plist/plist.h>
 
 extern module AP_MODULE_DECLARE_DATA ota_enroll_module;
 
@@ -22,6 +23,7 @@ extern module AP_MODULE_DECLARE_DATA ota_enroll_module;
 #define GETCACAPS_TIMEOUT apr_time_from_sec(3)
 #define ASPEN_CONFIG "application/x-apple-aspen-config"
 #define DEFAULT_CERTIFICATE_LIFETIME 365
+#define DEFAULT_ENROLLMENT_WINDOW 3600
 
 typedef enum {
     CAPS_UNSET = 0,
@@ -74,6 +76,12 @@ typedef struct ota_conf {
     int cert_lifetime;
     apr_array_header_t *scep_caps;  /* OTAEnrollSCEPCapabilities */
     int scep_front;                 /* answer GetCACaps before mod_proxy */
+
+    /* phase 3 */
+    ota_trust *issuer_trust;        /* OTAEnrollIssuerCA */
+    struct ota_final_profile *final_profile;
+    const EVP_CIPHER *profile_cipher;
+    int enrollment_window;
 } ota_conf;
 
 /* Configuration (mod_ota_enroll_config.c). */
@@ -95,6 +103,23 @@ int ota_read_body(request_rec *r, apr_size_t max, const char **body,
 int ota_db_open(ota_db *db, request_rec *r);
 int ota_db_failed(request_rec *r, const char *why);
 apr_size_t ota_max_body(const ota_conf *c);
+struct ota_profile_meta;
+struct ota_device_attributes;
+void ota_meta_of(struct ota_profile_meta *meta, const ota_conf *c,
+                 request_rec *r);
+const apr_array_header_t *ota_subject_of(const ota_conf *c);
+void ota_export_device(request_rec *r,
+                       const struct ota_device_attributes *a,
+                       const char *phase);
+int ota_sign_profile(request_rec *r, const ota_conf *c, plist_t root,
+                     const unsigned char **der, apr_size_t *len);
+int ota_send_profile(request_rec *r, const unsigned char *der,
+                     apr_size_t len);
+
+/* Phase 3 (mod_ota_enroll_final.c): msg was verified in the issuer's
+ * strict store. */
+int ota_phase3(request_rec *r, const ota_conf *c, const ota_conf *local_ca,
+               ota_signed_message *msg, struct ota_device_attributes *a);
 
 /* The built-in CA (mod_ota_enroll_scep.c). */
 int ota_scep_handler(request_rec *r);

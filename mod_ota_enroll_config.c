@@ -11,6 +11,9 @@
 #include "mod_ota_enroll.h"
 #include "ota_profile.h"
 #include "scep_payload.h"
+#include "ota_final.h"
+
+APLOG_USE_MODULE(ota_enroll);
 
 static apr_array_header_t *config_sections;
 static int reading_config;
@@ -44,6 +47,7 @@ void *ota_create_dir_conf(apr_pool_t *p, char *dir)
     c->scep_dynamic = UNSET;
     c->cert_lifetime = UNSET;
     c->scep_front = UNSET;
+    c->enrollment_window = UNSET;
     if (reading_config && config_sections) {
         APR_ARRAY_PUSH(config_sections, ota_conf *) = c;
     }
@@ -95,6 +99,10 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->cert_lifetime = PICK_INT(cert_lifetime);
     c->scep_caps = PICK(scep_caps);
     c->scep_front = PICK_INT(scep_front);
+    c->issuer_trust = PICK(issuer_trust);
+    c->final_profile = PICK(final_profile);
+    c->profile_cipher = PICK(profile_cipher);
+    c->enrollment_window = PICK_INT(enrollment_window);
     c->caps = add->caps != CAPS_UNSET ? add->caps : base->caps;
     c->caps_list = add->caps != CAPS_UNSET ? add->caps_list : base->caps_list;
     return c;
@@ -202,6 +210,41 @@ static const char *set_scep_capabilities(cmd_parms *cmd, void *dc,
 static const char *set_scep_front(cmd_parms *cmd, void *dc, int on)
 {
     ((ota_conf *)dc)->scep_front = on;
+    return NULL;
+}
+
+static const char *set_issuer_ca(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+
+    if (!file || ota_trust_load(&c->issuer_trust, file, OTA_TRUST_STRICT,
+                                &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    return NULL;
+}
+
+static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+
+    if (!file || ota_final_load(&c->final_profile, file, &why, cmd->pool)) {
+        return directive_error(cmd, why ? why : "bad path");
+    }
+    return NULL;
+}
+
+static const char *set_profile_cipher(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (!(c->profile_cipher = ota_final_cipher(arg))) {
+        return directive_error(cmd, "expects aes-256-cbc, aes-128-cbc or "
+                               "des-ede3-cbc (for older devices)");
+    }
     return NULL;
 }
 
@@ -355,6 +398,8 @@ static const int_range retries_range = {
     APR_OFFSETOF(ota_conf, scep_retries), 0, 100 };
 static const int_range cert_lifetime_range = {
     APR_OFFSETOF(ota_conf, cert_lifetime), 1, 3650 };
+static const int_range window_range = {
+    APR_OFFSETOF(ota_conf, enrollment_window), 60, 7 * 86400 };
 static const int_range delay_range = {
     APR_OFFSETOF(ota_conf, scep_retry_delay), 0, 86400 };
 
@@ -527,5 +572,17 @@ const command_rec ota_cmds[] = {
     AP_INIT_FLAG("OTAEnrollSCEPFront", set_scep_front, NULL, WHERE,
                  "On: answer GetCACaps (and GetCACert) here, pass the rest "
                  "of SCEP to mod_proxy"),
+    AP_INIT_TAKE1("OTAEnrollIssuerCA", set_issuer_ca, NULL, WHERE,
+                  "PEM file: the CA that issues device identities (phase 3 "
+                  "signers); default: the built-in CA"),
+    AP_INIT_TAKE1("OTAEnrollProfile", set_profile, NULL, WHERE,
+                  "XML plist file: the final payloads, a Configuration "
+                  "profile or an array of payloads"),
+    AP_INIT_TAKE1("OTAEnrollProfileCipher", set_profile_cipher, NULL, WHERE,
+                  "cipher of the final profile: aes-256-cbc (default), "
+                  "aes-128-cbc or des-ede3-cbc"),
+    AP_INIT_TAKE1("OTAEnrollEnrollmentWindow", set_int,
+                  (void *)&window_range, WHERE,
+                  "seconds after phase 2 in which phase 3 is accepted"),
     {NULL}
 };

@@ -18,6 +18,8 @@
 #include "ota_getcacaps.h"
 #include "ota_scep.h"
 
+APLOG_USE_MODULE(ota_enroll);
+
 static const char *const default_capabilities[] = {
     "AES", "POSTPKIOperation", "SHA-256", "SHA-512", "Renewal",
     "SCEPStandard", NULL

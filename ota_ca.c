@@ -673,3 +673,9 @@ int ota_ca_cert_has_subject(X509 *cert, X509_NAME *name)
 {
     return name && X509_NAME_cmp(X509_get_subject_name(cert), name) == 0;
 }
+
+int ota_ca_cert_subject_is(X509 *cert, const ota_ca_subject_entry *entries,
+                           int count)
+{
+    return subject_matches(X509_get_subject_name(cert), entries, count);
+}

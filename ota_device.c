@@ -1,10 +1,10 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* ota-device: plays an Apple device against a profile service (phases 1
- * and 2, then SCEP as the device does it: GetCACert, GetCACaps,
- * PKIOperation), sends single SCEP requests for tests, and inspects or
- * forges phase-2 bodies with the module's own CMS code. A test tool: it
- * prints every request so tests can count them, and never prints a
- * challenge or a key. */
+ * and 2, SCEP as the device does it: GetCACert, GetCACaps, PKIOperation,
+ * then phase 3 and its encrypted final profile), sends single SCEP
+ * requests for tests, and inspects or forges phase-2 bodies with the
+ * module's own CMS code. A test tool: it prints every request so tests
+ * can count them, and never prints a challenge or a key. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +43,13 @@
                              * enroll: FAILURE too */
 #define EXIT_SCEP_FAILURE 6 /* scep: the CertRep says FAILURE */
 #define EXIT_SCEP_PENDING 7 /* scep: the CertRep says PENDING */
+#define EXIT_PHASE3  8      /* HTTP error, signature refused, malformed or
+                             * undecryptable final profile */
+
+/* --stop-after */
+#define STOP_NONE    0
+#define STOP_PHASE2  1      /* before PKIOperation */
+#define STOP_SCEP    2      /* before phase 3 */
 
 #define MAX_BODY (1024 * 1024)
 #define MAX_FILE (16 * 1024 * 1024)
@@ -62,6 +69,8 @@
 
 static const char usage_text[] =
 "usage: ota-device enroll --url URL --identity CERT --key KEY [options]\n"
+"       ota-device enroll --phase3-only --url ENROLL-URL\n"
+"                         --phase3-identity CERT --phase3-key KEY [options]\n"
 "       ota-device scep --url SCEP-URL [options]\n"
 "       ota-device inspect FILE [--device-ca FILE]\n"
 "       ota-device sign --identity CERT --key KEY [--chain FILE]\n"
@@ -72,7 +81,10 @@ static const char usage_text[] =
 "signed device attributes), then SCEP as the device does it: GetCACert,\n"
 "GetCACaps (unless the payload lists the capabilities), PKIOperation\n"
 "(PKCSReq; GetCertInitial while PENDING, as Retries and RetryDelay say)\n"
-"with a new key of the payload's Keysize for its Subject and Challenge.\n"
+"with a new key of the payload's Keysize for its Subject and Challenge,\n"
+"then phase 3: POST the attributes again, without CHALLENGE, signed with\n"
+"the identity obtained; the answer's EncryptedPayloadContent is decrypted\n"
+"with it and the final payloads listed.\n"
 "  --url URL            the profile service\n"
 "  --user USER:PASS     HTTP basic authentication for phase 1\n"
 "  --cacert FILE        CA certificates for the server's TLS\n"
@@ -82,22 +94,40 @@ static const char usage_text[] =
 "  --key KEY            its private key (PEM)\n"
 "  --chain FILE         more certificates to send with the signature\n"
 "  --emulate OS         ios3, ios4 or current (default current)\n"
-"  --udid U             default: the identity's CN\n"
+"  --udid U             default: the identity's CN (--phase3-only: the\n"
+"                       phase-3 identity's)\n"
 "  --serial S           default OTAEMU000001\n"
 "  --product P          default iPhone2,1 / iPhone3,1 / iPhone15,2\n"
 "  --version V          default 7E18 / 8A293 / 21A329\n"
 "  --digest sha1|sha256 phase-2 signature digest (default sha1)\n"
-"  --attributes         add signed attributes (real devices send none)\n"
+"  --phase3-digest sha1|sha256\n"
+"                       phase-3 signature digest (default sha256)\n"
+"  --attributes         add signed attributes to phases 2 and 3 (real\n"
+"                       devices send none in phase 2)\n"
 "  --scep-legacy        accept a CertRep signed with SHA-1 and enciphered\n"
 "                       with single DES (micromdm's scepserver)\n"
 "  --stop-after phase2  stop before PKIOperation (after phase 2, GetCACert\n"
 "                       and GetCACaps): RESULT: ready for SCEP\n"
+"  --stop-after scep    stop before phase 3: RESULT: enrolled\n"
+"  --phase3-identity CERT\n"
+"  --phase3-key KEY     sign phase 3 with this identity (CERT may hold a\n"
+"                       chain, sent too) and decrypt its answer with it,\n"
+"                       instead of the identity SCEP gave\n"
+"  --phase3-only        phase 3 alone: --url is the enrollment URL (phase\n"
+"                       1's PayloadContent.URL); needs --phase3-identity\n"
+"                       and --phase3-key, not --identity and --key; sends\n"
+"                       UDID, VERSION, PRODUCT, SERIAL, IMEI, MEID and\n"
+"                       DEVICE_NAME\n"
 "  --save-dir DIR       keep phase1.der, phase1.plist, phase2-request.der,\n"
-"                       phase2.der, phase2.plist, scep-request.der and\n"
-"                       scep-reply.der in DIR, and the identity obtained:\n"
-"                       device-key.pem, device-cert.pem\n"
+"                       phase2.der, phase2.plist, scep-request.der,\n"
+"                       scep-reply.der, phase3-request.der, phase3.der,\n"
+"                       phase3.plist (the final profile),\n"
+"                       encrypted-content.der (its EnvelopedData) and\n"
+"                       final-payloads.plist (the decrypted payloads) in\n"
+"                       DIR, and the identity obtained: device-key.pem,\n"
+"                       device-cert.pem\n"
 "  --timeout SEC        bound of every request (default: 30 for phases\n"
-"                       1 and 2 and PKIOperation, 3 for GetCACert and\n"
+"                       1, 2 and 3 and PKIOperation, 3 for GetCACert and\n"
 "                       GetCACaps); also the longest RetryDelay waited\n"
 "scep: one SCEP request, for tests\n"
 "  --url URL            the SCEP URL\n"
@@ -138,7 +168,9 @@ static const char usage_text[] =
 "exit status: 0 ok, 1 usage or local error (inspect: refused), 2 phase 1\n"
 "failed, 3 phase 2 failed, 4 network connection lost (iOS 4 without\n"
 "GetCACaps), 5 SCEP failed (no answer, HTTP error, CertRep unreadable;\n"
-"enroll: FAILURE, still PENDING), 6 scep: FAILURE, 7 scep: PENDING\n";
+"enroll: FAILURE, still PENDING), 6 scep: FAILURE, 7 scep: PENDING,\n"
+"8 phase 3 failed (HTTP error, signature refused, final profile malformed\n"
+"or undecryptable)\n";
 
 /* What differs between the emulated systems. */
 typedef struct device_os {
@@ -205,7 +237,11 @@ typedef struct dev_ctx {
     const char *md_name;
     int with_attributes;
     int scep_legacy;                    /* --scep-legacy */
-    int stop_after_phase2;
+    int stop_after;                     /* STOP_* */
+    int phase3_only;
+    const char *p3_cert_file, *p3_key_file;
+    const EVP_MD *p3_md;
+    const char *p3_md_name;
     long timeout_ms;                    /* 0: the defaults */
     scep_opts so;
     int help;
@@ -218,6 +254,8 @@ typedef struct dev_ctx {
     const char *challenge;
     apr_array_header_t *attributes;     /* requested by phase 1 */
     scep_info scep;
+    ota_identity *p3_id;                /* signs phase 3, decrypts the
+                                         * answer */
 } dev_ctx;
 
 /* ---- small helpers ---- */
@@ -410,6 +448,13 @@ static const char *excerpt(const char *body, apr_size_t len, apr_pool_t *p)
 static apr_status_t free_x509_stack(void *s)
 {
     sk_X509_pop_free(s, X509_free);
+    return APR_SUCCESS;
+}
+
+/* A stack whose certificates belong to others. */
+static apr_status_t free_x509_stack_shallow(void *s)
+{
+    sk_X509_free(s);
     return APR_SUCCESS;
 }
 
@@ -697,10 +742,16 @@ static const char *scep_url(const scep_info *s, const char *operation,
     return scep_url_build(s->url, operation, s->name, p);
 }
 
-/* ---- signed profiles (phases 1 and 2) ---- */
+/* ---- signed profiles (phases 1, 2 and 3) ---- */
 
 static const ota_plist_limits profile_limits = {
     1024 * 1024, 32, 4096, 65536
+};
+
+/* Phase 3's profile and payloads: certificates and PKCS#12 in <data>,
+ * and the EnvelopedData of all of them in one. */
+static const ota_plist_limits final_limits = {
+    MAX_BODY, 32, 4096, MAX_BODY
 };
 
 /* The eContent of a SignedData whose signature is not checked. */
@@ -760,11 +811,12 @@ static int cms_content(const char **xml, apr_size_t *len,
     return 1;
 }
 
-/* Checks a phase-1 or phase-2 answer and parses the profile in it. */
+/* Checks a phase-1, -2 or -3 answer and parses the profile in it. */
 static int profile_answer(plist_t *root, const dev_ctx *ctx, int phase,
                           const http_answer *a)
 {
-    int code = phase == 1 ? EXIT_PHASE1 : EXIT_PHASE2;
+    int code = phase == 1 ? EXIT_PHASE1 : phase == 2 ? EXIT_PHASE2
+                                                     : EXIT_PHASE3;
     const char *xml = NULL, *why = NULL;
     apr_size_t len = 0;
     int rc;
@@ -794,8 +846,10 @@ static int profile_answer(plist_t *root, const dev_ctx *ctx, int phase,
                    xml, len)) != 0) {
         return rc;
     }
-    if (ota_plist_parse(root, xml, len, &profile_limits, &why, ctx->p)
-        != APR_SUCCESS || plist_get_node_type(*root) != PLIST_DICT) {
+    if (ota_plist_parse(root, xml, len,
+                        phase == 3 ? &final_limits : &profile_limits, &why,
+                        ctx->p) != APR_SUCCESS
+        || plist_get_node_type(*root) != PLIST_DICT) {
         return complain(code, "phase %d: property list refused: %s", phase,
                         why ? why : "not a dict");
     }
@@ -922,8 +976,9 @@ static const char *attribute_value(const dev_ctx *ctx, const char *name)
     return NULL;
 }
 
+/* The attributes phase 1 asked for; phase 2 adds its CHALLENGE. */
 static int attributes_build(const char **xml, apr_size_t *len,
-                            const dev_ctx *ctx)
+                            const dev_ctx *ctx, int with_challenge)
 {
     plist_t dict = plist_new_dict();
     apr_array_header_t *sent = apr_array_make(ctx->p, 8, sizeof(char *));
@@ -940,7 +995,7 @@ static int attributes_build(const char **xml, apr_size_t *len,
             printf("  not sent: %s (unknown to the emulator)\n", name);
         }
     }
-    if (ctx->challenge) {
+    if (with_challenge && ctx->challenge) {
         ota_plist_dict_set_string(dict, "CHALLENGE", ctx->challenge);
         APR_ARRAY_PUSH(sent, const char *) = "CHALLENGE";
     }
@@ -1175,7 +1230,7 @@ static int phase2(dev_ctx *ctx)
     int rc;
 
     printf("phase 2: POST %s\n", ctx->enroll_url);
-    if ((rc = attributes_build(&xml, &xml_len, ctx)) != 0) {
+    if ((rc = attributes_build(&xml, &xml_len, ctx, 1)) != 0) {
         return rc;
     }
     if (ota_cms_sign(&der, &rq.len, ctx->id, xml, xml_len, ctx->md,
@@ -1775,8 +1830,9 @@ static int scep_poll(dev_ctx *ctx, scep_op *op)
     return 0;
 }
 
-/* The certificate is for our key and signed by a CA of GetCACert. */
-static int scep_issued_check(const scep_info *s, X509 *x)
+/* The certificate is for our key and signed by a CA of GetCACert,
+ * *issuer. */
+static int scep_issued_check(X509 **issuer, const scep_info *s, X509 *x)
 {
     X509 *ca;
 
@@ -1788,6 +1844,7 @@ static int scep_issued_check(const scep_info *s, X509 *x)
         ca = sk_X509_value(s->ca_certs, i);
         if (X509_check_issued(ca, x) == X509_V_OK
             && X509_verify(x, X509_get0_pubkey(ca)) == 1) {
+            *issuer = ca;
             return 0;
         }
     }
@@ -1824,9 +1881,34 @@ static int scep_identity_save(dev_ctx *ctx, const scep_op *op)
     return 0;
 }
 
+/* The identity phase 3 signs with, unless --phase3-identity gave one:
+ * the certificate issued, its key, and the CA that issued it. */
+static int scep_identity_keep(dev_ctx *ctx, const scep_op *op, X509 *ca)
+{
+    ota_identity *id;
+
+    if (ctx->p3_id) {
+        return 0;
+    }
+    id = apr_pcalloc(ctx->p, sizeof(*id));
+    if (!(id->chain = sk_X509_new_null())) {
+        return complain(EXIT_LOCAL, "out of memory");
+    }
+    apr_pool_cleanup_register(ctx->p, id->chain, free_x509_stack_shallow,
+                              apr_pool_cleanup_null);
+    id->cert = op->issued;
+    id->key = op->csr_key;
+    if (X509_cmp(ca, id->cert) != 0) {
+        sk_X509_push(id->chain, ca);
+    }
+    ctx->p3_id = id;
+    return 0;
+}
+
 static int scep_enroll(dev_ctx *ctx)
 {
     scep_op op;
+    X509 *ca = NULL;
     int rc;
 
     if ((rc = scep_request_prepare(ctx, &op)) != 0
@@ -1841,10 +1923,302 @@ static int scep_enroll(dev_ctx *ctx)
                op.reply->fail_text ? op.reply->fail_text : "");
         return EXIT_SCEP;
     }
-    if ((rc = scep_issued_check(&ctx->scep, op.issued)) != 0) {
+    if ((rc = scep_issued_check(&ca, &ctx->scep, op.issued)) != 0
+        || (rc = scep_identity_save(ctx, &op)) != 0) {
         return rc;
     }
-    return scep_identity_save(ctx, &op);
+    return scep_identity_keep(ctx, &op, ca);
+}
+
+/* ---- phase 3 ---- */
+
+/* What --phase3-only sends, phase 1 not having asked. */
+static const char *const phase3_only_attributes[] = {
+    "UDID", "VERSION", "PRODUCT", "SERIAL", "IMEI", "MEID", "DEVICE_NAME",
+    NULL
+};
+
+static const char *key_text(EVP_PKEY *key, apr_pool_t *p)
+{
+    const char *type = EVP_PKEY_get0_type_name(key);
+
+    return apr_psprintf(p, "%s %d", type ? type : "key",
+                        EVP_PKEY_get_bits(key));
+}
+
+/* The attributes without CHALLENGE, signed with the phase-3 identity. */
+static int phase3_request(const unsigned char **der, apr_size_t *len,
+                          const dev_ctx *ctx)
+{
+    const ota_identity *id = ctx->p3_id;
+    const char *xml;
+    apr_size_t xml_len;
+    int rc;
+
+    if ((rc = attributes_build(&xml, &xml_len, ctx, 0)) != 0) {
+        return rc;
+    }
+    if (ota_cms_sign(der, len, id, xml, xml_len, ctx->p3_md,
+                     ctx->with_attributes, ctx->p) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "cannot sign phase 3 with %s (%s)",
+                        ctx->p3_md_name, ota_openssl_error(ctx->p));
+    }
+    printf("  signed: %" APR_SIZE_T_FMT " bytes, %s, %s, by %s (%s)\n",
+           *len, ctx->p3_md_name, ctx->with_attributes
+                                  ? "with signed attributes"
+                                  : "no signed attributes",
+           name_text(X509_get_subject_name(id->cert), ctx->p),
+           key_text(id->key, ctx->p));
+    return 0;
+}
+
+/* Whom the EnvelopedData is for: 1 when one of them is us. */
+static int recipients_print(CMS_ContentInfo *cms, const ota_identity *id,
+                            apr_pool_t *p)
+{
+    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+    CMS_RecipientInfo *ri;
+    X509_NAME *issuer;
+    ASN1_INTEGER *serial;
+    BIGNUM *bn;
+    char *hex;
+    int ours, found = 0;
+
+    for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+        ri = sk_CMS_RecipientInfo_value(ris, i);
+        issuer = NULL;
+        serial = NULL;
+        if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS
+            || !CMS_RecipientInfo_ktri_get0_signer_id(ri, NULL, &issuer,
+                                                      &serial)
+            || !issuer || !serial) {
+            printf("  recipient %d: not by issuer and serial (type %d)\n",
+                   i + 1, CMS_RecipientInfo_type(ri));
+            continue;
+        }
+        bn = ASN1_INTEGER_to_BN(serial, NULL);
+        hex = bn ? BN_bn2hex(bn) : NULL;
+        ours = CMS_RecipientInfo_ktri_cert_cmp(ri, id->cert) == 0;
+        printf("  recipient %d: serial %s, issuer %s%s\n", i + 1,
+               hex ? hex : "?", name_text(issuer, p),
+               ours ? " (this device)" : "");
+        found |= ours;
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    ERR_clear_error();
+    return found;
+}
+
+/* A DER EnvelopedData, nothing after it. */
+static CMS_ContentInfo *envelope_parse(const unsigned char *der,
+                                       apr_size_t len, const char **why,
+                                       apr_pool_t *p)
+{
+    const unsigned char *at = der;
+    CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &at, (long)len);
+    int nid;
+
+    if (!cms) {
+        *why = apr_pstrcat(p, "not CMS: ", ota_openssl_error(p), NULL);
+        return NULL;
+    }
+    if ((nid = OBJ_obj2nid(CMS_get0_type(cms))) != NID_pkcs7_enveloped) {
+        *why = apr_psprintf(p, "a %s, not an EnvelopedData",
+                            OBJ_nid2sn(nid));
+    }
+    else if (at != der + len) {
+        *why = "bytes after the EnvelopedData";
+    }
+    else {
+        return cms;
+    }
+    CMS_ContentInfo_free(cms);
+    return NULL;
+}
+
+/* Decrypts EncryptedPayloadContent with the phase-3 identity, as the
+ * device does with the key it just had certified. */
+static int envelope_open(const char **xml, apr_size_t *len,
+                         const dev_ctx *ctx, const unsigned char *der,
+                         apr_size_t der_len)
+{
+    CMS_ContentInfo *cms;
+    BIO *out;
+    char *data = NULL;
+    const char *why = NULL;
+    long n = 0;
+
+    if (!(cms = envelope_parse(der, der_len, &why, ctx->p))) {
+        return complain(EXIT_PHASE3, "phase 3: EncryptedPayloadContent: "
+                        "%s", why);
+    }
+    printf("  EncryptedPayloadContent: EnvelopedData, %" APR_SIZE_T_FMT
+           " bytes, %d recipient(s)\n", der_len,
+           sk_CMS_RecipientInfo_num(CMS_get0_RecipientInfos(cms)));
+    out = BIO_new(BIO_s_mem());
+    /* OpenSSL says nothing when no recipient is ours: say it first */
+    if (!recipients_print(cms, ctx->p3_id, ctx->p)) {
+        why = "not encrypted to this device's certificate";
+    }
+    else if (!out || CMS_decrypt(cms, ctx->p3_id->key, ctx->p3_id->cert,
+                                 NULL, out, CMS_BINARY) != 1) {
+        why = ota_openssl_error(ctx->p);
+    }
+    else if ((n = BIO_get_mem_data(out, &data)) <= 0) {
+        why = "nothing inside";
+    }
+    *len = n > 0 ? (apr_size_t)n : 0;
+    *xml = apr_pstrmemdup(ctx->p, data ? data : "", *len);
+    BIO_free(out);
+    CMS_ContentInfo_free(cms);
+    if (why) {
+        return complain(EXIT_PHASE3, "phase 3: cannot decrypt "
+                        "EncryptedPayloadContent: %s", why);
+    }
+    printf("  decrypted: %" APR_SIZE_T_FMT " bytes\n", *len);
+    return 0;
+}
+
+/* The decrypted payloads: an array of dicts, each with a PayloadType and
+ * a PayloadIdentifier. */
+static int final_payloads_check(plist_t list, apr_pool_t *p)
+{
+    plist_t item;
+    uint32_t n;
+
+    if (plist_get_node_type(list) != PLIST_ARRAY) {
+        return complain(EXIT_PHASE3, "phase 3: the decrypted content is "
+                        "not an array of payloads");
+    }
+    if ((n = plist_array_get_size(list)) == 0) {
+        return complain(EXIT_PHASE3, "phase 3: no payload in the decrypted "
+                        "content");
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        item = plist_array_get_item(list, i);
+        if (plist_get_node_type(item) != PLIST_DICT) {
+            return complain(EXIT_PHASE3, "phase 3: payload %u is not a "
+                            "dict", i + 1);
+        }
+        if (!ota_plist_dict_get_string(item, "PayloadType", p)
+            || !ota_plist_dict_get_string(item, "PayloadIdentifier", p)) {
+            return complain(EXIT_PHASE3, "phase 3: payload %u has no "
+                            "PayloadType or PayloadIdentifier", i + 1);
+        }
+    }
+    return 0;
+}
+
+static int final_payloads(const dev_ctx *ctx, const char *identifier,
+                          const char *xml, apr_size_t len)
+{
+    plist_t list = NULL, item;
+    const char *why = NULL, *name;
+    uint32_t n;
+    int rc;
+
+    if (ota_plist_parse(&list, xml, len, &final_limits, &why, ctx->p)
+        != APR_SUCCESS) {
+        return complain(EXIT_PHASE3, "phase 3: decrypted content refused: "
+                        "%s", why ? why : "not a property list");
+    }
+    if ((rc = final_payloads_check(list, ctx->p)) != 0) {
+        return rc;
+    }
+    n = plist_array_get_size(list);
+    printf("final profile: PayloadIdentifier %s, %u payload(s)\n",
+           identifier, n);
+    for (uint32_t i = 0; i < n; i++) {
+        item = plist_array_get_item(list, i);
+        name = ota_plist_dict_get_string(item, "PayloadDisplayName", ctx->p);
+        printf("  payload %u: PayloadType %s, PayloadIdentifier %s, "
+               "PayloadDisplayName %s\n", i + 1,
+               ota_plist_dict_get_string(item, "PayloadType", ctx->p),
+               ota_plist_dict_get_string(item, "PayloadIdentifier", ctx->p),
+               name ? name : "(absent)");
+    }
+    return 0;
+}
+
+/* The final profile: a Configuration with IsEncrypted true and its
+ * payloads in EncryptedPayloadContent only. */
+static int phase3_profile(const unsigned char **der, apr_size_t *len,
+                          const dev_ctx *ctx, plist_t root)
+{
+    const char *type = ota_plist_dict_get_string(root, "PayloadType",
+                                                 ctx->p);
+    plist_t flag = plist_dict_get_item(root, "IsEncrypted");
+    plist_t data = plist_dict_get_item(root, "EncryptedPayloadContent");
+    uint8_t encrypted = 0;
+    uint64_t n = 0;
+
+    if (!type || strcmp(type, "Configuration") != 0) {
+        return complain(EXIT_PHASE3, "phase 3: PayloadType is %s, not "
+                        "Configuration", type ? type : "missing");
+    }
+    if (flag && plist_get_node_type(flag) == PLIST_BOOLEAN) {
+        plist_get_bool_val(flag, &encrypted);
+    }
+    if (!encrypted) {
+        return complain(EXIT_PHASE3, "phase 3: IsEncrypted is %s",
+                        flag ? "not true" : "missing");
+    }
+    if (plist_dict_get_item(root, "PayloadContent")) {
+        return complain(EXIT_PHASE3, "phase 3: PayloadContent beside "
+                        "EncryptedPayloadContent");
+    }
+    if (!data || plist_get_node_type(data) != PLIST_DATA
+        || !(*der = (const unsigned char *)plist_get_data_ptr(data, &n))
+        || n == 0) {
+        return complain(EXIT_PHASE3, "phase 3: no EncryptedPayloadContent "
+                        "data");
+    }
+    *len = (apr_size_t)n;
+    return 0;
+}
+
+static int phase3_read(const dev_ctx *ctx, plist_t root)
+{
+    const char *identifier = ota_plist_dict_get_string(
+                                 root, "PayloadIdentifier", ctx->p);
+    const unsigned char *der = NULL;
+    const char *xml = NULL;
+    apr_size_t der_len = 0, xml_len = 0;
+    int rc;
+
+    if (!identifier) {
+        return complain(EXIT_PHASE3, "phase 3: no PayloadIdentifier");
+    }
+    if ((rc = phase3_profile(&der, &der_len, ctx, root)) != 0
+        || (rc = save(ctx, "encrypted-content.der", der, der_len)) != 0
+        || (rc = envelope_open(&xml, &xml_len, ctx, der, der_len)) != 0
+        || (rc = save(ctx, "final-payloads.plist", xml, xml_len)) != 0) {
+        return rc;
+    }
+    return final_payloads(ctx, identifier, xml, xml_len);
+}
+
+static int phase3(dev_ctx *ctx)
+{
+    http_request rq = { "POST", ctx->enroll_url, NULL, 0,
+                        "application/pkcs7-signature", NULL,
+                        ctx->timeout_ms ? ctx->timeout_ms
+                                        : PHASE_TIMEOUT_MS };
+    const unsigned char *der;
+    plist_t root = NULL;
+    int rc;
+
+    printf("phase 3: POST %s\n", ctx->enroll_url);
+    if ((rc = phase3_request(&der, &rq.len, ctx)) != 0) {
+        return rc;
+    }
+    rq.body = (const char *)der;
+    if ((rc = save(ctx, "phase3-request.der", der, rq.len)) != 0
+        || (rc = profile_answer(&root, ctx, 3, http_do(ctx, &rq))) != 0) {
+        return rc;
+    }
+    return phase3_read(ctx, root);
 }
 
 /* ---- commands ---- */
@@ -1894,9 +2268,48 @@ static int identity_load(dev_ctx *ctx)
     return 0;
 }
 
+/* The device's identity for phase 2 and, if given, the one for phase 3;
+ * --phase3-only needs the latter only. */
+static int enroll_identities(dev_ctx *ctx)
+{
+    const char *why = NULL;
+    int rc;
+
+    if (!ctx->p3_cert_file != !ctx->p3_key_file) {
+        return complain(EXIT_LOCAL, "--phase3-identity and --phase3-key go "
+                        "together");
+    }
+    if (ctx->phase3_only && (!ctx->p3_cert_file || ctx->stop_after)) {
+        return complain(EXIT_LOCAL, "--phase3-only needs --phase3-identity "
+                        "and --phase3-key, and no --stop-after");
+    }
+    if (!ctx->phase3_only && (rc = identity_load(ctx)) != 0) {
+        return rc;
+    }
+    if (ctx->p3_cert_file
+        && ota_identity_load(&ctx->p3_id, ctx->p3_cert_file,
+                             ctx->p3_key_file, &why, ctx->p)
+           != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "--phase3-identity: %s", why);
+    }
+    return 0;
+}
+
+/* --phase3-only: --url is where phase 3 goes; phase 1 asked nothing. */
+static void phase3_only_prepare(dev_ctx *ctx)
+{
+    ctx->enroll_url = ctx->url;
+    ctx->attributes = apr_array_make(ctx->p, 8, sizeof(const char *));
+    for (int i = 0; phase3_only_attributes[i]; i++) {
+        APR_ARRAY_PUSH(ctx->attributes, const char *) =
+            phase3_only_attributes[i];
+    }
+}
+
 static int enroll_prepare(dev_ctx *ctx)
 {
     const char *why = NULL;
+    X509 *own;
     apr_status_t rv;
     int rc;
 
@@ -1904,7 +2317,7 @@ static int enroll_prepare(dev_ctx *ctx)
         return complain(EXIT_LOCAL, "enroll needs --url and no other "
                         "argument (see --help)");
     }
-    if ((rc = identity_load(ctx)) != 0) {
+    if ((rc = enroll_identities(ctx)) != 0) {
         return rc;
     }
     if (ctx->trust_file && ota_trust_load(&ctx->trust, ctx->trust_file,
@@ -1926,8 +2339,12 @@ static int enroll_prepare(dev_ctx *ctx)
     ctx->product = ctx->product ? ctx->product : ctx->os->product;
     ctx->version = ctx->version ? ctx->version : ctx->os->version;
     ctx->serial = ctx->serial ? ctx->serial : "OTAEMU000001";
-    if (!ctx->udid && !(ctx->udid = cert_cn(ctx->id->cert, ctx->p))) {
+    own = ctx->phase3_only ? ctx->p3_id->cert : ctx->id->cert;
+    if (!ctx->udid && !(ctx->udid = cert_cn(own, ctx->p))) {
         return complain(EXIT_LOCAL, "the identity has no CN: give --udid");
+    }
+    if (ctx->phase3_only) {
+        phase3_only_prepare(ctx);
     }
     printf("device: %s, %s %s, UDID %s\n", ctx->os->name, ctx->product,
            ctx->version, ctx->udid);
@@ -1935,32 +2352,54 @@ static int enroll_prepare(dev_ctx *ctx)
     return 0;
 }
 
-static int cmd_enroll(dev_ctx *ctx)
+/* Phases 1 and 2, and SCEP: 0 to go on to phase 3, -1 when
+ * --stop-after said to stop (with success), else the exit status. */
+static int enroll_to_scep(dev_ctx *ctx)
 {
     static int (*const steps[])(dev_ctx *) = {
-        enroll_prepare, phase1, phase2, scep_getcacert, scep_getcacaps,
-        scep_plan, NULL
+        phase1, phase2, scep_getcacert, scep_getcacaps, scep_plan, NULL
     };
+    int rc;
+
+    for (int i = 0; steps[i]; i++) {
+        if ((rc = steps[i](ctx)) != 0) {
+            return rc;
+        }
+    }
+    if (ctx->stop_after == STOP_PHASE2) {
+        printf("SCEP: stopping before PKIOperation (--stop-after phase2)\n");
+        printf("RESULT: ready for SCEP\n");
+        return -1;
+    }
+    if ((rc = scep_enroll(ctx)) != 0) {
+        return rc;
+    }
+    if (ctx->stop_after == STOP_SCEP) {
+        printf("phase 3: not sent (--stop-after scep)\n");
+        printf("RESULT: enrolled\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_enroll(dev_ctx *ctx)
+{
     int rc;
 
     if (ctx->md == EVP_md5()) {
         return complain(EXIT_LOCAL, "enroll signs with sha1 or sha256; "
                         "md5 is for sign");
     }
-    for (int i = 0; steps[i]; i++) {
-        if ((rc = steps[i](ctx)) != 0) {
-            return rc;
-        }
-    }
-    if (ctx->stop_after_phase2) {
-        printf("SCEP: stopping before PKIOperation (--stop-after phase2)\n");
-        printf("RESULT: ready for SCEP\n");
-        return 0;
-    }
-    if ((rc = scep_enroll(ctx)) != 0) {
+    if ((rc = enroll_prepare(ctx)) != 0) {
         return rc;
     }
-    printf("RESULT: enrolled\n");
+    if (!ctx->phase3_only && (rc = enroll_to_scep(ctx)) != 0) {
+        return rc < 0 ? 0 : rc;
+    }
+    if ((rc = phase3(ctx)) != 0) {
+        return rc;
+    }
+    printf("RESULT: enrolled, final profile installed\n");
     return 0;
 }
 
@@ -2416,7 +2855,8 @@ enum {
     OPT_SCEP_LEGACY, OPT_STOP_AFTER, OPT_OPERATION, OPT_TYPE, OPT_SUBJECT,
     OPT_CHALLENGE, OPT_KEYSIZE, OPT_SIGNER_CERT, OPT_SIGNER_KEY,
     OPT_CSR_KEY, OPT_CIPHER, OPT_METHOD, OPT_TRANSACTION_ID,
-    OPT_SAVE_REQUEST, OPT_SEND, OPT_OUT_CERT, OPT_OUT_KEY, OPT_SCEP_CACERT
+    OPT_SAVE_REQUEST, OPT_SEND, OPT_OUT_CERT, OPT_OUT_KEY, OPT_SCEP_CACERT,
+    OPT_PHASE3_DIGEST, OPT_PHASE3_IDENTITY, OPT_PHASE3_KEY, OPT_PHASE3_ONLY
 };
 
 static const apr_getopt_option_t enroll_options[] = {
@@ -2431,6 +2871,10 @@ static const apr_getopt_option_t enroll_options[] = {
     { "save-dir", OPT_SAVE_DIR, 1, NULL },
     { "scep-legacy", OPT_SCEP_LEGACY, 0, NULL },
     { "stop-after", OPT_STOP_AFTER, 1, NULL },
+    { "phase3-digest", OPT_PHASE3_DIGEST, 1, NULL },
+    { "phase3-identity", OPT_PHASE3_IDENTITY, 1, NULL },
+    { "phase3-key", OPT_PHASE3_KEY, 1, NULL },
+    { "phase3-only", OPT_PHASE3_ONLY, 0, NULL },
     { "timeout", OPT_TIMEOUT, 1, NULL }, { "help", 'h', 0, NULL },
     { NULL, 0, 0, NULL }
 };
@@ -2480,6 +2924,18 @@ static int option_digest(dev_ctx *ctx, const char *name)
     return 0;
 }
 
+static int option_phase3_digest(dev_ctx *ctx, const char *name)
+{
+    ctx->p3_md = strcasecmp(name, "sha1") == 0 ? EVP_sha1()
+                 : strcasecmp(name, "sha256") == 0 ? EVP_sha256() : NULL;
+    if (!ctx->p3_md) {
+        return complain(EXIT_LOCAL, "--phase3-digest: sha1 or sha256, not "
+                        "%s", name);
+    }
+    ctx->p3_md_name = EVP_MD_get0_name(ctx->p3_md);
+    return 0;
+}
+
 static int option_emulate(dev_ctx *ctx, const char *name)
 {
     for (const device_os *os = device_oses; os->name; os++) {
@@ -2517,6 +2973,18 @@ static int option_word(const char *option, const char *arg,
     complain(EXIT_LOCAL, "--%s: %s is not among the choices (see --help)",
              option, arg);
     return -1;
+}
+
+static int option_stop_after(dev_ctx *ctx, const char *arg)
+{
+    static const char *const stops[] = { "phase2", "scep", NULL };
+    int i = option_word("stop-after", arg, stops);
+
+    if (i < 0) {
+        return EXIT_LOCAL;
+    }
+    ctx->stop_after = i == 0 ? STOP_PHASE2 : STOP_SCEP;
+    return 0;
 }
 
 static int option_keysize(dev_ctx *ctx, const char *text)
@@ -2612,11 +3080,7 @@ static int option_scep(dev_ctx *ctx, int code, const char *arg)
         ctx->scep_legacy = 1;
         return 0;
     case OPT_STOP_AFTER:
-        if (strcmp(arg, "phase2") != 0) {
-            return complain(EXIT_LOCAL, "--stop-after: phase2, not %s", arg);
-        }
-        ctx->stop_after_phase2 = 1;
-        return 0;
+        return option_stop_after(ctx, arg);
     case OPT_KEYSIZE:
         return option_keysize(ctx, arg);
     }
@@ -2640,6 +3104,9 @@ static int option_set(dev_ctx *ctx, int code, const char *arg)
     case OPT_SAVE_DIR:  ctx->save_dir = arg;       break;
     case OPT_DEVICE_CA: ctx->device_ca = arg;      break;
     case OPT_ATTRIBUTES: ctx->with_attributes = 1; break;
+    case OPT_PHASE3_IDENTITY: ctx->p3_cert_file = arg; break;
+    case OPT_PHASE3_KEY:      ctx->p3_key_file = arg;  break;
+    case OPT_PHASE3_ONLY:     ctx->phase3_only = 1;    break;
     case 'h':           ctx->help = 1;             break;
     case OPT_EMULATE:
         return option_emulate(ctx, arg);
@@ -2648,6 +3115,8 @@ static int option_set(dev_ctx *ctx, int code, const char *arg)
         return option_digest(ctx, arg);
     case OPT_TIMEOUT:
         return option_timeout(ctx, arg);
+    case OPT_PHASE3_DIGEST:
+        return option_phase3_digest(ctx, arg);
     default:
         return option_scep(ctx, code, arg);
     }
@@ -2724,6 +3193,7 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
     ctx->so.type = OTA_SCEP_PKCS_REQ;
     ctx->so.keysize = 2048;
     option_digest(ctx, "sha1");
+    option_phase3_digest(ctx, "sha256");
     if ((rc = options_parse(ctx, cmd->options, argc, argv)) != 0) {
         fprintf(stderr, "(see ota-device --help)\n");
         return rc;

@@ -119,6 +119,11 @@ const char *ota_ca_serial_hex(X509 *cert, apr_pool_t *p);
 int ota_ca_same_subject(X509_REQ *csr, X509 *cert);
 int ota_ca_cert_has_subject(X509 *cert, X509_NAME *name);
 
+/* The certificate's subject is exactly these entries (phase 3 from an
+ * external CA: the subject the device was told to request). */
+int ota_ca_cert_subject_is(X509 *cert, const ota_ca_subject_entry *entries,
+                           int count);
+
 /* RFC 2253 text of a name, for logs and the registry. */
 const char *ota_ca_name_text(X509_NAME *name, apr_pool_t *p);
 

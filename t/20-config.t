@@ -15,6 +15,7 @@ cp "$PKI/signing-chain.pem" "$etc/signing-chain.pem"
 cp "$PKI/signing.key" "$etc/signing.key"
 cp "$PKI/signing-ca.pem" "$etc/ca.pem"
 cp "$PKI/signing-ca.key" "$etc/ca.key"
+cp "$T_TOP/t/fixtures/profiles/configuration.mobileconfig" "$etc/final.mobileconfig"
 cp "$T_WORK/../$(basename "$T_WORK")/users" "$etc/users" 2>/dev/null || true
 sed -e "s|/etc/apache2/ota-enroll|$etc|g" \
     -e "s|/var/lib/apache2/ota_enroll|$T_WORK|g" \
@@ -51,7 +52,7 @@ like "$T_OUT" 'OTAEnrollSigningKey: the key in .* does not match' \
 # Bad values, one directive at a time.
 while IFS='|' read -r directive value pattern; do
     [ -n "$directive" ] || continue
-    config_test bad "$directive $value"
+    config_test bad "$directive ${value//TOP/$T_TOP}"
     like "$T_OUT" "$directive: .*$pattern" "$directive $value is refused"
 done <<'BAD'
 OTAEnrollSigningCertificate|/nonexistent.pem|cannot read
@@ -77,6 +78,14 @@ OTAEnrollSCEPRetryDelay|x|expects a number
 OTAEnrollSCEPCapabilities|DES|not a capability the built-in CA has
 OTAEnrollSCEPCapabilities|AES MD5|not a capability the built-in CA has
 OTAEnrollCertificateLifetime|0|expects a number from 1 to 3650
+OTAEnrollProfile|/nonexistent.plist|
+OTAEnrollProfile|TOP/t/fixtures/profiles/bad-unknown-field.plist|unknown field %\{PASSWORD\}
+OTAEnrollProfile|TOP/t/fixtures/profiles/bad-binary.plist|binary
+OTAEnrollProfile|TOP/t/fixtures/profiles/bad-no-content.plist|PayloadContent is missing
+OTAEnrollProfileCipher|des-cbc|expects aes-256-cbc, aes-128-cbc or des-ede3-cbc
+OTAEnrollProfileCipher|rc2-cbc|expects aes-256-cbc
+OTAEnrollIssuerCA|/nonexistent.pem|cannot read
+OTAEnrollEnrollmentWindow|10|expects a number from 60
 OTAEnrollCAKey|/nonexistent.key|cannot read
 OTAEnrollCACertificate|/etc/hostname|no PEM certificate
 OTAEnrollSCEPCACertificate|/nonexistent.pem|cannot read

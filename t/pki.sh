@@ -27,10 +27,11 @@
 #                                  device-bundle.pem
 #   Hostile identities:            selfsigned-device, rogue-leaf,
 #                                  rsa512-device, ourca-device,
-#                                  weak-ourca-device
+#                                  weak-ourca-device, expired-ourca-device
 # Each NAME above gives NAME.pem (certificate) and NAME.key (private key).
 #
-# Idempotent: exits at once if OUTDIR/.complete exists; that file is
+# Idempotent: exits at once if OUTDIR/.complete holds this script's
+# PKI_VERSION (bump it when the set of files changes); that file is
 # written last.  Past validity dates need "openssl ca" (-startdate), since
 # "openssl x509" in OpenSSL 3.0 cannot set an arbitrary notBefore.
 
@@ -41,7 +42,8 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
     exit 2
 fi
 OUT=$1
-[ -e "$OUT/.complete" ] && exit 0
+PKI_VERSION=2
+[ "$(cat "$OUT/.complete" 2>/dev/null)" = "$PKI_VERSION" ] && exit 0
 
 mkdir -p "$OUT"
 chmod 755 "$OUT"
@@ -233,7 +235,10 @@ issue ourca-device signing-ca 2048 sha256 "$NOW" "$IN_2Y" ext_device \
     "/CN=${UDID}D0CA"
 issue weak-ourca-device signing-ca 1024 sha1 \
     20100101000000Z 20120101000000Z ext_device "/CN=${UDID}D0WK"
+# modern but expired: only time refuses it
+issue expired-ourca-device signing-ca 2048 sha256 \
+    20200101000000Z 20210101000000Z ext_device "/CN=${UDID}D0EX"
 
 chmod 644 "$OUT"/*.pem "$OUT"/*.key
-touch "$OUT/.complete"
+echo "$PKI_VERSION" >"$OUT/.complete"
 chmod 644 "$OUT/.complete"
