@@ -78,3 +78,6 @@ clean:
 	rm -rf $(BUILD) mod_ota_enroll.so
 
 .PHONY: all deps test demo install clean
+
+# Further targets (bench, fuzz, sanitizers) live in mk/*.mk.
+-include mk/*.mk
