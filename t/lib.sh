@@ -243,6 +243,55 @@ scepserver_start() {
     return 1
 }
 
+# ---- crafted device requests ----
+challenge_of() {   # challenge_of URL [CURL-ARGS]: a fresh phase-1 challenge
+    local f=$T_WORK/challenge.der url=$1
+    shift
+    curl -s -o "$f" "$@" "$url"
+    openssl cms -verify -inform DER -in "$f" -noverify 2>/dev/null | tr -d '\n\t' \
+        | sed -n 's/.*<key>Challenge<\/key><string>\([^<]*\)<.*/\1/p'
+}
+device_attrs() {   # device_attrs UDID CHALLENGE [EXTRA-XML]: attribute plist
+    printf '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">\n<dict>\n'
+    [ -n "$1" ] && printf '\t<key>UDID</key>\n\t<string>%s</string>\n' "$1"
+    [ -n "$2" ] && printf '\t<key>CHALLENGE</key>\n\t<string>%s</string>\n' "$2"
+    printf '\t<key>PRODUCT</key>\n\t<string>iPhone3,1</string>\n%s</dict>\n</plist>\n' "${3:-}"
+}
+device_sign() {   # device_sign NAME IN OUT [SIGN-OPTIONS]: as PKI identity NAME
+    local name=$1 in=$2 out=$3
+    shift 3
+    "$OTA_DEVICE" sign --identity "$PKI/$name.pem" --key "$PKI/$name.key" \
+        --chain "$PKI/device-ca-chain.pem" "$@" "$in" "$out" >/dev/null 2>&1
+}
+post_body() {   # post_body PATH FILE [CURL-ARGS]: the HTTP status
+    local path=$1 f=$2
+    shift 2
+    curl -s -o "$T_WORK/post.out" -w '%{http_code}' \
+        -H 'Content-Type: application/pkcs7-signature' --data-binary "@$f" "$@" \
+        "$(t_url "$path")"
+}
+db_state() {   # challenges/used/devices/SCEP challenges/used/certificates
+    db_count "select (select count(*) from ota_challenge) || '/' ||
+        (select count(*) from ota_challenge where used is not null) || '/' ||
+        (select count(*) from ota_device) || '/' ||
+        (select count(*) from ota_scep_challenge) || '/' ||
+        (select count(*) from ota_scep_challenge where used is not null) || '/' ||
+        (select count(*) from ota_certificate) || '/' ||
+        (select count(*) from ota_device where enrolled_at is not null)"
+}
+# refused NAME PATH FILE STATUS ID [CURL-ARGS]: posting FILE to PATH gets
+# STATUS, exactly one log line with ID, and stores and consumes nothing.
+refused() {
+    local name=$1 path=$2 f=$3 want=$4 id=$5 before got n0
+    shift 5
+    before=$(db_state)
+    n0=$(log_count "$id")
+    got=$(post_body "$path" "$f" "$@")
+    is "$got" "$want" "$name: HTTP $want"
+    is "$(( $(log_count "$id") - n0 ))" 1 "$name: one $id line"
+    is "$(db_state)" "$before" "$name: nothing stored or consumed"
+}
+
 t_url() {
     echo "http://127.0.0.1:$T_PORT$1"
 }
