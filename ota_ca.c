@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "ota_ca.h"
+#include "ota_pool.h"
 
 #define OTA_CA_BACKDATE    (5 * 60)     /* seconds, for clock skew */
 #define OTA_CA_MAX_DAYS    36500
@@ -42,13 +43,12 @@ static const int csr_curves[] = {
 
 /* ---- pool-owned OpenSSL objects ---- */
 
-static apr_status_t free_x509(void *x) { X509_free(x); return APR_SUCCESS; }
-static apr_status_t free_md(void *md) { EVP_MD_free(md); return APR_SUCCESS; }
-static apr_status_t free_x509_stack_shallow(void *s)
+static apr_status_t free_md(void *md)
 {
-    sk_X509_free(s);
+    EVP_MD_free(md);
     return APR_SUCCESS;
 }
+
 static apr_status_t free_exts(void *s)
 {
     sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
@@ -217,10 +217,7 @@ static apr_status_t ca_prepare(ota_ca *ca, const char **why, apr_pool_t *p)
         apr_pool_cleanup_register(p, ca->sha1, free_md,
                                   apr_pool_cleanup_null);
     }
-    if (ca->chain) {
-        apr_pool_cleanup_register(p, ca->chain, free_x509_stack_shallow,
-                                  apr_pool_cleanup_null);
-    }
+    ota_own_stack(p, ca->chain);
     if (!ca->md || !ca->sha1 || !ca->chain
         || !sk_X509_unshift(ca->chain, ca->id->cert)
         || (n = i2d_X509(ca->id->cert, &der)) <= 0
@@ -613,7 +610,7 @@ apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
     if (!(x = X509_new())) {
         return issue_fail(why, "out of memory", p);
     }
-    apr_pool_cleanup_register(p, x, free_x509, apr_pool_cleanup_null);
+    ota_own_x509(p, x);
     if (!X509_set_version(x, X509_VERSION_3) || !set_serial(x)
         || !X509_set_subject_name(x, X509_REQ_get_subject_name(csr))
         || !X509_set_issuer_name(x, X509_get_subject_name(ca->id->cert))

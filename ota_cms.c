@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "ota_cms.h"
+#include "ota_pool.h"
 
 struct ota_trust {
     ota_trust_kind kind;
@@ -28,19 +29,9 @@ static const int strict_digests[] = {
     NID_sha256, NID_sha384, NID_sha512, NID_undef
 };
 
-/* ---- pool-owned OpenSSL objects ---- */
-
-static apr_status_t free_x509(void *x) { X509_free(x); return APR_SUCCESS; }
-static apr_status_t free_pkey(void *k) { EVP_PKEY_free(k); return APR_SUCCESS; }
-static apr_status_t free_store(void *s) { X509_STORE_free(s); return APR_SUCCESS; }
-static apr_status_t free_x509_stack(void *s)
+static apr_status_t free_store(void *s)
 {
-    sk_X509_pop_free(s, X509_free);
-    return APR_SUCCESS;
-}
-static apr_status_t free_x509_stack_shallow(void *s)
-{
-    sk_X509_free(s);
+    X509_STORE_free(s);
     return APR_SUCCESS;
 }
 
@@ -75,8 +66,7 @@ apr_status_t ota_certs_load(STACK_OF(X509) **out, const char *file,
     }
     ERR_clear_error();     /* the loop ends on "no start line" */
     BIO_free(bio);
-    apr_pool_cleanup_register(p, certs, free_x509_stack,
-                              apr_pool_cleanup_null);
+    ota_own_certs(p, certs);
     if (sk_X509_num(certs) == 0) {
         *why = apr_psprintf(p, "%s holds no PEM certificate", file);
         return APR_EINVAL;
@@ -103,7 +93,7 @@ apr_status_t ota_key_load(EVP_PKEY **out, const char *file,
                             file, ota_openssl_error(p));
         return APR_EINVAL;
     }
-    apr_pool_cleanup_register(p, key, free_pkey, apr_pool_cleanup_null);
+    ota_own_pkey(p, key);
     *out = key;
     return APR_SUCCESS;
 }
@@ -125,8 +115,7 @@ apr_status_t ota_identity_load(ota_identity **out, const char *cert_file,
     /* The stack is freed with p; the identity borrows its members. */
     id->cert = sk_X509_value(certs, 0);
     id->chain = sk_X509_new_null();
-    apr_pool_cleanup_register(p, id->chain, free_x509_stack_shallow,
-                              apr_pool_cleanup_null);
+    ota_own_stack(p, id->chain);
     /* CMS refuses a certificate twice: skip repeats of a bundle. */
     for (int i = 1; i < sk_X509_num(certs); i++) {
         X509 *x = sk_X509_value(certs, i);
@@ -217,12 +206,8 @@ apr_status_t ota_trust_load(ota_trust **out, const char *chain_file,
     t->all = certs;
     t->store = X509_STORE_new();
     apr_pool_cleanup_register(p, t->store, free_store, apr_pool_cleanup_null);
-    t->untrusted = sk_X509_new_null();
-    t->issuing_cas = sk_X509_new_null();
-    apr_pool_cleanup_register(p, t->untrusted, free_x509_stack_shallow,
-                              apr_pool_cleanup_null);
-    apr_pool_cleanup_register(p, t->issuing_cas, free_x509_stack_shallow,
-                              apr_pool_cleanup_null);
+    t->untrusted = ota_own_stack(p, sk_X509_new_null());
+    t->issuing_cas = ota_own_stack(p, sk_X509_new_null());
     for (int i = 0; i < sk_X509_num(certs); i++) {
         X509 *x = sk_X509_value(certs, i);
         if (kind == OTA_TRUST_STRICT || is_self_signed(x)) {
@@ -372,9 +357,7 @@ apr_status_t ota_trust_verify_cert(ota_cms_verdict *verdict,
     ok = X509_STORE_CTX_init(ctx, t->store, cert, untrusted)
          && X509_verify_cert(ctx) == 1;
     if (ok) {
-        *chain = X509_STORE_CTX_get1_chain(ctx);
-        apr_pool_cleanup_register(p, *chain, free_x509_stack,
-                                  apr_pool_cleanup_null);
+        *chain = ota_own_certs(p, X509_STORE_CTX_get1_chain(ctx));
         if (t->kind == OTA_TRUST_APPLE_DEVICE
             && !chain_through_issuing_ca(t, *chain)) {
             *verdict = OTA_CMS_NOT_DEVICE_CA;
@@ -463,8 +446,7 @@ static apr_status_t verify_structure(ota_signed_message *m,
                       "signer certificate not in the message");
     }
     X509_up_ref(m->signer);
-    apr_pool_cleanup_register(p, m->signer, free_x509,
-                              apr_pool_cleanup_null);
+    ota_own_x509(p, m->signer);
     return APR_SUCCESS;
 }
 
@@ -497,12 +479,6 @@ static apr_status_t verify_policy(ota_signed_message *m, CMS_SignerInfo *si,
     return APR_SUCCESS;
 }
 
-static apr_status_t free_cms(void *cms)
-{
-    CMS_ContentInfo_free(cms);
-    return APR_SUCCESS;
-}
-
 apr_status_t ota_cms_verify_any(ota_signed_message **out,
                                 const unsigned char *der, apr_size_t len,
                                 const ota_trust *const *trusts, int n,
@@ -520,7 +496,7 @@ apr_status_t ota_cms_verify_any(ota_signed_message **out,
     if (!cms) {
         return refuse(m, OTA_CMS_MALFORMED, ota_openssl_error(p));
     }
-    apr_pool_cleanup_register(p, cms, free_cms, apr_pool_cleanup_null);
+    ota_own_cms(p, cms);
     if (cursor != der + len) {
         return refuse(m, OTA_CMS_MALFORMED, "trailing data after the CMS");
     }
@@ -607,11 +583,8 @@ X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p)
     X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 
     BIO_free(bio);
-    if (x) {
-        apr_pool_cleanup_register(p, x, free_x509, apr_pool_cleanup_null);
-    }
     ERR_clear_error();
-    return x;
+    return ota_own_x509(p, x);
 }
 
 apr_status_t ota_cert_der(const unsigned char **der, apr_size_t *len,

@@ -20,6 +20,7 @@
 #include <openssl/objects.h>
 
 #include "ota_final.h"
+#include "ota_pool.h"
 #include "ota_cms.h"
 #include "scep_payload.h"
 
@@ -56,18 +57,6 @@ static apr_status_t refuse(const char **why, apr_pool_t *p,
     *why = apr_pvsprintf(p, fmt, ap);
     va_end(ap);
     return APR_EINVAL;
-}
-
-static apr_status_t plist_cleanup(void *node)
-{
-    plist_free(node);
-    return APR_SUCCESS;
-}
-
-static plist_t plist_in_pool(plist_t node, apr_pool_t *p)
-{
-    apr_pool_cleanup_register(p, node, plist_cleanup, apr_pool_cleanup_null);
-    return node;
 }
 
 /* ---- walking every string value, with where it is for messages ---- */
@@ -430,7 +419,7 @@ static apr_status_t root_take(ota_final_profile *fp, plist_t root,
     apr_status_t rv;
 
     if (type == PLIST_ARRAY) {
-        fp->top = plist_in_pool(plist_new_dict(), p);
+        fp->top = ota_plist_free_with_pool(plist_new_dict(), p);
     }
     else if (type == PLIST_DICT) {
         if ((rv = configuration_check(root, why, p)) != APR_SUCCESS
@@ -438,7 +427,7 @@ static apr_status_t root_take(ota_final_profile *fp, plist_t root,
             return rv;
         }
         content = plist_dict_get_item(root, "PayloadContent");
-        fp->top = plist_in_pool(plist_copy(root), p);
+        fp->top = ota_plist_free_with_pool(plist_copy(root), p);
         for (const char *const *k = top_replaced; *k; k++) {
             plist_dict_remove_item(fp->top, *k);
         }
@@ -447,7 +436,7 @@ static apr_status_t root_take(ota_final_profile *fp, plist_t root,
         return refuse(why, p, "neither a Configuration profile nor an array "
                       "of payloads");
     }
-    fp->payloads = plist_in_pool(plist_copy(content), p);
+    fp->payloads = ota_plist_free_with_pool(plist_copy(content), p);
     fp->count = (int)plist_array_get_size(fp->payloads);
     return APR_SUCCESS;
 }
@@ -589,21 +578,9 @@ static apr_status_t payloads_fill(plist_t payloads, walk_ctx *c)
     return APR_SUCCESS;
 }
 
-static apr_status_t cms_cleanup(void *cms)
-{
-    CMS_ContentInfo_free(cms);
-    return APR_SUCCESS;
-}
-
 static apr_status_t bio_cleanup(void *bio)
 {
     BIO_free(bio);
-    return APR_SUCCESS;
-}
-
-static apr_status_t stack_cleanup(void *certs)
-{
-    sk_X509_free(certs);            /* shallow: the caller owns the cert */
     return APR_SUCCESS;
 }
 
@@ -622,16 +599,13 @@ static apr_status_t envelope(const unsigned char **der, apr_size_t *len,
     if (xml_len > INT_MAX) {
         return refuse(why, p, "filled payloads too large to encrypt");
     }
-    if ((certs = sk_X509_new_null()) != NULL) {
-        apr_pool_cleanup_register(p, certs, stack_cleanup,
-                                  apr_pool_cleanup_null);
-    }
+    certs = ota_own_stack(p, sk_X509_new_null());   /* the caller owns cert */
     if ((in = BIO_new_mem_buf(xml, (int)xml_len)) != NULL) {
         apr_pool_cleanup_register(p, in, bio_cleanup, apr_pool_cleanup_null);
     }
     if (certs && in && sk_X509_push(certs, cert) > 0
         && (cms = CMS_encrypt(certs, in, cipher, CMS_BINARY)) != NULL) {
-        apr_pool_cleanup_register(p, cms, cms_cleanup, apr_pool_cleanup_null);
+        ota_own_cms(p, cms);
         n = i2d_CMS_ContentInfo(cms, &buf);
     }
     if (n <= 0) {
@@ -658,7 +632,7 @@ static apr_status_t outer_build(plist_t *out, const ota_final_profile *fp,
                                 walk_ctx *c)
 {
     walk_at at = { NULL, "profile", 0 };
-    plist_t root = plist_in_pool(plist_copy(fp->top), c->p);
+    plist_t root = ota_plist_free_with_pool(plist_copy(fp->top), c->p);
     apr_status_t rv;
 
     if ((rv = walk_strings(root, &at, fill_string, c)) != APR_SUCCESS) {
@@ -703,13 +677,14 @@ apr_status_t ota_final_build(plist_t *out, const ota_final_profile *fp,
     if ((rv = recipient_check(device_cert, cipher, why, p)) != APR_SUCCESS) {
         return rv;
     }
-    payloads = plist_in_pool(plist_copy(fp->payloads), p);
+    /* a working copy, freed as soon as it is serialized */
+    payloads = plist_copy(fp->payloads);
     rv = payloads_fill(payloads, &c);
     if (rv == APR_SUCCESS
         && ota_plist_to_xml(&xml, &xml_len, payloads, p) != APR_SUCCESS) {
         rv = refuse(why, p, "cannot write the payloads as XML");
     }
-    apr_pool_cleanup_run(p, payloads, plist_cleanup);   /* done with it */
+    plist_free(payloads);
     if (rv == APR_SUCCESS) {
         rv = envelope(&der, &der_len, xml, xml_len, device_cert, cipher,
                       why, p);

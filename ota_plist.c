@@ -255,9 +255,12 @@ static apr_status_t free_plist(void *node)
     return APR_SUCCESS;
 }
 
-void ota_plist_free_with_pool(plist_t node, apr_pool_t *p)
+plist_t ota_plist_free_with_pool(plist_t node, apr_pool_t *p)
 {
-    apr_pool_cleanup_register(p, node, free_plist, apr_pool_cleanup_null);
+    if (node) {
+        apr_pool_cleanup_register(p, node, free_plist, apr_pool_cleanup_null);
+    }
+    return node;
 }
 
 apr_status_t ota_plist_parse(plist_t *out, const char *xml, apr_size_t len,

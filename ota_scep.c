@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "ota_scep.h"
+#include "ota_pool.h"
 
 /* Said alike for every way the envelope can fail to open, so a peer
  * tampering with the ciphertext learns nothing (padding oracle). */
@@ -129,31 +130,7 @@ const char *ota_scep_fail_info_name(ota_scep_fail_info f)
            ? names[f] : "unknown";
 }
 
-/* ---- pool-owned OpenSSL objects ---- */
-
-static apr_status_t free_cms(void *c)
-{
-    CMS_ContentInfo_free(c);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_x509(void *x)
-{
-    X509_free(x);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_req(void *r)
-{
-    X509_REQ_free(r);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_certs(void *s)
-{
-    sk_X509_pop_free(s, X509_free);
-    return APR_SUCCESS;
-}
+/* ---- pool-owned message data (other objects: ota_pool.h) ---- */
 
 static apr_status_t free_ias(void *a)
 {
@@ -185,7 +162,7 @@ static CMS_ContentInfo *cms_parse(const unsigned char *der, apr_size_t len,
     if (!(cms = d2i_CMS_ContentInfo(NULL, &cursor, (long)len))) {
         return NULL;
     }
-    own(p, cms, free_cms);
+    ota_own_cms(p, cms);
     return cursor == der + len ? cms : NULL;
 }
 
@@ -465,7 +442,7 @@ static int outer_check(ota_scep_request *r, CMS_ContentInfo **cms,
     }
     r->certs = CMS_get1_certs(*cms);
     if (r->certs) {
-        own(p, r->certs, free_certs);
+        ota_own_certs(p, r->certs);
     }
     return 1;
 }
@@ -524,7 +501,7 @@ static int signer_check(ota_scep_request *r, CMS_ContentInfo *cms,
                       "signer certificate not in the message");
     }
     X509_up_ref(r->signer);
-    own(p, r->signer, free_x509);
+    ota_own_x509(p, r->signer);
     key = X509_get0_pubkey(r->signer);
     if (!key || !EVP_PKEY_is_a(key, "RSA")) {
         return refuse(r, OTA_SCEP_BAD_ALG, "signer key is not RSA");
@@ -682,7 +659,7 @@ static int csr_read(ota_scep_request *r, const unsigned char *der,
         ERR_clear_error();
         return refuse(r, OTA_SCEP_BAD_MESSAGE_CHECK, OPEN_FAILED);
     }
-    own(p, r->csr, free_req);
+    ota_own_x509_req(p, r->csr);
     if (cursor != der + len) {
         return refuse(r, OTA_SCEP_BAD_MESSAGE_CHECK, OPEN_FAILED);
     }
@@ -987,7 +964,7 @@ apr_status_t ota_scep_self_signed(X509 **out, EVP_PKEY *key,
         X509_free(x);
         return APR_EGENERAL;
     }
-    own(p, x, free_x509);
+    ota_own_x509(p, x);
     *out = x;
     return APR_SUCCESS;
 }
@@ -1012,7 +989,7 @@ apr_status_t ota_scep_csr(X509_REQ **out, EVP_PKEY *key,
         X509_REQ_free(req);
         return APR_EGENERAL;
     }
-    own(p, req, free_req);
+    ota_own_x509_req(p, req);
     *out = req;
     return APR_SUCCESS;
 }
@@ -1309,7 +1286,7 @@ static int reply_open(ota_scep_reply *r, const unsigned char *der,
         ERR_clear_error();
         return reject(r, "the reply holds no certificate");
     }
-    own(p, r->certs, free_certs);
+    ota_own_certs(p, r->certs);
     r->cert = reply_pick(r->certs, c->key);
     return 1;
 }

@@ -30,8 +30,8 @@ apr_status_t ota_plist_parse(plist_t *out, const char *xml, apr_size_t len,
 apr_status_t ota_plist_to_xml(const char **xml, apr_size_t *len,
                               plist_t node, apr_pool_t *p);
 
-/* Frees node when p is cleared. */
-void ota_plist_free_with_pool(plist_t node, apr_pool_t *p);
+/* Frees node when p is cleared; returns it. */
+plist_t ota_plist_free_with_pool(plist_t node, apr_pool_t *p);
 
 /* What a device tells about itself in phase 2 (and phase 3). */
 typedef struct ota_device_attributes {
