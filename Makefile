@@ -28,11 +28,11 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
 CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_profile ota_ca \
-           ota_scep scep_payload ota_getcacaps ota_final
+           ota_scep scep_payload ota_getcacaps ota_final ota_status
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 # httpd glue: the only files that call httpd
 GLUE     = mod_ota_enroll mod_ota_enroll_config mod_ota_enroll_scep \
-           mod_ota_enroll_final
+           mod_ota_enroll_final mod_ota_enroll_status
 GLUE_OBJ = $(GLUE:%=$(BUILD)/%.o)
 UNITS    = $(patsubst t/%.c,%,$(wildcard t/unit_*.c))
 UNIT_BIN = $(UNITS:%=$(BUILD)/t/%)

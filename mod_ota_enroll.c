@@ -769,6 +769,8 @@ static void ota_register_hooks(apr_pool_t *p)
     ap_hook_handler(profile_service_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(enroll_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ota_scep_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ota_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ota_status_register_hooks(p);      /* the error_log hook that counts */
     ap_hook_handler(ota_scep_front_handler, NULL, NULL,
                     APR_HOOK_REALLY_FIRST);
 }

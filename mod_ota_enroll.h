@@ -127,4 +127,8 @@ int ota_scep_front_handler(request_rec *r);
 const apr_array_header_t *ota_scep_capabilities(const ota_conf *c,
                                                 apr_pool_t *p);
 
+/* The admin view (mod_ota_enroll_status.c); its hooks count refusals. */
+int ota_status_handler(request_rec *r);
+void ota_status_register_hooks(apr_pool_t *p);
+
 #endif

@@ -106,6 +106,28 @@ const ota_store_statement ota_store_statements[] = {
       "SELECT COUNT(*) FROM ota_scep_challenge WHERE used IS NOT NULL" },
     { "ota_count_certificate",
       "SELECT COUNT(*) FROM ota_certificate" },
+    /* The status page. q (5 times) is a LIKE literal, lower-cased here;
+     * '%%' is apr_dbd's spelling of '%'. */
+    { "ota_device_page",
+      "SELECT d.udid, d.serial, d.product, d.version, d.username, d.phase, "
+      "d.cert_serial, c.not_after, c.revoked, d.last_seen "
+      "FROM ota_device d "
+      "LEFT JOIN ota_certificate c ON c.serial = d.cert_serial "
+      "WHERE (LOWER(d.udid) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.product) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.username) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.cert_serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\') "
+      "AND (%d = 0 OR d.phase = %d) "
+      "ORDER BY d.last_seen DESC, d.udid LIMIT %d OFFSET %d" },
+    { "ota_device_phases",
+      "SELECT d.phase, COUNT(*) FROM ota_device d "
+      "WHERE LOWER(d.udid) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.product) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.username) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "OR LOWER(d.cert_serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
+      "GROUP BY d.phase" },
     { NULL, NULL }
 };
 
@@ -285,6 +307,14 @@ apr_status_t ota_store_schema(ota_db *db, const char **why, apr_pool_t *p)
     return rv;
 }
 
+/* Statements are prepared without a label: a labelled pgsql statement is
+ * a server-side PREPARE, which dies with the session, and mod_dbd's
+ * connection check reconnects a broken pgsql connection in place
+ * (PQreset), keeping this connection's table of prepared statements: after
+ * a database restart every request on that connection would then fail
+ * with "prepared statement does not exist". Unlabelled, pgsql sends the
+ * SQL with each execution (PQexecParams) and nothing is lost on a
+ * reconnect; sqlite3 prepares the same either way. */
 apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
                                    apr_pool_t *p)
 {
@@ -300,8 +330,7 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
             continue;
         }
         st = NULL;
-        rc = apr_dbd_prepare(db->driver, p, db->handle, s->sql, s->label,
-                             &st);
+        rc = apr_dbd_prepare(db->driver, p, db->handle, s->sql, NULL, &st);
         if (rc) {
             return db_error(db, rc, apr_pstrcat(p, "preparing ", s->label,
                                                 NULL), why, p);
@@ -854,4 +883,123 @@ apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
     }
     return nrows == 1 ? APR_SUCCESS
                       : fail(APR_NOTFOUND, "no such device", why);
+}
+
+/* ---- the status page ---- */
+
+/* q for the status statements' LIKE: its wildcards and the escape
+ * character made plain (ESCAPE '\'). */
+static const char *like_literal(const char *q, apr_pool_t *p)
+{
+    char *out = apr_palloc(p, 2 * strlen(q) + 1), *o = out;
+
+    for (; *q; q++) {
+        if (*q == '%' || *q == '_' || *q == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *q;
+    }
+    *o = '\0';
+    return out;
+}
+
+static apr_int64_t datum_time(ota_db *db, apr_dbd_row_t *row, int col)
+{
+    apr_int64_t v = 0;
+
+    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_LONGLONG, &v)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    return apr_time_from_sec(v);
+}
+
+static const char *datum_text(ota_db *db, apr_dbd_row_t *row, int col,
+                              apr_pool_t *p)
+{
+    char *v = NULL;
+
+    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v)
+        != APR_SUCCESS || !v) {
+        return NULL;
+    }
+    return apr_pstrdup(p, v);
+}
+
+static void device_summary(ota_device_summary *d, ota_db *db,
+                           apr_dbd_row_t *row, apr_pool_t *p)
+{
+    d->udid = datum_text(db, row, 0, p);
+    d->serial = datum_text(db, row, 1, p);
+    d->product = datum_text(db, row, 2, p);
+    d->version = datum_text(db, row, 3, p);
+    d->user = datum_text(db, row, 4, p);
+    apr_dbd_datum_get(db->driver, row, 5, APR_DBD_TYPE_INT, &d->phase);
+    d->cert_serial = datum_text(db, row, 6, p);
+    d->cert_not_after = datum_time(db, row, 7);
+    d->cert_revoked = datum_time(db, row, 8);
+    d->last_seen = datum_time(db, row, 9);
+}
+
+apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
+                                   const char *q, int phase, int limit,
+                                   int offset, const char **why,
+                                   apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement(db, "ota_device_page");
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *like = like_literal(q ? q : "", p);
+    int rc;
+
+    *out = apr_array_make(p, limit > 0 ? limit : 1,
+                          sizeof(ota_device_summary));
+    if (!st) {
+        return fail(APR_EGENERAL, "ota_device_page not prepared", why);
+    }
+    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, like,
+                           like, like, like, like, &phase, &phase, &limit,
+                           &offset);
+    if (rc) {
+        return db_error(db, rc, "listing devices", why, p);
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        ota_device_summary *d = apr_array_push(*out);
+
+        memset(d, 0, sizeof(*d));
+        device_summary(d, db, row, p);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
+                                     const char *q, const char **why,
+                                     apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement(db, "ota_device_phases");
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *like = like_literal(q ? q : "", p);
+    apr_int64_t n;
+    int phase, rc;
+
+    memset(counts, 0, sizeof(*counts) * (max + 1));
+    if (!st) {
+        return fail(APR_EGENERAL, "ota_device_phases not prepared", why);
+    }
+    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, like,
+                           like, like, like, like);
+    if (rc) {
+        return db_error(db, rc, "counting devices by phase", why, p);
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        phase = -1;
+        n = 0;
+        apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_INT, &phase);
+        apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_LONGLONG, &n);
+        if (phase >= 0 && phase <= max) {
+            counts[phase] = (int)n;
+        }
+    }
+    return APR_SUCCESS;
 }

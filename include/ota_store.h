@@ -7,6 +7,7 @@
 
 #include <apr_pools.h>
 #include <apr_hash.h>
+#include <apr_tables.h>
 #include <apr_dbd.h>
 #include <apr_time.h>
 
@@ -161,5 +162,38 @@ apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
  * "device", "scep_challenge", "scep_challenge_used", "certificate". */
 apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
                              const char **why, apr_pool_t *p);
+
+/* ---- the status page ---- */
+
+/* A device as the status page lists it: never a challenge or a key. */
+typedef struct ota_device_summary {
+    const char *udid;
+    const char *serial;
+    const char *product;
+    const char *version;
+    const char *user;
+    int phase;
+    const char *cert_serial;      /* NULL when none */
+    apr_time_t cert_not_after;    /* 0: unknown (not in the registry:
+                                   * an external CA's certificate) */
+    apr_time_t cert_revoked;      /* 0: not revoked */
+    apr_time_t last_seen;
+} ota_device_summary;
+
+/* Devices whose UDID, serial, product, user or certificate serial
+ * contains q (case-insensitive for ASCII; "" matches every device; '%'
+ * and '_' are plain characters) and whose phase is phase (0: any), last
+ * seen first: at most limit of them, skipping offset. One SELECT, the
+ * certificates LEFT JOINed by serial. *out holds ota_device_summary. */
+apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
+                                   const char *q, int phase, int limit,
+                                   int offset, const char **why,
+                                   apr_pool_t *p);
+
+/* counts[0..max] (zeroed first): the devices matching q (as above) in
+ * each phase; other phases are not counted. One GROUP BY. */
+apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
+                                     const char *q, const char **why,
+                                     apr_pool_t *p);
 
 #endif

@@ -1,0 +1,392 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* ota_status (escaping, the query, log ids, HTML and JSON) and the
+ * status page's store functions against a scratch sqlite3 file. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "ota_status.h"
+#include "ota_store.h"
+#include "tap.h"
+
+#define HOSTILE "<script>alert(1)</script>"
+
+static apr_pool_t *pool;
+
+static int contains(const char *s, const char *part)
+{
+    return s && strstr(s, part) != NULL;
+}
+
+static void test_escaping(void)
+{
+    is_str(ota_status_html_escape(HOSTILE, pool),
+           "&lt;script&gt;alert(1)&lt;/script&gt;", "HTML: markup escaped");
+    is_str(ota_status_html_escape("a\"b'c&d", pool),
+           "a&quot;b&#39;c&amp;d", "HTML: quotes and ampersand");
+    is_str(ota_status_html_escape(NULL, pool), "", "HTML: NULL is empty");
+    is_str(ota_status_html_escape("caf\xC3\xA9 \xF0\x9F\x98\x80", pool),
+           "caf\xC3\xA9 \xF0\x9F\x98\x80", "HTML: UTF-8 kept");
+    is_str(ota_status_html_escape("a\xFF" "b\xC0\xAF" "c\x01", pool),
+           "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD",
+           "HTML: invalid UTF-8 and controls become U+FFFD");
+    is_str(ota_status_json_string("a\"b\\c", pool), "\"a\\\"b\\\\c\"",
+           "JSON: quote and backslash");
+    is_str(ota_status_json_string(HOSTILE, pool),
+           "\"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"",
+           "JSON: markup made inert");
+    is_str(ota_status_json_string("\n\t\x01\x7F&", pool),
+           "\"\\u000a\\u0009\\u0001\\u007f\\u0026\"", "JSON: controls");
+    is_str(ota_status_json_string(NULL, pool), "null", "JSON: NULL is null");
+    is_str(ota_status_json_string("\xED\xA0\x80x\xF4\x90\x80\x80", pool),
+           "\"\\ufffd\\ufffd\\ufffdx\\ufffd\\ufffd\\ufffd\\ufffd\"",
+           "JSON: surrogates and code points past U+10FFFF refused");
+    is_str(ota_status_json_string("\xE2\x80\xA8\xC3\xA9", pool),
+           "\"\\u2028\xC3\xA9\"", "JSON: U+2028 escaped, UTF-8 kept");
+}
+
+static void test_query(void)
+{
+    ota_status_query q;
+    const char *why = NULL;
+    char *long_q = apr_palloc(pool, OTA_STATUS_MAX_QUERY + 4);
+    const char *bad[] = {
+        "page=0", "page=abc", "page=-1", "page=99999999999", "phase=5",
+        "phase=x", "format=xml", "q=%zz", "q=%00", "q=%4", NULL
+    };
+    int i;
+
+    is_int(ota_status_query_parse(&q, NULL, &why, pool), APR_SUCCESS,
+           "no query");
+    ok(q.page == 1 && q.phase == 0 && !*q.q && !q.json, "defaults");
+    is_int(ota_status_query_parse(&q, "page=3&q=a%2Bb+c%25&phase=4&"
+                                  "format=json&x=y&novalue", &why, pool),
+           APR_SUCCESS, "full query");
+    ok(q.page == 3 && q.phase == 4 && q.json, "page, phase and format");
+    is_str(q.q, "a+b c%", "q decoded (form style)");
+    is_int(ota_status_query_parse(&q, "phase=&page=&q=", &why, pool),
+           APR_SUCCESS, "empty values (the filter form's 'any')");
+    ok(q.page == 1 && q.phase == 0, "empty values are the defaults");
+    for (i = 0; bad[i]; i++) {
+        why = NULL;
+        ok(ota_status_query_parse(&q, bad[i], &why, pool) == APR_EINVAL
+           && why, apr_psprintf(pool, "refused: %s", bad[i]));
+    }
+    memset(long_q, 'a', OTA_STATUS_MAX_QUERY + 3);
+    memcpy(long_q, "q=", 2);
+    long_q[OTA_STATUS_MAX_QUERY + 3] = '\0';
+    ok(ota_status_query_parse(&q, long_q, &why, pool) == APR_EINVAL,
+       "q longer than the limit refused");
+    long_q[OTA_STATUS_MAX_QUERY + 2] = '\0';
+    ok(ota_status_query_parse(&q, long_q, &why, pool) == APR_SUCCESS,
+       "q at the limit accepted");
+}
+
+static void test_log_ids(void)
+{
+    ota_status_counter c[OTA_STATUS_LOG_IDS];
+    apr_array_header_t *r;
+
+    is_int(ota_status_log_id("OTA00037: refused device X"), 37, "OTA00037");
+    is_int(ota_status_log_id("OTA00099"), 99, "OTA00099");
+    is_int(ota_status_log_id("OTA000123: x"), -1, "OTA000123 is not ours");
+    is_int(ota_status_log_id("OTA0003"), -1, "short id");
+    is_int(ota_status_log_id("AH00037: x"), -1, "httpd's ids");
+    is_int(ota_status_log_id(" OTA00037"), -1, "not at the start");
+    is_int(ota_status_log_id(NULL), -1, "NULL");
+    is_str(ota_status_reason(37), "unknown challenge", "reason of OTA00037");
+    ok(ota_status_reason(41) == NULL, "no reason for an info id");
+
+    memset(c, 0, sizeof(c));
+    c[23].count = 3, c[23].last = 1000;
+    c[39].count = 1, c[39].last = 2000;
+    c[10].count = 2, c[10].last = 1000;
+    r = ota_status_rejections(c, OTA_STATUS_LOG_IDS, pool);
+    is_int(r->nelts, 3, "only the ids counted");
+    is_int(APR_ARRAY_IDX(r, 0, ota_status_rejection).id, 39,
+           "most recent first");
+    is_int(APR_ARRAY_IDX(r, 1, ota_status_rejection).id, 10,
+           "same time: by id");
+    ok(APR_ARRAY_IDX(r, 2, ota_status_rejection).count == 3
+       && APR_ARRAY_IDX(r, 2, ota_status_rejection).last
+          == apr_time_from_sec(1000), "count and time kept");
+}
+
+/* A page of 63 matching devices, two shown: a hostile one and one whose
+ * certificate came from an external CA. */
+static void page_of(ota_status_page *pg, int page)
+{
+    apr_array_header_t *devices = apr_array_make(pool, 2,
+                                                 sizeof(ota_device_summary));
+    ota_status_counter c[OTA_STATUS_LOG_IDS];
+    ota_device_summary *d;
+
+    memset(pg, 0, sizeof(*pg));
+    pg->query.page = page;
+    pg->query.q = "a&b";
+    pg->now = apr_time_from_sec(1700000000);
+    pg->phase_count[2] = 60;
+    pg->phase_count[4] = 3;
+    d = apr_array_push(devices);
+    memset(d, 0, sizeof(*d));
+    d->udid = "UDID-<1>";
+    d->product = HOSTILE;
+    d->user = "a\"b\\c";
+    d->phase = 4;
+    d->cert_serial = "0A1B";
+    d->last_seen = pg->now;
+    d = apr_array_push(devices);
+    memset(d, 0, sizeof(*d));
+    d->udid = "UDID-2";
+    d->phase = 4;
+    d->cert_serial = "0C0D";
+    d->cert_not_after = pg->now + apr_time_from_sec(86400);
+    pg->devices = devices;
+    memset(c, 0, sizeof(c));
+    c[23].count = 2, c[23].last = 1700000000;
+    pg->rejections = ota_status_rejections(c, OTA_STATUS_LOG_IDS, pool);
+    pg->rejections_since = pg->now;
+    pg->server = "host<x>";
+}
+
+static void test_html(void)
+{
+    ota_status_page pg;
+    const char *html;
+    apr_size_t len;
+
+    page_of(&pg, 1);
+    is_int(ota_status_total(&pg), 63, "total over the phases");
+    ota_status_html(&html, &len, &pg, pool);
+    is_int(len, strlen(html), "length");
+    ok(!contains(html, "<script"), "HTML: no script element");
+    ok(contains(html, "<td class=\"product\">&lt;script&gt;alert(1)"
+                "&lt;/script&gt;</td>"), "HTML: product escaped");
+    ok(contains(html, "UDID-&lt;1&gt;") && contains(html, "a&quot;b\\c")
+       && contains(html, "host&lt;x&gt;"), "HTML: other strings escaped");
+    ok(contains(html, "value=\"a&amp;b\""), "HTML: q escaped in the form");
+    ok(contains(html, "<a rel=\"next\" href=\"?page=2&amp;q=a%26b\">"),
+       "HTML: next link keeps the (encoded) filter");
+    ok(!contains(html, "rel=\"prev\""), "HTML: no previous on page 1");
+    ok(contains(html, "Page 1 of 2, 63 devices"), "HTML: page info");
+    ok(contains(html, "unknown (not issued here)"),
+       "HTML: external CA's certificate: expiry unknown");
+    ok(contains(html, "2023-11-15 22:13:20 UTC"), "HTML: expiry shown");
+    ok(contains(html, "<tr data-phase=\"4\"><td>4 enrolled</td>"
+                "<td class=\"num\">3</td></tr>"), "HTML: phase count");
+    ok(contains(html, "<tr data-id=\"OTA00023\"><td class=\"mono\">OTA00023"
+                "</td><td>not CMS</td><td class=\"num\">2</td>"),
+       "HTML: rejection row");
+    page_of(&pg, 2);
+    ota_status_html(&html, &len, &pg, pool);
+    ok(contains(html, "<a rel=\"prev\" href=\"?page=1&amp;q=a%26b\">")
+       && !contains(html, "rel=\"next\""), "HTML: page 2 of 2 links back");
+    page_of(&pg, 9);
+    pg.query.phase = 4;
+    ota_status_html(&html, &len, &pg, pool);
+    ok(contains(html, "href=\"?page=1&amp;q=a%26b&amp;phase=4\">&larr;"),
+       "HTML: past the end, previous is the last page");
+    pg.rejections = NULL;
+    ota_status_html(&html, &len, &pg, pool);
+    ok(contains(html, "Not counted"), "HTML: counters missing said");
+}
+
+static void test_json(void)
+{
+    ota_status_page pg;
+    const char *json;
+    apr_size_t len;
+
+    page_of(&pg, 1);
+    ota_status_json(&json, &len, &pg, pool);
+    is_int(len, strlen(json), "length");
+    ok(contains(json, "\"product\":\"\\u003cscript\\u003ealert(1)"
+                "\\u003c/script\\u003e\""), "JSON: product escaped");
+    ok(contains(json, "\"user\":\"a\\\"b\\\\c\""),
+       "JSON: quote and backslash escaped");
+    ok(contains(json, "\"certificate_serial\":\"0A1B\","
+                "\"certificate_expires\":null"),
+       "JSON: external CA's certificate: expiry null");
+    ok(contains(json, "\"certificate_expires\":\"2023-11-15T22:13:20Z\""),
+       "JSON: expiry");
+    ok(contains(json, "\"serial\":null"), "JSON: missing serial is null");
+    ok(contains(json, "\"page\":{\"number\":1,\"size\":50,\"devices\":63,"
+                "\"pages\":2,\"prev\":null,\"next\":2}"), "JSON: page info");
+    ok(contains(json, "\"counts\":{\"by_phase\":{\"2\":60,\"3\":0,\"4\":3},"
+                "\"total\":63}"), "JSON: counts");
+    ok(contains(json, "\"by_id\":[{\"id\":\"OTA00023\",\"reason\":"
+                "\"not CMS\",\"count\":2,\"last_seen\":"
+                "\"2023-11-14T22:13:20Z\"}]"), "JSON: rejections");
+    ok(contains(json, "\"filter\":{\"q\":\"a\\u0026b\",\"phase\":null}"),
+       "JSON: filter");
+    pg.rejections = NULL;
+    ota_status_json(&json, &len, &pg, pool);
+    ok(contains(json, "\"rejections\":null"), "JSON: counters missing");
+}
+
+/* ---- the store ---- */
+
+static const apr_dbd_driver_t *drv;
+static ota_db db;
+
+static int sql(const char *stmt)
+{
+    int nrows = 0;
+
+    return apr_dbd_query(drv, db.handle, &nrows, stmt);
+}
+
+/* 60 plain devices, phase 2, last seen 1000 + i; four special ones. */
+static int fill(void)
+{
+    int rc = sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                 "FROM n WHERE i < 60) INSERT INTO ota_device (udid, serial, "
+                 "product, version, username, phase, first_seen, last_seen) "
+                 "SELECT printf('UDID-%03d', i), printf('SN%03d', i), "
+                 "'iPhone15,2', '17.1', 'bob', 2, 1, 1000 + i FROM n");
+
+    rc = rc || sql("INSERT INTO ota_device (udid, serial, product, version, "
+                   "username, phase, first_seen, last_seen, cert_serial) "
+                   "VALUES ('HOSTILE', NULL, '<script>x</script>', '1', "
+                   "'Eve_100%', 4, 1, 5000, 'ABCD01'), "
+                   "('EXTERNAL', 'SNX', 'iPad7,1', '9', 'carol', 4, 1, 4000, "
+                   "'EEEE02'), "
+                   "('REVOKED', 'SNR', 'Mac', '14', 'dave', 3, 1, 3000, "
+                   "'ABCD03'), "
+                   "('EVE100X', 'SNE', 'Mac', '14', 'evex1', 3, 1, 2000, "
+                   "NULL)");
+    rc = rc || sql("INSERT INTO ota_certificate (serial, transaction_id, "
+                   "udid, subject, issued, not_after, revoked, cert) VALUES "
+                   "('ABCD01', 't1', 'HOSTILE', 'CN=x', 1, 1800000000, "
+                   "NULL, 'PEM'), "
+                   "('ABCD03', 't3', 'REVOKED', 'CN=y', 1, 1800000000, "
+                   "1700000000, 'PEM')");
+    return rc;
+}
+
+static ota_device_summary *page(int *n, const char *q, int phase, int limit,
+                                int offset)
+{
+    apr_array_header_t *out = NULL;
+    const char *why = NULL;
+
+    if (ota_store_device_page(&out, &db, q, phase, limit, offset, &why,
+                              pool) != APR_SUCCESS) {
+        printf("# %s\n", why ? why : "?");
+        *n = -1;
+        return NULL;
+    }
+    *n = out->nelts;
+    return (ota_device_summary *)out->elts;
+}
+
+static void test_store_page(void)
+{
+    ota_device_summary *d;
+    int n;
+
+    d = page(&n, "", 0, 50, 0);
+    is_int(n, 50, "first page: 50 devices");
+    ok(n == 50 && !strcmp(d[0].udid, "HOSTILE")
+       && !strcmp(d[4].udid, "UDID-060"), "last seen first");
+    ok(n == 50 && !strcmp(d[0].product, "<script>x</script>")
+       && !strcmp(d[0].user, "Eve_100%") && d[0].phase == 4
+       && !d[0].serial, "columns as stored, NULL serial");
+    ok(n == 50 && d[0].cert_not_after == apr_time_from_sec(1800000000)
+       && !d[0].cert_revoked, "certificate expiry from the registry");
+    ok(n == 50 && !strcmp(d[1].cert_serial, "EEEE02")
+       && !d[1].cert_not_after, "external CA: serial, no expiry");
+    ok(n == 50 && d[2].cert_revoked == apr_time_from_sec(1700000000),
+       "revoked");
+    ok(n == 50 && d[3].cert_serial == NULL && d[4].last_seen
+       == apr_time_from_sec(1060), "no certificate; last seen");
+    d = page(&n, "", 0, 50, 50);
+    is_int(n, 14, "second page: the rest");
+    ok(n == 14 && !strcmp(d[13].udid, "UDID-001"), "down to the oldest");
+    page(&n, "udid-04", 0, 50, 0);
+    is_int(n, 10, "q on the UDID, case-insensitive");
+    page(&n, "sn00", 0, 50, 0);
+    is_int(n, 9, "q on the serial");
+    page(&n, "IPAD", 0, 50, 0);
+    is_int(n, 1, "q on the product");
+    page(&n, "carol", 0, 50, 0);
+    is_int(n, 1, "q on the user");
+    page(&n, "ABCD", 0, 50, 0);
+    is_int(n, 2, "q on the certificate serial");
+    page(&n, "100%", 0, 50, 0);
+    is_int(n, 1, "'%' is a plain character");
+    page(&n, "e_1", 0, 50, 0);
+    is_int(n, 1, "'_' is a plain character");
+    page(&n, "'; DROP TABLE ota_device; --", 0, 50, 0);
+    is_int(n, 0, "q is a parameter, not SQL");
+    page(&n, "", 4, 50, 0);
+    is_int(n, 2, "phase filter");
+    page(&n, "mac", 3, 50, 0);
+    is_int(n, 2, "both filters");
+}
+
+static void test_store_phases(void)
+{
+    int counts[OTA_STATUS_MAX_PHASE + 1];
+    const char *why = NULL;
+
+    is_int(ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &db, "",
+                                   &why, pool), APR_SUCCESS, "phase counts");
+    ok(counts[2] == 60 && counts[3] == 2 && counts[4] == 2 && !counts[0]
+       && !counts[1], "by phase");
+    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &db, "mac", &why,
+                            pool);
+    ok(counts[2] == 0 && counts[3] == 2 && counts[4] == 0,
+       "matching q only");
+    sql("UPDATE ota_device SET phase = 9 WHERE udid = 'UDID-001'");
+    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &db, "", &why,
+                            pool);
+    is_int(counts[2], 59, "a phase past the array is not counted");
+}
+
+static void test_store(void)
+{
+    char path[] = "/tmp/unit_status.XXXXXX";
+    const char *why = NULL;
+    int fd;
+
+    if ((fd = mkstemp(path)) >= 0) {
+        close(fd);
+    }
+    if (!ok(apr_dbd_get_driver(pool, "sqlite3", &drv) == APR_SUCCESS
+            && apr_dbd_open(drv, pool, path, &db.handle) == APR_SUCCESS,
+            "sqlite3 scratch database")) {
+        unlink(path);
+        return;
+    }
+    db.driver = drv;
+    ok(ota_store_connection_init(&db, &why, pool) == APR_SUCCESS,
+       "schema and statements");
+    if (ok(fill() == 0, "64 devices inserted")) {
+        test_store_page();
+        test_store_phases();
+    }
+    apr_dbd_close(drv, db.handle);
+    unlink(path);
+}
+
+int main(void)
+{
+    int rc;
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    apr_dbd_init(pool);
+    test_escaping();
+    test_query();
+    test_log_ids();
+    test_html();
+    test_json();
+    test_store();
+    apr_pool_destroy(pool);
+    rc = tap_done();
+    apr_terminate();
+    return rc;
+}
