@@ -76,6 +76,11 @@ OTAEnrollSCEPKeyUsage|8|expects a number from 0 to 5
 OTAEnrollSCEPRetries|-1|expects a number
 OTAEnrollSCEPRetryDelay|x|expects a number
 OTAEnrollSCEPCapabilities|DES|not a capability the built-in CA has
+OTAEnrollGetCACaps|"SHA 1"|is not a capability name
+OTAEnrollDisplayName|"a	b"|control characters not allowed
+OTAEnrollDescription|"a	b"|control characters not allowed
+OTAEnrollSCEPName|"a	b"|control characters not allowed
+OTAEnrollCAKey|/etc/hostname|no unencrypted PEM private key
 OTAEnrollSCEPCapabilities|AES MD5|not a capability the built-in CA has
 OTAEnrollCertificateLifetime|0|expects a number from 1 to 3650
 OTAEnrollProfile|/nonexistent.plist|
