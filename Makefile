@@ -28,7 +28,7 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
 CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_profile ota_ca \
-           ota_scep scep_payload ota_getcacaps ota_final ota_status
+           ota_scep ota_scepmsg scep_payload ota_getcacaps ota_final ota_status
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 # httpd glue: the only files that call httpd
 GLUE     = mod_ota_enroll mod_ota_enroll_config mod_ota_enroll_scep \
@@ -75,7 +75,7 @@ install: mod_ota_enroll.so
 	install -m 644 ota_enroll.conf $(DESTDIR)/etc/apache2/conf-available/ota_enroll.conf
 
 clean:
-	rm -rf $(BUILD) mod_ota_enroll.so
+	rm -rf $(BUILD) build-asan build-fuzz mod_ota_enroll.so
 
 .PHONY: all deps test demo install clean
 

@@ -10,13 +10,13 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "apr_base64.h"
 #include "apr_strings.h"
 
 #include "mod_ota_enroll.h"
 #include "ota_challenge.h"
 #include "ota_getcacaps.h"
 #include "ota_scep.h"
+#include "ota_scepmsg.h"
 
 APLOG_USE_MODULE(ota_enroll);
 
@@ -50,25 +50,10 @@ static int has_capability(const apr_array_header_t *caps, const char *name)
     return 0;
 }
 
-/* The value of a query argument, percent-decoded; NULL when absent. */
+/* The value of a query argument, form-decoded; NULL when absent. */
 static const char *query_arg(request_rec *r, const char *name)
 {
-    apr_size_t n = strlen(name);
-    const char *at = r->args;
-    char *value;
-
-    while (at && *at) {
-        if (!strncmp(at, name, n) && at[n] == '=') {
-            value = apr_pstrndup(r->pool, at + n + 1,
-                                 strcspn(at + n + 1, "&"));
-            /* form decoding: %2F is a '/', '+' a space (base64_clean
-             * turns it back) */
-            return ap_unescape_urlencoded(value) == OK ? value : NULL;
-        }
-        at = strchr(at, '&');
-        at = at ? at + 1 : NULL;
-    }
-    return NULL;
+    return ota_query_arg(r->args, name, r->pool);
 }
 
 static int send_bytes(request_rec *r, const char *type, const void *data,
@@ -153,31 +138,12 @@ static int refuse(scep_exchange *x, const char *id, ota_scep_fail_info fail,
     return rv == OK ? DONE : rv;
 }
 
-/* Line breaks out; a space is a '+' that was form-decoded on the way. */
-static const char *base64_clean(request_rec *r, const char *in)
-{
-    char *out, *o;
-
-    if (!in) {
-        return NULL;
-    }
-    out = o = apr_palloc(r->pool, strlen(in) + 1);
-    for (; *in; in++) {
-        if (*in != '\r' && *in != '\n') {
-            *o++ = *in == ' ' ? '+' : *in;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* The message= argument of a GET, or the body of a POST. */
 static int pki_message(request_rec *r, const ota_conf *c,
                        const unsigned char **der, apr_size_t *len)
 {
-    const char *b64, *body;
-    char *buf;
-    int n, rv;
+    const char *body;
+    int rv;
 
     if (r->method_number == M_POST) {
         if ((rv = ota_read_body(r, ota_max_body(c), &body, len)) != OK) {
@@ -186,18 +152,12 @@ static int pki_message(request_rec *r, const ota_conf *c,
         *der = (const unsigned char *)body;
         return OK;
     }
-    b64 = base64_clean(r, query_arg(r, "message"));
-    if (!b64 || strlen(b64) > ota_max_body(c) * 4 / 3 + 4
-        || strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                  "0123456789+/=") != strlen(b64)) {
+    if (ota_scep_message_decode(der, len, r->args, ota_max_body(c), r->pool)
+        != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00072: "
                       "PKIOperation by GET without a base64 message");
         return HTTP_BAD_REQUEST;
     }
-    buf = apr_palloc(r->pool, apr_base64_decode_len(b64));
-    n = apr_base64_decode(buf, b64);
-    *der = (const unsigned char *)buf;
-    *len = n > 0 ? n : 0;
     return OK;
 }
 

@@ -157,17 +157,6 @@ static apr_status_t walk_payloads(plist_t payloads, string_fn fn,
 
 /* ---- templates ---- */
 
-static apr_status_t check_string(plist_t node, const walk_at *at,
-                                 walk_ctx *c)
-{
-    const char *why = NULL;
-
-    if (ota_template_check(plist_get_string_ptr(node, NULL), &why, c->p)) {
-        return refuse(c->why, c->p, "%s in %s", why, walk_path(at, c->p));
-    }
-    return APR_SUCCESS;
-}
-
 /* What a device sends ends up in XML: C0 controls would make it invalid. */
 static int text_ok(const char *s)
 {
@@ -178,6 +167,23 @@ static int text_ok(const char *s)
         }
     }
     return 1;
+}
+
+static apr_status_t check_string(plist_t node, const walk_at *at,
+                                 walk_ctx *c)
+{
+    const char *tmpl = plist_get_string_ptr(node, NULL), *why = NULL;
+
+    if (ota_template_check(tmpl, &why, c->p)) {
+        return refuse(c->why, c->p, "%s in %s", why, walk_path(at, c->p));
+    }
+    /* C0 controls would make the device's XML invalid; with a %{FIELD},
+     * fill_string would refuse the string for every device */
+    if (!text_ok(tmpl)) {
+        return refuse(c->why, c->p, "control characters in %s",
+                      walk_path(at, c->p));
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t fill_string(plist_t node, const walk_at *at,

@@ -26,6 +26,7 @@ static void buf_init(buf *b, apr_size_t cap, apr_pool_t *p)
     b->cap = cap;
     b->len = 0;
     b->s = apr_palloc(p, cap);
+    b->s[0] = '\0';                     /* nothing added is "" */
 }
 
 static void buf_addn(buf *b, const char *s, apr_size_t n)

@@ -7,6 +7,9 @@ scepserver_start
 ok $? "micromdm scepserver runs as the external CA"
 T_PORT_FIXED=$(free_port)
 ndes=http://127.0.0.1:$T_PORT_FIXED/certsrv/mscep/mscep.dll
+# auto's background GetCACaps requests go to a CA of their own, so they
+# are never counted as a device's
+silent=http://127.0.0.1:$T_PORT_FIXED/silent/mscep/mscep.dll
 
 # One profile/enroll pair per GetCACaps setting.
 pair() {   # pair NAME SCEP-URL GETCACAPS-DIRECTIVE-ARGS [EXTRA]
@@ -24,9 +27,10 @@ pair() {   # pair NAME SCEP-URL GETCACAPS-DIRECTIVE-ARGS [EXTRA]
 CONF
 }
 apache_start seed "$(ndes_like /certsrv/mscep/mscep.dll "$PKI/signing-ca.pem")
+$(ndes_like /silent/mscep/mscep.dll "$PKI/signing-ca.pem")
 $(pair off "$ndes" off)
 $(pair seed "$ndes" 'GETPKIOperation Renewal SHA-1')
-$(pair silent "$ndes" auto)
+$(pair silent "$silent" auto)
 $(pair micromdm "$SCEP_URL" auto)
 $(pair byua "$ndes" off '<If "%{HTTP_USER_AGENT} =~ /iPhone OS 4_/">
         OTAEnrollGetCACaps GETPKIOperation Renewal SHA-1

@@ -6,7 +6,7 @@
 T_TOP=$(cd "$(dirname "$0")/.." && pwd)
 T_BUILD=$T_TOP/build
 T_MODULES=$(apxs -q LIBEXECDIR)
-OTA_DEVICE=$T_BUILD/ota-device
+OTA_DEVICE=${OTA_DEVICE:-$T_BUILD/ota-device}
 PKI=$T_BUILD/pki
 T_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ota-test.XXXXXX")
 chmod 755 "$T_WORK"
