@@ -5,11 +5,15 @@
  * requests for tests, and inspects or forges phase-2 bodies with the
  * module's own CMS code. A test tool: it prints every request so tests
  * can count them, and never prints a challenge or a key. */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
 #include <apr_general.h>
 #include <apr_base64.h>
 #include <apr_lib.h>
@@ -45,6 +49,7 @@
 #define EXIT_SCEP_PENDING 7 /* scep: the CertRep says PENDING */
 #define EXIT_PHASE3  8      /* HTTP error, signature refused, malformed or
                              * undecryptable final profile */
+#define EXIT_LOAD    9      /* load: some answers were errors */
 
 /* --stop-after */
 #define STOP_NONE    0
@@ -75,6 +80,8 @@ static const char usage_text[] =
 "       ota-device inspect FILE [--device-ca FILE]\n"
 "       ota-device sign --identity CERT --key KEY [--chain FILE]\n"
 "                       [--digest sha1|sha256|md5] [--attributes] IN OUT\n"
+"       ota-device load --phase 1|2|3|scep --url URL [--requests N]\n"
+"                       [--concurrency C] [options]\n"
 "       ota-device --help\n"
 "\n"
 "enroll: plays an Apple device: phase 1 (GET URL), phase 2 (POST the\n"
@@ -164,13 +171,47 @@ static const char usage_text[] =
 "inspect: verifies a captured phase-2 body (DER or BER) as the module does\n"
 "  --device-ca FILE     device CA chain (default " OTA_DEVICE_CA_DEFAULT ")\n"
 "sign: signs IN as a device would (default sha1, no signed attributes)\n"
+"load: N valid requests, C in flight on keep-alive connections (libcurl's\n"
+"multi interface), everything prepared before the clock starts; prints\n"
+"requests/s, latency (p50, p99), errors (non-2xx, wrong Content-Type,\n"
+"unreadable answer, SCEP FAILURE) and, with --pidfile or --server-pid,\n"
+"the server's CPU time per request and its resident memory before and\n"
+"after, as one line: LOAD key=value...\n"
+"  --phase 1            GET URL (the profile service) N times\n"
+"  --phase 2            first N phase-1 GETs of URL mint N challenges and\n"
+"                       N attribute bodies (a new UDID each) are signed\n"
+"                       with --identity/--key/--chain (--digest, default\n"
+"                       sha1, no signed attributes); then they are posted\n"
+"  --phase 3            one device enrolls first (phases 1, 2, SCEP, as\n"
+"                       enroll does); then N phase-3 bodies signed by its\n"
+"                       SCEP identity are posted\n"
+"  --phase scep         URL is a SCEP URL: GetCACert (or --scep-cacert),\n"
+"                       then N PKCSReq for one new key (--keysize, default\n"
+"                       2048) with --challenge, each with its own subject\n"
+"                       (--subject /O=x, plus a unique CN) and\n"
+"                       transactionID (--digest default sha256, --cipher\n"
+"                       default aes256), POSTed; every CertRep is read\n"
+"                       (--scep-legacy for micromdm's scepserver)\n"
+"  --requests N         default 1000\n"
+"  --concurrency C      requests in flight, default 8\n"
+"  --trust FILE         verify every answer's signature under this root\n"
+"  --pidfile FILE       apache2's pid file: the parent and its apache2\n"
+"                       children are sampled from /proc\n"
+"  --server-pid PID     another server (and its children)\n"
+"  --rss-every K        print the server's memory every K answers\n"
+"  --deadline SEC       start no request after SEC seconds of the run;\n"
+"                       report those answered (unsent=: the others)\n"
+"  --start-after FILE   once prepared, print READY and wait for FILE to\n"
+"                       exist before the clock starts (for profilers)\n"
+"  --user, --cacert, --emulate, --attributes, --phase3-digest, --timeout\n"
+"                       as for enroll\n"
 "\n"
 "exit status: 0 ok, 1 usage or local error (inspect: refused), 2 phase 1\n"
 "failed, 3 phase 2 failed, 4 network connection lost (iOS 4 without\n"
 "GetCACaps), 5 SCEP failed (no answer, HTTP error, CertRep unreadable;\n"
 "enroll: FAILURE, still PENDING), 6 scep: FAILURE, 7 scep: PENDING,\n"
 "8 phase 3 failed (HTTP error, signature refused, final profile malformed\n"
-"or undecryptable)\n";
+"or undecryptable), 9 load: some answers were errors\n";
 
 /* What differs between the emulated systems. */
 typedef struct device_os {
@@ -211,6 +252,18 @@ typedef struct scep_info {
     const EVP_MD *md;
 } scep_info;
 
+/* The options of the load command. */
+typedef struct load_opts {
+    const char *phase;                  /* "1", "2", "3" or "scep" */
+    int requests;
+    int concurrency;
+    const char *pidfile;                /* apache2: the parent's pid file */
+    long server_pid;                    /* or any server process */
+    int rss_every;                      /* RSS sample every N answers */
+    const char *start_after;            /* wait for this file to exist */
+    int deadline;                       /* seconds: no new request after */
+} load_opts;
+
 /* The options of the scep command. */
 typedef struct scep_opts {
     const char *operation;
@@ -244,6 +297,8 @@ typedef struct dev_ctx {
     const char *p3_md_name;
     long timeout_ms;                    /* 0: the defaults */
     scep_opts so;
+    load_opts lo;
+    int quiet;                          /* load: no per-request lines */
     int help;
     const char *const *args;
     int nargs;
@@ -991,7 +1046,7 @@ static int attributes_build(const char **xml, apr_size_t *len,
             ota_plist_dict_set_string(dict, name, value);
             APR_ARRAY_PUSH(sent, const char *) = name;
         }
-        else {
+        else if (!ctx->quiet) {
             printf("  not sent: %s (unknown to the emulator)\n", name);
         }
     }
@@ -999,7 +1054,9 @@ static int attributes_build(const char **xml, apr_size_t *len,
         ota_plist_dict_set_string(dict, "CHALLENGE", ctx->challenge);
         APR_ARRAY_PUSH(sent, const char *) = "CHALLENGE";
     }
-    printf("  attributes: %s\n", list_text(sent, ctx->p));
+    if (!ctx->quiet) {
+        printf("  attributes: %s\n", list_text(sent, ctx->p));
+    }
     return ota_plist_to_xml(xml, len, dict, ctx->p) == APR_SUCCESS ? 0
            : complain(EXIT_LOCAL, "cannot serialize the attributes");
 }
@@ -2846,6 +2903,973 @@ static int cmd_sign(dev_ctx *ctx)
     return 0;
 }
 
+/* ---- load: many valid requests at a time, for make bench ---- */
+
+#define LOAD_MAX_REQUESTS    10000000
+#define LOAD_MAX_CONCURRENCY 256
+#define LOAD_KEEP_PHASE1     5000       /* phase-1 answers kept to check */
+#define PKCS7_SIGNATURE      "application/pkcs7-signature"
+
+/* One request of a run, ready before the clock starts. */
+typedef struct load_req {
+    const char *url;
+    const char *body;                   /* NULL: GET */
+    apr_size_t len;
+} load_req;
+
+/* Its answer. */
+typedef struct load_res {
+    long status;                        /* 0: no answer */
+    int type_ok;                        /* the Content-Type expected */
+    const char *body;                   /* when the run keeps bodies */
+    apr_size_t len;
+    apr_interval_time_t latency;        /* microseconds */
+} load_res;
+
+/* One transfer in flight; its easy handle is reused request after
+ * request, so the multi handle's connections stay open (keep-alive). */
+typedef struct load_slot {
+    CURL *easy;
+    http_sink sink;
+    int index;
+    apr_time_t started;
+    char errbuf[CURL_ERROR_SIZE];
+} load_slot;
+
+/* The server's processes at one instant. ticks: user + system CPU time
+ * of every process (all its threads), plus, for the parent, that of the
+ * children it has reaped, so a child that exits during a run still
+ * counts; in clock ticks. */
+typedef struct server_sample {
+    int procs;
+    apr_uint64_t ticks;
+    apr_uint64_t sys_ticks;             /* the system part of ticks */
+    apr_uint64_t rss_sum_kb, rss_max_kb;
+} server_sample;
+
+typedef struct load_ctx {
+    dev_ctx *dc;
+    apr_pool_t *p;
+    CURLM *multi;
+    load_slot *slots;
+    int concurrency;
+    int keep;                           /* keep the bodies, to check them */
+    const char *want_type;
+    struct curl_slist *headers;         /* POST: Content-Type, no Expect */
+    const char *first_error;
+    long server;                        /* pid sampled, 0: none */
+    const char *server_comm;            /* its children's name, or NULL */
+    int rss_every;
+    apr_time_t deadline;                /* no request started after it */
+    int started;                        /* by the last run */
+    apr_uint32_t run_id;                /* makes UDIDs and subjects unique */
+} load_ctx;
+
+/* What a timed run measured. */
+typedef struct load_timing {
+    int requests;                       /* sent and answered */
+    int unsent;                         /* left when the deadline passed */
+    double seconds;
+    double client_cpu_us;
+    server_sample before, after;
+    int sampled;
+} load_timing;
+
+static apr_time_t mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static double rusage_us(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec * 1e6 + ru->ru_utime.tv_usec
+           + (double)ru->ru_stime.tv_sec * 1e6 + ru->ru_stime.tv_usec;
+}
+
+/* One process, from /proc/PID/stat. */
+typedef struct proc_info {
+    char comm[64];
+    long ppid;
+    apr_uint64_t user, sys;             /* its CPU ticks, all threads */
+    apr_uint64_t reaped_user, reaped_sys;   /* of children it reaped */
+    long rss;                           /* resident pages */
+} proc_info;
+
+/* 0 when the process is gone or unreadable. */
+static int proc_read(proc_info *pi, long pid)
+{
+    char path[64], buf[1024], *lp, *rp;
+    unsigned long long ut = 0, st = 0;
+    long long cut = 0, cst = 0;
+    apr_size_t n;
+    FILE *f;
+
+    apr_snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    if (!(f = fopen(path, "r"))) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* the name is in parentheses and may hold anything: the last ')' */
+    lp = strchr(buf, '(');
+    rp = strrchr(buf, ')');
+    if (!lp || !rp || rp < lp || !rp[1]) {
+        return 0;
+    }
+    n = (apr_size_t)(rp - lp - 1);
+    n = n < sizeof(pi->comm) ? n : sizeof(pi->comm) - 1;
+    memcpy(pi->comm, lp + 1, n);
+    pi->comm[n] = '\0';
+    /* fields 3 to 24 of proc(5): state, ppid, ..., utime (14), stime,
+     * cutime, cstime, ..., rss (24) */
+    if (sscanf(rp + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+               "%llu %llu %lld %lld %*d %*d %*d %*d %*u %*u %ld", &pi->ppid,
+               &ut, &st, &cut, &cst, &pi->rss) != 6) {
+        return 0;
+    }
+    pi->user = ut;
+    pi->sys = st;
+    pi->reaped_user = cut > 0 ? (apr_uint64_t)cut : 0;
+    pi->reaped_sys = cst > 0 ? (apr_uint64_t)cst : 0;
+    return 1;
+}
+
+/* The server: the process `server` and its children (named comm, when
+ * comm is given). */
+static void server_sample_take(server_sample *out, const load_ctx *lc)
+{
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024, pid;
+    apr_uint64_t kb;
+    struct dirent *e;
+    proc_info pi;
+    char *end;
+    DIR *d;
+
+    memset(out, 0, sizeof(*out));
+    if (!lc->server || !(d = opendir("/proc"))) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || !proc_read(&pi, pid)) {
+            continue;
+        }
+        if (pid != lc->server
+            && (pi.ppid != lc->server
+                || (lc->server_comm && strcmp(pi.comm, lc->server_comm)))) {
+            continue;
+        }
+        out->procs++;
+        out->ticks += pi.user + pi.sys;
+        out->sys_ticks += pi.sys;
+        if (pid == lc->server) {
+            out->ticks += pi.reaped_user + pi.reaped_sys;
+            out->sys_ticks += pi.reaped_sys;
+        }
+        kb = (apr_uint64_t)(pi.rss > 0 ? pi.rss : 0) * (apr_uint64_t)page_kb;
+        out->rss_sum_kb += kb;
+        out->rss_max_kb = kb > out->rss_max_kb ? kb : out->rss_max_kb;
+    }
+    closedir(d);
+}
+
+static void rss_print(const load_ctx *lc, int answers)
+{
+    server_sample s;
+
+    server_sample_take(&s, lc);
+    printf("RSS answers=%d procs=%d sum_kb=%" APR_UINT64_T_FMT
+           " max_kb=%" APR_UINT64_T_FMT "\n", answers, s.procs,
+           s.rss_sum_kb, s.rss_max_kb);
+}
+
+/* Bodies are kept (for the checks after the run) or only counted. */
+static size_t load_write(char *data, size_t size, size_t n, void *ctx)
+{
+    http_sink *s = ctx;
+
+    if (!s->p) {
+        s->len += size * n;
+        return size * n;
+    }
+    return sink_write(data, size, n, ctx);
+}
+
+static void load_start(load_ctx *lc, load_slot *s, const load_req *rq,
+                       int index)
+{
+    const dev_ctx *ctx = lc->dc;
+    CURL *c = s->easy;
+
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, rq->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, ctx->os->user_agent);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ctx->timeout_ms
+                                            ? ctx->timeout_ms
+                                            : (long)PHASE_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, load_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->sink);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, s);
+    if (ctx->cacert) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, ctx->cacert);
+    }
+    if (rq->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)rq->len);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, lc->headers);
+    }
+    else if (ctx->user) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERPWD, ctx->user);
+    }
+    memset(&s->sink, 0, sizeof(s->sink));
+    s->sink.p = lc->keep ? lc->p : NULL;
+    s->errbuf[0] = '\0';
+    s->index = index;
+    s->started = mono_now();
+    curl_multi_add_handle(lc->multi, c);
+}
+
+static void load_finish(load_ctx *lc, load_slot *s, CURLcode rc,
+                        load_res *r)
+{
+    char *ct = NULL;
+
+    r->latency = mono_now() - s->started;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
+        r->type_ok = media_type_is(ct, lc->want_type);
+    }
+    else if (!lc->first_error) {
+        lc->first_error = apr_psprintf(lc->p, "request %d: %s", s->index,
+                                       *s->errbuf ? s->errbuf
+                                       : curl_easy_strerror(rc));
+    }
+    r->body = s->sink.buf;
+    r->len = s->sink.len;
+}
+
+/* n requests, concurrency at a time, each slot starting the next request
+ * as soon as its answer is in; none started after the deadline (the
+ * first lc->started were sent, and answered or timed out). */
+static int load_run(load_ctx *lc, const load_req *reqs, load_res *res,
+                    int n, int timed)
+{
+    CURLMsg *m;
+    CURLcode result;
+    load_slot *s;
+    void *priv;
+    int next = 0, done = 0, left, running;
+
+    for (int i = 0; i < lc->concurrency && next < n; i++, next++) {
+        load_start(lc, &lc->slots[i], &reqs[next], next);
+    }
+    while (done < next) {
+        if (curl_multi_perform(lc->multi, &running) != CURLM_OK) {
+            return complain(EXIT_LOCAL, "libcurl's multi interface failed");
+        }
+        while ((m = curl_multi_info_read(lc->multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE) {
+                continue;
+            }
+            priv = NULL;
+            result = m->data.result;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+            s = priv;
+            load_finish(lc, s, result, &res[s->index]);
+            curl_multi_remove_handle(lc->multi, s->easy);
+            done++;
+            if (timed && lc->rss_every && done % lc->rss_every == 0) {
+                rss_print(lc, done);
+            }
+            if (next < n && !(lc->deadline && mono_now() > lc->deadline)) {
+                load_start(lc, s, &reqs[next], next);
+                next++;
+            }
+        }
+        if (done < next && curl_multi_poll(lc->multi, NULL, 0, 1000, NULL)
+                        != CURLM_OK) {
+            return complain(EXIT_LOCAL, "libcurl's multi interface failed");
+        }
+    }
+    lc->started = next;
+    return 0;
+}
+
+/* --start-after: everything is prepared; a profiler may attach now. */
+static int load_wait(const load_ctx *lc)
+{
+    const char *file = lc->dc->lo.start_after;
+    apr_finfo_t fi;
+
+    if (!file) {
+        return 0;
+    }
+    printf("READY: waiting for %s\n", file);
+    for (int i = 0; i < 6000; i++) {
+        if (apr_stat(&fi, file, APR_FINFO_TYPE, lc->p) == APR_SUCCESS) {
+            return 0;
+        }
+        apr_sleep(apr_time_from_msec(100));
+    }
+    return complain(EXIT_LOCAL, "--start-after: %s did not appear in 10 "
+                    "minutes", file);
+}
+
+/* The timed part: the server sampled just before the first request and
+ * just after the last answer; nothing else happens in between. */
+static int load_timed(load_ctx *lc, const load_req *reqs, load_res *res,
+                      int n, load_timing *t)
+{
+    struct rusage ru0, ru1;
+    apr_time_t t0, t1;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    if ((rc = load_wait(lc)) != 0) {
+        return rc;
+    }
+    printf("run: %d requests, %d at a time\n", n, lc->concurrency);
+    server_sample_take(&t->before, lc);
+    getrusage(RUSAGE_SELF, &ru0);
+    t0 = mono_now();
+    lc->deadline = lc->dc->lo.deadline
+                   ? t0 + apr_time_from_sec(lc->dc->lo.deadline) : 0;
+    rc = load_run(lc, reqs, res, n, 1);
+    lc->deadline = 0;
+    t1 = mono_now();
+    getrusage(RUSAGE_SELF, &ru1);
+    server_sample_take(&t->after, lc);
+    t->requests = lc->started;
+    t->unsent = n - lc->started;
+    if (t->unsent) {
+        printf("deadline: %d requests answered in %d s, %d not sent\n",
+               t->requests, lc->dc->lo.deadline, t->unsent);
+    }
+    t->seconds = (double)(t1 - t0) / APR_USEC_PER_SEC;
+    t->client_cpu_us = (rusage_us(&ru1) - rusage_us(&ru0))
+                       / (t->requests ? t->requests : 1);
+    t->sampled = t->before.procs > 0 && t->after.procs > 0;
+    return rc;
+}
+
+static int latency_cmp(const void *a, const void *b)
+{
+    apr_interval_time_t x = *(const apr_interval_time_t *)a;
+    apr_interval_time_t y = *(const apr_interval_time_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest rank. */
+static double percentile_ms(const apr_interval_time_t *sorted, int n,
+                            int pct)
+{
+    int rank = (int)(((apr_int64_t)pct * n + 99) / 100);
+
+    return n ? (double)sorted[rank > 0 ? rank - 1 : 0] / 1000.0 : 0.0;
+}
+
+/* One line for the scripts (LOAD key=value ...), after the run's checks
+ * counted bad answers in `bad`. */
+static int load_report(load_ctx *lc, const char *phase, const load_res *res,
+                       int n, int bad, const load_timing *t)
+{
+    apr_interval_time_t *lat = apr_palloc(lc->p, n * sizeof(*lat));
+    long hz = sysconf(_SC_CLK_TCK);
+    apr_uint64_t bytes = 0;
+    double sum = 0, cpu = 0, sys = 0;
+    int errors = bad;
+
+    for (int i = 0; i < n; i++) {
+        lat[i] = res[i].latency;
+        sum += (double)res[i].latency;
+        bytes += res[i].len;
+    }
+    qsort(lat, n, sizeof(*lat), latency_cmp);
+    for (int i = 0; i < n; i++) {
+        if (res[i].status < 200 || res[i].status > 299 || !res[i].type_ok) {
+            errors++;
+        }
+    }
+    if (t->sampled && hz > 0 && t->after.ticks >= t->before.ticks
+        && t->after.sys_ticks >= t->before.sys_ticks) {
+        cpu = (double)(t->after.ticks - t->before.ticks) * 1e6 / hz / n;
+        sys = (double)(t->after.sys_ticks - t->before.sys_ticks) * 1e6 / hz
+              / n;
+    }
+    if (lc->first_error) {
+        printf("first error: %s\n", lc->first_error);
+    }
+    printf("LOAD phase=%s requests=%d unsent=%d concurrency=%d ok=%d "
+           "errors=%d seconds=%.3f rps=%.1f p50_ms=%.2f p99_ms=%.2f "
+           "mean_ms=%.2f answer_bytes=%" APR_UINT64_T_FMT
+           " client_cpu_us=%.0f",
+           phase, n, t->unsent, lc->concurrency,
+           n - errors > 0 ? n - errors : 0, errors, t->seconds,
+           t->seconds > 0 ? n / t->seconds : 0.0, percentile_ms(lat, n, 50),
+           percentile_ms(lat, n, 99),
+           sum / n / 1000.0, bytes / (apr_uint64_t)n, t->client_cpu_us);
+    if (t->sampled) {
+        printf(" server_cpu_us=%.0f server_sys_us=%.0f procs_before=%d "
+               "procs_after=%d "
+               "rss_before_sum_kb=%" APR_UINT64_T_FMT
+               " rss_before_max_kb=%" APR_UINT64_T_FMT
+               " rss_after_sum_kb=%" APR_UINT64_T_FMT
+               " rss_after_max_kb=%" APR_UINT64_T_FMT, cpu, sys,
+               t->before.procs, t->after.procs, t->before.rss_sum_kb,
+               t->before.rss_max_kb, t->after.rss_sum_kb,
+               t->after.rss_max_kb);
+    }
+    printf("\n");
+    return errors || t->unsent ? EXIT_LOAD : 0;
+}
+
+/* The profile in an answer: its signature checked when --trust was
+ * given (quietly: there are thousands), its property list parsed. */
+static int load_profile(plist_t *root, const load_ctx *lc,
+                        const load_res *r, const ota_plist_limits *limits,
+                        const char **why)
+{
+    const dev_ctx *ctx = lc->dc;
+    const unsigned char *at = (const unsigned char *)r->body;
+    CMS_ContentInfo *cms;
+    ASN1_OCTET_STRING **content;
+    ota_signed_message *m;
+    const char *xml = NULL;
+    apr_size_t len = 0;
+
+    if (!r->body || !r->len) {
+        *why = "empty answer";
+        return 0;
+    }
+    if (ctx->trust) {
+        if (ota_cms_verify(&m, at, r->len, ctx->trust, lc->p) != APR_SUCCESS
+            || m->verdict != OTA_CMS_OK) {
+            *why = "signature refused";
+            return 0;
+        }
+        xml = m->content;
+        len = m->content_len;
+    }
+    else {
+        cms = d2i_CMS_ContentInfo(NULL, &at, (long)r->len);
+        content = cms ? CMS_get0_content(cms) : NULL;
+        if (content && *content) {
+            len = ASN1_STRING_length(*content);
+            xml = apr_pstrmemdup(lc->p, (const char *)
+                                 ASN1_STRING_get0_data(*content), len);
+        }
+        CMS_ContentInfo_free(cms);
+        ERR_clear_error();
+        if (!xml) {
+            *why = "not a SignedData with content";
+            return 0;
+        }
+    }
+    if (ota_plist_parse(root, xml, len, limits, why, lc->p) != APR_SUCCESS
+        || plist_get_node_type(*root) != PLIST_DICT) {
+        *why = *why ? *why : "not a dict";
+        return 0;
+    }
+    return 1;
+}
+
+/* Counts a bad answer, keeping the first reason. */
+static int load_bad(load_ctx *lc, int i, const char *why)
+{
+    if (!lc->first_error) {
+        lc->first_error = apr_psprintf(lc->p, "answer %d: %s", i, why);
+    }
+    return 1;
+}
+
+/* An answer that passed the HTTP checks (2xx, Content-Type). */
+static int load_http_ok(const load_res *r)
+{
+    return r->status >= 200 && r->status <= 299 && r->type_ok;
+}
+
+static int load_type_is(plist_t root, const char *want, apr_pool_t *p)
+{
+    const char *type = ota_plist_dict_get_string(root, "PayloadType", p);
+
+    return type && strcmp(type, want) == 0;
+}
+
+/* A device UDID per request, unique across runs. */
+static const char *load_udid(const load_ctx *lc, int i)
+{
+    return apr_psprintf(lc->p, "%08X-0000-4000-8000-%012X",
+                        (unsigned)lc->run_id, (unsigned)i);
+}
+
+/* Phase 1: N GETs of --url. Up to LOAD_KEEP_PHASE1 answers are kept and
+ * read; beyond, only status and Content-Type are checked. */
+static int load_phase1(load_ctx *lc, int n)
+{
+    load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
+    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
+    const char *why = NULL;
+    load_timing t;
+    plist_t root, content;
+    int bad = 0, rc;
+
+    for (int i = 0; i < n; i++) {
+        reqs[i].url = lc->dc->url;
+    }
+    lc->keep = n <= LOAD_KEEP_PHASE1;
+    lc->want_type = ASPEN_CONFIG;
+    if ((rc = load_timed(lc, reqs, res, n, &t)) != 0) {
+        return rc;
+    }
+    n = t.requests;
+    for (int i = 0; lc->keep && i < n; i++) {
+        why = NULL;
+        if (!load_http_ok(&res[i])) {
+            continue;
+        }
+        if (!load_profile(&root, lc, &res[i], &profile_limits, &why)) {
+            bad += load_bad(lc, i, why);
+        }
+        else if (!load_type_is(root, "Profile Service", lc->p)
+                 || !(content = plist_dict_get_item(root, "PayloadContent"))
+                 || !ota_plist_dict_get_string(content, "Challenge",
+                                               lc->p)) {
+            bad += load_bad(lc, i, "not a Profile Service with a "
+                            "challenge");
+        }
+    }
+    printf("check: %s\n", lc->keep ? "every answer read"
+                                   : "status and Content-Type only");
+    return load_report(lc, "1", res, n, bad, &t);
+}
+
+/* Phase 2, before the clock: N challenges minted by phase-1 GETs, and N
+ * attribute bodies (a new UDID each) signed as a real device signs. */
+static int load_phase2_prepare(load_ctx *lc, load_req *reqs, int n)
+{
+    dev_ctx *ctx = lc->dc;
+    load_req *mint = apr_pcalloc(lc->p, n * sizeof(*mint));
+    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
+    const char *why = NULL, *url, *xml;
+    const unsigned char *der;
+    apr_size_t xml_len, der_len;
+    apr_time_t t0 = mono_now();
+    plist_t root, content;
+    int rc;
+
+    for (int i = 0; i < n; i++) {
+        mint[i].url = ctx->url;
+    }
+    ctx->quiet = 1;
+    lc->keep = 1;
+    lc->want_type = ASPEN_CONFIG;
+    if ((rc = load_run(lc, mint, res, n, 0)) != 0) {
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!load_http_ok(&res[i])) {
+            return complain(EXIT_PHASE1, "minting challenge %d: HTTP %ld%s%s",
+                            i, res[i].status, lc->first_error ? ": " : "",
+                            lc->first_error ? lc->first_error : "");
+        }
+        if (!load_profile(&root, lc, &res[i], &profile_limits, &why)
+            || !(content = plist_dict_get_item(root, "PayloadContent"))
+            || plist_get_node_type(content) != PLIST_DICT
+            || !(ctx->challenge = ota_plist_dict_get_string(
+                                      content, "Challenge", lc->p))
+            || !(url = ota_plist_dict_get_string(content, "URL", lc->p))) {
+            return complain(EXIT_PHASE1, "minting challenge %d: %s", i,
+                            why ? why : "no Challenge or URL");
+        }
+        if (i == 0) {
+            ctx->enroll_url = url_resolve(ctx->url, url, lc->p);
+            ctx->attributes = string_array(plist_dict_get_item(
+                                  content, "DeviceAttributes"), lc->p);
+            if (!ctx->enroll_url) {
+                return complain(EXIT_PHASE1, "phase 1: bad URL %s", url);
+            }
+        }
+        ctx->udid = load_udid(lc, i);
+        if ((rc = attributes_build(&xml, &xml_len, ctx, 1)) != 0) {
+            return rc;
+        }
+        if (ota_cms_sign(&der, &der_len, ctx->id, xml, xml_len, ctx->md,
+                         ctx->with_attributes, lc->p) != APR_SUCCESS) {
+            return complain(EXIT_LOCAL, "cannot sign the attributes: %s",
+                            ota_openssl_error(lc->p));
+        }
+        reqs[i].url = ctx->enroll_url;
+        reqs[i].body = (const char *)der;
+        reqs[i].len = der_len;
+    }
+    printf("prepare: %d challenges minted by phase-1 GETs and %d bodies "
+           "signed (%s, %s, %" APR_SIZE_T_FMT " bytes) in %.1f s\n", n, n,
+           ctx->md_name, ctx->with_attributes ? "signed attributes"
+                                              : "no signed attributes",
+           reqs[0].len, (double)(mono_now() - t0) / APR_USEC_PER_SEC);
+    printf("enrollment URL: %s\n", ctx->enroll_url);
+    lc->first_error = NULL;
+    return 0;
+}
+
+static int load_phase2(load_ctx *lc, int n)
+{
+    dev_ctx *ctx = lc->dc;
+    load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
+    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
+    const char *why = NULL;
+    load_timing t;
+    plist_t root;
+    int bad = 0, rc;
+
+    if ((rc = identity_load(ctx)) != 0
+        || (rc = load_phase2_prepare(lc, reqs, n)) != 0) {
+        return rc;
+    }
+    lc->headers = curl_slist_append(lc->headers, "Content-Type: "
+                                    PKCS7_SIGNATURE);
+    if ((rc = load_timed(lc, reqs, res, n, &t)) != 0) {
+        return rc;
+    }
+    n = t.requests;
+    for (int i = 0; i < n; i++) {
+        why = NULL;
+        if (!load_http_ok(&res[i])) {
+            continue;
+        }
+        if (!load_profile(&root, lc, &res[i], &profile_limits, &why)) {
+            bad += load_bad(lc, i, why);
+        }
+        else if (!load_type_is(root, "Configuration", lc->p)
+                 || !scep_payload_find(root, lc->p)) {
+            bad += load_bad(lc, i, "not a Configuration with a SCEP "
+                            "payload");
+        }
+    }
+    printf("check: every answer read%s\n", ctx->trust
+           ? ", its signature verified" : "");
+    return load_report(lc, "2", res, n, bad, &t);
+}
+
+/* A phase-3 answer: an encrypted Configuration. */
+static int load_phase3_answer(load_ctx *lc, int i, const load_res *r)
+{
+    const char *why = NULL;
+    plist_t root, flag;
+    uint8_t encrypted = 0;
+
+    if (!load_profile(&root, lc, r, &final_limits, &why)) {
+        return load_bad(lc, i, why);
+    }
+    flag = plist_dict_get_item(root, "IsEncrypted");
+    if (flag && plist_get_node_type(flag) == PLIST_BOOLEAN) {
+        plist_get_bool_val(flag, &encrypted);
+    }
+    if (!load_type_is(root, "Configuration", lc->p) || !encrypted
+        || !plist_dict_get_item(root, "EncryptedPayloadContent")) {
+        return load_bad(lc, i, "not an encrypted Configuration");
+    }
+    /* the first one is opened as the device would */
+    return i == 0 && phase3_read(lc->dc, root) != 0
+           ? load_bad(lc, i, "cannot open EncryptedPayloadContent") : 0;
+}
+
+/* Phase 3: one device enrolled first (phases 1, 2 and SCEP, printed as
+ * enroll prints them), then N phase-3 posts signed by its SCEP
+ * identity. */
+static int load_phase3(load_ctx *lc, int n)
+{
+    dev_ctx *ctx = lc->dc;
+    load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
+    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
+    const unsigned char *der = NULL;
+    apr_size_t len = 0;
+    apr_time_t t0 = mono_now();
+    load_timing t;
+    int bad = 0, rc;
+
+    printf("prepare: one device through phases 1, 2 and SCEP\n");
+    if ((rc = enroll_prepare(ctx)) != 0
+        || (rc = enroll_to_scep(ctx)) != 0) {
+        return rc < 0 ? EXIT_LOCAL : rc;
+    }
+    ctx->quiet = 1;
+    for (int i = 0; i < n; i++) {
+        /* without signed attributes every signature is the same bytes */
+        if ((i == 0 || ctx->with_attributes)
+            && (rc = phase3_request(&der, &len, ctx)) != 0) {
+            return rc;
+        }
+        reqs[i].url = ctx->enroll_url;
+        reqs[i].body = (const char *)der;
+        reqs[i].len = len;
+    }
+    printf("prepare: %d phase-3 bodies (%s, %" APR_SIZE_T_FMT " bytes) in "
+           "%.1f s\n", n, ctx->p3_md_name, len,
+           (double)(mono_now() - t0) / APR_USEC_PER_SEC);
+    lc->keep = 1;
+    lc->want_type = ASPEN_CONFIG;
+    lc->headers = curl_slist_append(lc->headers, "Content-Type: "
+                                    PKCS7_SIGNATURE);
+    if ((rc = load_timed(lc, reqs, res, n, &t)) != 0) {
+        return rc;
+    }
+    n = t.requests;
+    for (int i = 0; i < n; i++) {
+        if (load_http_ok(&res[i])) {
+            bad += load_phase3_answer(lc, i, &res[i]);
+        }
+    }
+    printf("check: every answer read%s, the first one decrypted\n",
+           ctx->trust ? ", its signature verified" : "");
+    return load_report(lc, "3", res, n, bad, &t);
+}
+
+/* One PKCSReq per request: one key, self-signed signer and challenge for
+ * all, a new subject (CN) and transactionID each, so none is a replay
+ * and no CA finds a second certificate for a subject. */
+static int load_scep_prepare(load_ctx *lc, scep_op *op,
+                             ota_scep_client *clients, ota_scep_sent **sent,
+                             load_req *reqs, int n)
+{
+    dev_ctx *ctx = lc->dc;
+    const scep_opts *o = &ctx->so;
+    const char *url = scep_url_build(ctx->url, "PKIOperation", NULL, lc->p);
+    const char *why = NULL;
+    apr_time_t t0 = mono_now();
+    X509_NAME *name;
+    int rc;
+
+    if (!url) {
+        return complain(EXIT_LOCAL, "bad SCEP URL %s", ctx->url);
+    }
+    if ((rc = scep_cli_ca(ctx, op)) != 0) {
+        return rc;
+    }
+    if (!(op->csr_key = rsa_generate(o->keysize, lc->p))
+        || ota_scep_self_signed(&op->c.cert, op->csr_key, "ota-device load",
+                                7, lc->p)) {
+        return complain(EXIT_LOCAL, "cannot make the key or its signer: %s",
+                        ota_openssl_error(lc->p));
+    }
+    op->c.key = op->csr_key;
+    op->c.type = OTA_SCEP_PKCS_REQ;
+    op->c.md = o->digest_set ? ctx->md : EVP_sha256();
+    op->c.cipher = o->cipher ? o->cipher : EVP_aes_256_cbc();
+    if (op->c.cipher == EVP_des_cbc() && !legacy_provider_load()) {
+        return complain(EXIT_LOCAL, "single DES needs OpenSSL's legacy "
+                        "provider: %s", ota_openssl_error(lc->p));
+    }
+    for (int i = 0; i < n; i++) {
+        if (!(name = o->subject ? name_parse(o->subject, &why, lc->p)
+                                : name_new(lc->p))
+            || !name_add(name, "CN", apr_psprintf(lc->p, "ota-load-%08X-%d",
+                                                  (unsigned)lc->run_id, i),
+                         0, &why, lc->p)) {
+            return complain(EXIT_LOCAL, "--subject: %s",
+                            why ? why : "out of memory");
+        }
+        clients[i] = op->c;
+        clients[i].transaction_id = apr_psprintf(lc->p, "OTALOAD%08X%08X",
+                                                 (unsigned)lc->run_id,
+                                                 (unsigned)i);
+        if (ota_scep_csr(&clients[i].csr, op->csr_key, name, o->challenge,
+                         lc->p)
+            || ota_scep_request_build(&sent[i], &clients[i], lc->p)) {
+            return complain(EXIT_LOCAL, "cannot build PKCSReq %d: %s", i,
+                            ota_openssl_error(lc->p));
+        }
+        reqs[i].url = url;
+        reqs[i].body = (const char *)sent[i]->der;
+        reqs[i].len = sent[i]->len;
+    }
+    printf("prepare: %d PKCSReq (RSA %d, %s, %s, %" APR_SIZE_T_FMT
+           " bytes) in %.1f s\n", n, o->keysize,
+           EVP_MD_get0_name(op->c.md), EVP_CIPHER_get0_name(op->c.cipher),
+           reqs[0].len, (double)(mono_now() - t0) / APR_USEC_PER_SEC);
+    return 0;
+}
+
+/* A CertRep: SUCCESS with a certificate for our key. */
+static int load_scep_answer(load_ctx *lc, int i, const load_res *r,
+                            const scep_op *op, const ota_scep_client *c,
+                            const ota_scep_sent *sent)
+{
+    ota_scep_reply *reply;
+
+    if (ota_scep_reply_parse(&reply, (const unsigned char *)r->body, r->len,
+                             sent, c, op->signer, op->flags, lc->p)
+        != APR_SUCCESS || !reply->ok) {
+        return load_bad(lc, i, apr_pstrcat(lc->p, "CertRep unreadable: ",
+                                           reply && reply->detail
+                                           ? reply->detail : "", NULL));
+    }
+    if (reply->status != OTA_SCEP_SUCCESS) {
+        return load_bad(lc, i, apr_psprintf(lc->p, "%s %s%s%s",
+                        ota_scep_status_name(reply->status),
+                        ota_scep_fail_info_name(reply->fail_info),
+                        reply->fail_text ? ": " : "",
+                        reply->fail_text ? reply->fail_text : ""));
+    }
+    return cert_for_key(reply->certs, op->csr_key) ? 0
+           : load_bad(lc, i, "SUCCESS without a certificate for our key");
+}
+
+static int load_scep(load_ctx *lc, int n)
+{
+    dev_ctx *ctx = lc->dc;
+    load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
+    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
+    ota_scep_client *clients = apr_pcalloc(lc->p, n * sizeof(*clients));
+    ota_scep_sent **sent = apr_pcalloc(lc->p, n * sizeof(*sent));
+    scep_op op;
+    load_timing t;
+    int bad = 0, rc;
+
+    memset(&op, 0, sizeof(op));
+    op.flags = ctx->scep_legacy ? OTA_SCEP_ACCEPT_SHA1 | OTA_SCEP_ACCEPT_DES
+                                : 0;
+    if ((rc = load_scep_prepare(lc, &op, clients, sent, reqs, n)) != 0) {
+        return rc;
+    }
+    lc->keep = 1;
+    lc->want_type = PKI_MESSAGE;
+    lc->headers = curl_slist_append(lc->headers, "Content-Type: "
+                                    PKI_MESSAGE);
+    if ((rc = load_timed(lc, reqs, res, n, &t)) != 0) {
+        return rc;
+    }
+    n = t.requests;
+    for (int i = 0; i < n; i++) {
+        if (load_http_ok(&res[i])) {
+            bad += load_scep_answer(lc, i, &res[i], &op, &clients[i],
+                                    sent[i]);
+        }
+    }
+    printf("check: every CertRep verified and opened\n");
+    return load_report(lc, "scep", res, n, bad, &t);
+}
+
+/* The server to sample: --pidfile (apache2 and its apache2 children) or
+ * --server-pid (a process and all its children). */
+static int load_server(load_ctx *lc)
+{
+    const load_opts *o = &lc->dc->lo;
+    const char *text;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (o->server_pid) {
+        lc->server = o->server_pid;
+        return 0;
+    }
+    if (!o->pidfile) {
+        return 0;
+    }
+    if ((rv = file_read(&text, &len, o->pidfile, lc->p)) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "--pidfile %s: %s", o->pidfile,
+                        apr_error(rv, lc->p));
+    }
+    lc->server = strtol(text, NULL, 10);
+    lc->server_comm = "apache2";
+    if (lc->server <= 0) {
+        return complain(EXIT_LOCAL, "--pidfile %s holds no pid", o->pidfile);
+    }
+    return 0;
+}
+
+static int load_setup(load_ctx *lc, dev_ctx *ctx, int n)
+{
+    const char *why = NULL;
+    unsigned char rnd[4];
+
+    memset(lc, 0, sizeof(*lc));
+    lc->dc = ctx;
+    lc->p = ctx->p;
+    lc->concurrency = ctx->lo.concurrency < n ? ctx->lo.concurrency : n;
+    lc->rss_every = ctx->lo.rss_every;
+    lc->headers = curl_slist_append(NULL, "Expect:");
+    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "the random generator failed");
+    }
+    lc->run_id = ((apr_uint32_t)rnd[0] << 24) | (rnd[1] << 16)
+                 | (rnd[2] << 8) | rnd[3];
+    if (!(lc->multi = curl_multi_init())) {
+        return complain(EXIT_LOCAL, "cannot start libcurl");
+    }
+    curl_multi_setopt(lc->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)lc->concurrency);
+    curl_multi_setopt(lc->multi, CURLMOPT_MAXCONNECTS, (long)lc->concurrency);
+    lc->slots = apr_pcalloc(lc->p, lc->concurrency * sizeof(*lc->slots));
+    for (int i = 0; i < lc->concurrency; i++) {
+        if (!(lc->slots[i].easy = curl_easy_init())) {
+            return complain(EXIT_LOCAL, "cannot start libcurl");
+        }
+    }
+    if (ctx->trust_file && ota_trust_load(&ctx->trust, ctx->trust_file,
+                                          OTA_TRUST_STRICT, &why, ctx->p)
+                           != APR_SUCCESS) {
+        return complain(EXIT_LOCAL, "--trust: %s", why);
+    }
+    if (ctx->trust) {
+        ota_trust_set_purpose(ctx->trust, X509_PURPOSE_ANY);
+    }
+    ctx->product = ctx->product ? ctx->product : ctx->os->product;
+    ctx->version = ctx->version ? ctx->version : ctx->os->version;
+    ctx->serial = ctx->serial ? ctx->serial : "OTAEMU000001";
+    return load_server(lc);
+}
+
+static void load_cleanup(load_ctx *lc)
+{
+    for (int i = 0; lc->slots && i < lc->concurrency; i++) {
+        if (lc->slots[i].easy) {
+            curl_multi_remove_handle(lc->multi, lc->slots[i].easy);
+            curl_easy_cleanup(lc->slots[i].easy);
+        }
+    }
+    if (lc->multi) {
+        curl_multi_cleanup(lc->multi);
+    }
+    curl_slist_free_all(lc->headers);
+}
+
+static int cmd_load(dev_ctx *ctx)
+{
+    const load_opts *o = &ctx->lo;
+    load_ctx lc;
+    int n = o->requests, rc;
+
+    if (!ctx->url || ctx->nargs || !o->phase) {
+        return complain(EXIT_LOCAL, "load needs --url and --phase, and no "
+                        "other argument (see --help)");
+    }
+    if (ctx->md == EVP_md5()) {
+        return complain(EXIT_LOCAL, "load signs with sha1 or sha256");
+    }
+    printf("load: phase %s, %d requests, concurrency %d, %s\n", o->phase,
+           n, o->concurrency < n ? o->concurrency : n, ctx->url);
+    if ((rc = load_setup(&lc, ctx, n)) == 0) {
+        rc = !strcmp(o->phase, "1") ? load_phase1(&lc, n)
+             : !strcmp(o->phase, "2") ? load_phase2(&lc, n)
+             : !strcmp(o->phase, "3") ? load_phase3(&lc, n)
+             : load_scep(&lc, n);
+    }
+    load_cleanup(&lc);
+    return rc;
+}
+
 /* ---- options ---- */
 
 enum {
@@ -2856,7 +3880,9 @@ enum {
     OPT_CHALLENGE, OPT_KEYSIZE, OPT_SIGNER_CERT, OPT_SIGNER_KEY,
     OPT_CSR_KEY, OPT_CIPHER, OPT_METHOD, OPT_TRANSACTION_ID,
     OPT_SAVE_REQUEST, OPT_SEND, OPT_OUT_CERT, OPT_OUT_KEY, OPT_SCEP_CACERT,
-    OPT_PHASE3_DIGEST, OPT_PHASE3_IDENTITY, OPT_PHASE3_KEY, OPT_PHASE3_ONLY
+    OPT_PHASE3_DIGEST, OPT_PHASE3_IDENTITY, OPT_PHASE3_KEY, OPT_PHASE3_ONLY,
+    OPT_PHASE, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PIDFILE, OPT_SERVER_PID,
+    OPT_RSS_EVERY, OPT_START_AFTER, OPT_DEADLINE
 };
 
 static const apr_getopt_option_t enroll_options[] = {
@@ -2895,6 +3921,30 @@ static const apr_getopt_option_t scep_options[] = {
     { "send", OPT_SEND, 1, NULL }, { "out-cert", OPT_OUT_CERT, 1, NULL },
     { "out-key", OPT_OUT_KEY, 1, NULL },
     { "scep-legacy", OPT_SCEP_LEGACY, 0, NULL },
+    { "timeout", OPT_TIMEOUT, 1, NULL }, { "help", 'h', 0, NULL },
+    { NULL, 0, 0, NULL }
+};
+
+static const apr_getopt_option_t load_options[] = {
+    { "url", OPT_URL, 1, NULL }, { "phase", OPT_PHASE, 1, NULL },
+    { "requests", OPT_REQUESTS, 1, NULL },
+    { "concurrency", OPT_CONCURRENCY, 1, NULL },
+    { "user", OPT_USER, 1, NULL }, { "cacert", OPT_CACERT, 1, NULL },
+    { "trust", OPT_TRUST, 1, NULL }, { "identity", OPT_IDENTITY, 1, NULL },
+    { "key", OPT_KEY, 1, NULL }, { "chain", OPT_CHAIN, 1, NULL },
+    { "emulate", OPT_EMULATE, 1, NULL }, { "digest", OPT_DIGEST, 1, NULL },
+    { "attributes", OPT_ATTRIBUTES, 0, NULL },
+    { "phase3-digest", OPT_PHASE3_DIGEST, 1, NULL },
+    { "challenge", OPT_CHALLENGE, 1, NULL },
+    { "subject", OPT_SUBJECT, 1, NULL }, { "keysize", OPT_KEYSIZE, 1, NULL },
+    { "cipher", OPT_CIPHER, 1, NULL },
+    { "scep-cacert", OPT_SCEP_CACERT, 1, NULL },
+    { "scep-legacy", OPT_SCEP_LEGACY, 0, NULL },
+    { "pidfile", OPT_PIDFILE, 1, NULL },
+    { "server-pid", OPT_SERVER_PID, 1, NULL },
+    { "rss-every", OPT_RSS_EVERY, 1, NULL },
+    { "start-after", OPT_START_AFTER, 1, NULL },
+    { "deadline", OPT_DEADLINE, 1, NULL },
     { "timeout", OPT_TIMEOUT, 1, NULL }, { "help", 'h', 0, NULL },
     { NULL, 0, 0, NULL }
 };
@@ -3087,6 +4137,65 @@ static int option_scep(dev_ctx *ctx, int code, const char *arg)
     return option_scep_choice(ctx, code, arg);
 }
 
+/* A whole number in [min, max]. */
+static int option_number(long *out, const char *option, const char *text,
+                         long min, long max)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+
+    if (end == text || *end || v < min || v > max) {
+        return complain(EXIT_LOCAL, "--%s: a number from %ld to %ld, not %s",
+                        option, min, max, text);
+    }
+    *out = v;
+    return 0;
+}
+
+static int option_load(dev_ctx *ctx, int code, const char *arg)
+{
+    static const char *const phases[] = { "1", "2", "3", "scep", NULL };
+    load_opts *o = &ctx->lo;
+    long v = 0;
+    int i, rc = 0;
+
+    switch (code) {
+    case OPT_PHASE:
+        if ((i = option_word("phase", arg, phases)) < 0) {
+            return EXIT_LOCAL;
+        }
+        o->phase = phases[i];
+        return 0;
+    case OPT_PIDFILE:
+        o->pidfile = arg;
+        return 0;
+    case OPT_START_AFTER:
+        o->start_after = arg;
+        return 0;
+    case OPT_REQUESTS:
+        rc = option_number(&v, "requests", arg, 1, LOAD_MAX_REQUESTS);
+        o->requests = (int)v;
+        return rc;
+    case OPT_CONCURRENCY:
+        rc = option_number(&v, "concurrency", arg, 1, LOAD_MAX_CONCURRENCY);
+        o->concurrency = (int)v;
+        return rc;
+    case OPT_SERVER_PID:
+        rc = option_number(&v, "server-pid", arg, 1, 1L << 30);
+        o->server_pid = v;
+        return rc;
+    case OPT_RSS_EVERY:
+        rc = option_number(&v, "rss-every", arg, 1, LOAD_MAX_REQUESTS);
+        o->rss_every = (int)v;
+        return rc;
+    case OPT_DEADLINE:
+        rc = option_number(&v, "deadline", arg, 1, 86400);
+        o->deadline = (int)v;
+        return rc;
+    }
+    return 0;
+}
+
 static int option_set(dev_ctx *ctx, int code, const char *arg)
 {
     switch (code) {
@@ -3117,6 +4226,10 @@ static int option_set(dev_ctx *ctx, int code, const char *arg)
         return option_timeout(ctx, arg);
     case OPT_PHASE3_DIGEST:
         return option_phase3_digest(ctx, arg);
+    case OPT_PHASE: case OPT_REQUESTS: case OPT_CONCURRENCY:
+    case OPT_PIDFILE: case OPT_SERVER_PID: case OPT_RSS_EVERY:
+    case OPT_START_AFTER: case OPT_DEADLINE:
+        return option_load(ctx, code, arg);
     default:
         return option_scep(ctx, code, arg);
     }
@@ -3161,6 +4274,7 @@ static const command commands[] = {
     { "scep", scep_options, cmd_scep },
     { "inspect", inspect_options, cmd_inspect },
     { "sign", sign_options, cmd_sign },
+    { "load", load_options, cmd_load },
     { NULL, NULL, NULL }
 };
 
@@ -3192,6 +4306,8 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
     ctx->os = &device_oses[2];
     ctx->so.type = OTA_SCEP_PKCS_REQ;
     ctx->so.keysize = 2048;
+    ctx->lo.requests = 1000;
+    ctx->lo.concurrency = 8;
     option_digest(ctx, "sha1");
     option_phase3_digest(ctx, "sha256");
     if ((rc = options_parse(ctx, cmd->options, argc, argv)) != 0) {

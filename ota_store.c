@@ -7,7 +7,10 @@
 #include "ota_store.h"
 
 #define OTA_STORE_SCHEMA_VERSION 2
-#define OTA_STORE_SQLITE_BUSY_MS "2000"
+/* sqlite3: how long a new connection retries its schema check and
+ * statement preparation while another process holds the write lock. */
+#define OTA_STORE_SQLITE_PREPARE_TRIES 100
+#define OTA_STORE_SQLITE_PREPARE_PAUSE apr_time_from_msec(20)
 
 /* Migrations: version N's statements run, in one transaction, on a
  * database at version N-1, the last one recording N. */
@@ -340,28 +343,59 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
     return APR_SUCCESS;
 }
 
-/* PRAGMA returns a row, which apr_dbd_query would report as an error. */
-static apr_status_t sqlite_busy_timeout(ota_db *db, const char **why,
-                                        apr_pool_t *p)
+/* A PRAGMA that returns a row, which apr_dbd_query would report as an
+ * error. */
+static apr_status_t sqlite_pragma(ota_db *db, const char *pragma,
+                                  const char **why, apr_pool_t *p)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     int rc;
 
-    rc = apr_dbd_select(db->driver, p, db->handle, &res,
-                        "PRAGMA busy_timeout = " OTA_STORE_SQLITE_BUSY_MS, 1);
+    rc = apr_dbd_select(db->driver, p, db->handle, &res, pragma, 1);
     if (rc) {
-        return db_error(db, rc, "setting busy timeout", why, p);
+        return db_error(db, rc, pragma, why, p);
     }
     drain(db, res, &row, p);
     return APR_SUCCESS;
+}
+
+static apr_status_t schema_and_statements(ota_db *db, const char **why,
+                                          apr_pool_t *p)
+{
+    apr_status_t rv = ota_store_schema(db, why, p);
+
+    return rv == APR_SUCCESS ? ota_store_prepare_all(db, why, p) : rv;
+}
+
+/* sqlite3 keeps no busy timeout: apr_dbd holds one mutex per process
+ * around every sqlite3 call, so a thread sleeping in sqlite's busy handler
+ * would keep the thread holding the write lock from finishing (threaded
+ * MPMs stalled). apr_dbd retries a busy step itself, with the mutex
+ * released; preparing is not retried there, so it is here. WAL lets
+ * readers and the writer proceed together. */
+static apr_status_t sqlite_connection_init(ota_db *db, const char **why,
+                                           apr_pool_t *p)
+{
+    apr_status_t rv = APR_EGENERAL;
+    int i, wal = 0;
+
+    for (i = 0; i < OTA_STORE_SQLITE_PREPARE_TRIES; i++) {
+        if ((wal || (rv = sqlite_pragma(db, "PRAGMA journal_mode = WAL",
+                                        why, p)) == APR_SUCCESS)
+            && (wal = 1)
+            && (rv = schema_and_statements(db, why, p)) == APR_SUCCESS) {
+            break;
+        }
+        apr_sleep(OTA_STORE_SQLITE_PREPARE_PAUSE);
+    }
+    return rv;
 }
 
 apr_status_t ota_store_connection_init(ota_db *db, const char **why,
                                        apr_pool_t *p)
 {
     const ota_store_statement *s;
-    apr_status_t rv;
 
     for (s = ota_store_statements; s->label; s++) {
         if (!statement(db, s->label)) {
@@ -371,14 +405,10 @@ apr_status_t ota_store_connection_init(ota_db *db, const char **why,
     if (!s->label) {
         return APR_SUCCESS;
     }
-    if (!strcmp(apr_dbd_name(db->driver), "sqlite3")
-        && (rv = sqlite_busy_timeout(db, why, p)) != APR_SUCCESS) {
-        return rv;
+    if (!strcmp(apr_dbd_name(db->driver), "sqlite3")) {
+        return sqlite_connection_init(db, why, p);
     }
-    if ((rv = ota_store_schema(db, why, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    return ota_store_prepare_all(db, why, p);
+    return schema_and_statements(db, why, p);
 }
 
 apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
