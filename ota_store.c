@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
 
+#include <apr_general.h>
 #include <apr_strings.h>
 
 #include "ota_challenge.h"
@@ -149,10 +150,18 @@ static const struct {
 
 /* The driver's message is overwritten by the next call (a rollback, say),
  * so it is copied at once. */
+/* What apr_dbd's sqlite3 driver returns once it gave up on a locked
+ * database (SQLITE_BUSY). */
+#define OTA_STORE_SQLITE_BUSY 5
+#define OTA_STORE_WRITE_TRIES 20
+
 static apr_status_t db_error(ota_db *db, int rc, const char *what,
                              const char **why, apr_pool_t *p)
 {
     const char *msg = apr_dbd_error(db->driver, db->handle, rc);
+
+    db->locked = rc == OTA_STORE_SQLITE_BUSY
+                 && !strcmp(apr_dbd_name(db->driver), "sqlite3");
 
     if (why) {
         *why = apr_psprintf(p, "%s: %s", what, msg ? msg : "unknown error");
@@ -411,10 +420,10 @@ apr_status_t ota_store_connection_init(ota_db *db, const char **why,
     return schema_and_statements(db, why, p);
 }
 
-apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
-                                     const char *user, apr_time_t now,
-                                     apr_interval_time_t lifetime,
-                                     const char **why, apr_pool_t *p)
+static apr_status_t write_challenge_add_once(ota_db *db, const char *challenge,
+                                             const char *user, apr_time_t now,
+                                             apr_interval_time_t lifetime,
+                                             const char **why, apr_pool_t *p)
 {
     apr_dbd_prepared_t *st = statement(db, "ota_challenge_add");
     apr_int64_t created = apr_time_sec(now);
@@ -614,11 +623,14 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
     return APR_SUCCESS;
 }
 
-apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
-                                        ota_db *db, const char *challenge,
-                                        const char *user, apr_time_t now,
-                                        ota_device_record *device,
-                                        const char **why, apr_pool_t *p)
+static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
+                                                ota_db *db,
+                                                const char *challenge,
+                                                const char *user,
+                                                apr_time_t now,
+                                                ota_device_record *device,
+                                                const char **why,
+                                                apr_pool_t *p)
 {
     apr_dbd_transaction_t *trans = NULL;
     const char *digest;
@@ -833,12 +845,10 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
     return APR_SUCCESS;
 }
 
-apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
-                                       ota_db *db,
-                                       const char *scep_challenge,
-                                       const ota_certificate_record *rec,
-                                       apr_time_t now, const char **why,
-                                       apr_pool_t *p)
+static apr_status_t write_certificate_add_once(
+    ota_issue_verdict *verdict, ota_db *db, const char *scep_challenge,
+    const ota_certificate_record *rec, apr_time_t now, const char **why,
+    apr_pool_t *p)
 {
     apr_dbd_transaction_t *trans = NULL;
     const char *digest = NULL;
@@ -895,9 +905,10 @@ apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
     return APR_SUCCESS;
 }
 
-apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
-                                       const char *serial, apr_time_t now,
-                                       const char **why, apr_pool_t *p)
+static apr_status_t write_device_enrolled_once(ota_db *db, const char *udid,
+                                               const char *serial,
+                                               apr_time_t now,
+                                               const char **why, apr_pool_t *p)
 {
     apr_dbd_prepared_t *st = statement(db, "ota_device_enrolled");
     apr_int64_t t = apr_time_sec(now);
@@ -1032,4 +1043,94 @@ apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
         }
     }
     return APR_SUCCESS;
+}
+
+/* ---- writes, retried while sqlite3 is locked ---- */
+
+/* apr_dbd's sqlite3 driver gives up on a locked database after 15 tries
+ * 100 ms apart; among many concurrent writers a request can keep losing
+ * that race. A write that found the database locked runs again from its
+ * start after a short random pause (its transaction was rolled back, so
+ * nothing of it stayed). */
+static int again(ota_db *db, apr_status_t rv, int attempt)
+{
+    unsigned char r = 0;
+
+    if (rv == APR_SUCCESS || !db->locked
+        || attempt + 1 >= OTA_STORE_WRITE_TRIES) {
+        return 0;
+    }
+    apr_generate_random_bytes(&r, 1);
+    apr_sleep(apr_time_from_msec(10 + r % 40));
+    db->locked = 0;
+    return 1;
+}
+
+apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
+                                     const char *user, apr_time_t now,
+                                     apr_interval_time_t lifetime,
+                                     const char **why, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i = 0;
+
+    db->locked = 0;
+    do {
+        rv = write_challenge_add_once(db, challenge, user, now, lifetime,
+                                      why, p);
+    } while (again(db, rv, i++));
+    return rv;
+}
+
+apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
+                                        ota_db *db, const char *challenge,
+                                        const char *user, apr_time_t now,
+                                        ota_device_record *device,
+                                        const char **why, apr_pool_t *p)
+{
+    const char *user_in = device ? device->user : NULL;
+    apr_status_t rv;
+    int i = 0;
+
+    db->locked = 0;
+    do {
+        if (device) {
+            device->user = user_in;
+        }
+        rv = write_challenge_redeem_once(verdict, db, challenge, user, now,
+                                         device, why, p);
+    } while (again(db, rv, i++));
+    return rv;
+}
+
+apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
+                                       ota_db *db,
+                                       const char *scep_challenge,
+                                       const ota_certificate_record *rec,
+                                       apr_time_t now, const char **why,
+                                       apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i = 0;
+
+    db->locked = 0;
+    do {
+        rv = write_certificate_add_once(verdict, db, scep_challenge, rec,
+                                        now, why, p);
+    } while (again(db, rv, i++));
+    return rv;
+}
+
+apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
+                                       const char *serial, apr_time_t now,
+                                       const char **why, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i = 0;
+
+    db->locked = 0;
+    do {
+        rv = write_device_enrolled_once(db, udid, serial, now, why, p);
+    } while (again(db, rv, i++));
+    return rv;
 }

@@ -25,6 +25,7 @@ typedef struct ota_db {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
     apr_hash_t *prepared;     /* label -> apr_dbd_prepared_t * */
+    int locked;               /* the last error was sqlite3's "locked" */
 } ota_db;
 
 /* Creates the tables if missing. Safe to run from several processes. */

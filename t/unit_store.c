@@ -563,6 +563,68 @@ static void test_registry(void)
     test_progress();
 }
 
+/* A write that finds the database locked for longer than apr_dbd's own
+ * retries (15 x 100 ms) still succeeds once the lock goes. */
+static int locked_writer(const char *path)
+{
+    apr_pool_t *p;
+    ota_db w;
+    const char *why = NULL;
+    int failed;
+
+    apr_pool_create(&p, NULL);
+    failed = open_db(&w, path, p) != APR_SUCCESS
+             || ota_store_connection_init(&w, &why, p) != APR_SUCCESS
+             || ota_store_challenge_add(&w, "locked-retry", NULL, t0,
+                                        apr_time_from_sec(60), &why, p)
+                != APR_SUCCESS;
+    if (failed) {
+        fprintf(stderr, "# locked writer: %s\n", why ? why : "?");
+    }
+    return failed;
+}
+
+/* The writer forks before the holder opens its connection: sqlite keeps
+ * per-process lock state that a child must not inherit. */
+static void test_locked_retry(void)
+{
+    char path[] = "/tmp/unit_store_locked.XXXXXX";
+    ota_db holder;
+    const char *why = NULL;
+    pid_t pid;
+    int fd, nrows, status = -1, rows = 0;
+
+    if ((fd = mkstemp(path)) < 0) {
+        ok(0, "temp file for the locked database");
+        return;
+    }
+    close(fd);
+    if ((pid = fork()) == 0) {
+        apr_sleep(apr_time_from_msec(500));     /* the holder locks first */
+        _exit(locked_writer(path));
+    }
+    if (open_db(&holder, path, pool) != APR_SUCCESS
+        || ota_store_connection_init(&holder, &why, pool) != APR_SUCCESS
+        || apr_dbd_query(drv, holder.handle, &nrows, "BEGIN IMMEDIATE")) {
+        ok(0, "a connection holds the write lock");
+    }
+    else {
+        ok(1, "a connection holds the write lock");
+    }
+    apr_sleep(apr_time_from_msec(3000));
+    is_int(apr_dbd_query(drv, holder.handle, &nrows, "COMMIT"), 0,
+           "the lock is released 2.5 s after the writer tried");
+    waitpid(pid, &status, 0);
+    if (!ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "a write locked out for longer than apr_dbd retries succeeds")) {
+        printf("#   status %d\n", status);
+    }
+    is_str(select1(&holder, "SELECT COUNT(*) FROM ota_challenge", &rows),
+           "1", "its challenge is stored");
+    apr_dbd_close(drv, holder.handle);
+    unlink(path);
+}
+
 int main(void)
 {
     int fd, rc;
@@ -592,6 +654,7 @@ int main(void)
     test_migration();
     test_concurrent_schema();
     test_race();
+    test_locked_retry();
     apr_dbd_close(drv, db.handle);
     unlink(dbpath);
     apr_pool_destroy(pool);
