@@ -38,6 +38,16 @@ done
 is "$missing_conf" "" "every directive appears in ota_enroll.conf"
 is "$missing_readme" "" "every directive appears in README.md"
 
+# Every log id the module writes is in README's table.
+ids=$(cat "$T_TOP"/mod_ota_enroll*.c | grep -oE 'OTA000[0-9]{2}' | sort -u)
+[ "$(echo "$ids" | wc -l)" -ge 40 ]
+ok $? "the module writes its log ids ($(echo "$ids" | wc -l))"
+missing_ids=
+for id in $ids; do
+    grep -q "^| $id |" "$T_TOP/README.md" || missing_ids="$missing_ids $id"
+done
+is "$missing_ids" "" "every log id is in README.md's table"
+
 # A missing signing key file names the directive.
 config_test nokey "OTAEnrollSigningKey $T_WORK/no-such.key"
 [ -n "$T_OUT" ] && ! printf '%s' "$T_OUT" | grep -q 'Syntax OK'
