@@ -51,7 +51,7 @@ mod_ota_enroll.so: $(GLUE_OBJ) $(CORE_OBJ)
 $(BUILD)/ota-device: $(BUILD)/ota_device.o $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/t/%: t/%.c t/tap.h $(CORE_OBJ) | $(BUILD)
+$(BUILD)/t/%: t/%.c t/tap.h t/plist_check.h $(CORE_OBJ) | $(BUILD)
 	@echo "  CC  $@"; $(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
 $(BUILD):

@@ -19,6 +19,8 @@
 
 static apr_pool_t *pool;
 
+#include "plist_check.h"
+
 static const ota_plist_limits loose = { 1024 * 1024, 16, 256, 4096 };
 
 static const ota_profile_meta meta = {
@@ -64,44 +66,6 @@ static plist_t round_trip(plist_t node)
     return back;
 }
 
-static plist_t item(plist_t dict, const char *key, plist_type type)
-{
-    plist_t v;
-
-    if (!dict || plist_get_node_type(dict) != PLIST_DICT
-        || !(v = plist_dict_get_item(dict, key))
-        || plist_get_node_type(v) != type) {
-        return NULL;
-    }
-    return v;
-}
-
-static long long uint_of(plist_t dict, const char *key)
-{
-    plist_t v = item(dict, key, PLIST_UINT);
-    uint64_t n = 0;
-
-    if (!v) {
-        return -1;
-    }
-    plist_get_uint_val(v, &n);
-    return (long long)n;
-}
-
-static const char *string_at(plist_t array, uint32_t i)
-{
-    plist_t v;
-    uint64_t n = 0;
-    const char *s;
-
-    if (!array || i >= plist_array_get_size(array)
-        || !(v = plist_array_get_item(array, i))
-        || plist_get_node_type(v) != PLIST_STRING
-        || !(s = plist_get_string_ptr(v, &n))) {
-        return NULL;
-    }
-    return apr_pstrmemdup(pool, s, n);
-}
 
 static const char *get(plist_t dict, const char *key)
 {
