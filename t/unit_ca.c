@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "ota_ca.h"
+#include "ota_pool.h"
 #include "tap.h"
 
 #define UDID "6A1B2C3D-0000-4000-8000-00000000D001"
@@ -43,21 +44,9 @@ static const char *scratch_file(const char *name)
     return in_dir(scratch, name);
 }
 
-static apr_status_t free_pkey(void *k)
-{
-    EVP_PKEY_free(k);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_req(void *r) { X509_REQ_free(r); return APR_SUCCESS; }
-
 static EVP_PKEY *owned_key(EVP_PKEY *key)
 {
-    if (key) {
-        apr_pool_cleanup_register(pool, key, free_pkey,
-                                  apr_pool_cleanup_null);
-    }
-    else {
+    if (!ota_own_pkey(pool, key)) {
         printf("# key generation: %s\n", ota_openssl_error(pool));
     }
     return key;
@@ -139,8 +128,7 @@ static X509_REQ *finish_csr(X509_REQ *req, EVP_PKEY *signer,
         printf("# cannot build a request: %s\n", ota_openssl_error(pool));
         return NULL;
     }
-    apr_pool_cleanup_register(pool, back, free_req, apr_pool_cleanup_null);
-    return back;
+    return ota_own_x509_req(pool, back);
 }
 
 /* A request for pub's key with subject e[0..n) (string type as

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "ota_cms.h"
+#include "ota_pool.h"
 #include "tap.h"
 
 #define REAL_UDID "78897E40-F532-5DE0-A7DC-56BAC5CEEB9C"
@@ -246,12 +247,6 @@ static const char *cn_of(X509 *x)
         return NULL;
     }
     return apr_pstrdup(pool, buf);
-}
-
-static apr_status_t free_cert(void *x)
-{
-    X509_free(x);
-    return APR_SUCCESS;
 }
 
 static X509 *cert_file(const char *file)
@@ -689,8 +684,7 @@ static X509 *our_cert(long from, long to, const EVP_MD *md, const char *eku)
         X509_free(x);
         return NULL;
     }
-    apr_pool_cleanup_register(pool, x, free_cert, apr_pool_cleanup_null);
-    return x;
+    return ota_own_x509(pool, x);
 }
 
 /* Each relaxation of the device store, alone, against the strict store:

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "ota_final.h"
+#include "ota_pool.h"
 #include "tap.h"
 
 #define UDID_A "6A1B2C3D-0000-4000-8000-00000000D0CA"
@@ -85,28 +86,13 @@ static int count_of(const char *text, const char *needle)
     return n;
 }
 
-static apr_status_t free_x509(void *x)
-{
-    X509_free(x);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_pkey(void *k)
-{
-    EVP_PKEY_free(k);
-    return APR_SUCCESS;
-}
-
 static X509 *cert_load(const char *name)
 {
     BIO *b = BIO_new_file(in_dir(pki, name), "r");
     X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 
     BIO_free(b);
-    if (x) {
-        apr_pool_cleanup_register(pool, x, free_x509, apr_pool_cleanup_null);
-    }
-    return x;
+    return ota_own_x509(pool, x);
 }
 
 static EVP_PKEY *key_load(const char *name)
@@ -115,10 +101,7 @@ static EVP_PKEY *key_load(const char *name)
     EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 
     BIO_free(b);
-    if (k) {
-        apr_pool_cleanup_register(pool, k, free_pkey, apr_pool_cleanup_null);
-    }
-    return k;
+    return ota_own_pkey(pool, k);
 }
 
 /* A self-signed P-256 certificate, made with the X509 API. */
@@ -141,10 +124,7 @@ static X509 *ec_cert(void)
         x = NULL;
     }
     EVP_PKEY_free(key);
-    if (x) {
-        apr_pool_cleanup_register(pool, x, free_x509, apr_pool_cleanup_null);
-    }
-    return x;
+    return ota_own_x509(pool, x);
 }
 
 static const char *str_at(plist_t dict, const char *key)

@@ -19,6 +19,7 @@
 
 #include "ota_cms.h"
 #include "ota_scep.h"
+#include "ota_pool.h"
 #include "tap.h"
 
 #define OID_MESSAGE_TYPE "2.16.840.1.113733.1.9.2"
@@ -79,24 +80,9 @@ static int spill(const char *file, const unsigned char *buf, apr_size_t len)
     return ok;
 }
 
-static apr_status_t free_pkey(void *k)
-{
-    EVP_PKEY_free(k);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_x509(void *x)
-{
-    X509_free(x);
-    return APR_SUCCESS;
-}
-
 static EVP_PKEY *owned_key(EVP_PKEY *k)
 {
-    if (k) {
-        apr_pool_cleanup_register(pool, k, free_pkey, apr_pool_cleanup_null);
-    }
-    return k;
+    return ota_own_pkey(pool, k);
 }
 
 static X509 *pem_cert(const char *file)
@@ -105,10 +91,7 @@ static X509 *pem_cert(const char *file)
     X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 
     BIO_free(b);
-    if (x) {
-        apr_pool_cleanup_register(pool, x, free_x509, apr_pool_cleanup_null);
-    }
-    return x;
+    return ota_own_x509(pool, x);
 }
 
 static EVP_PKEY *pem_key(const char *file)
@@ -230,8 +213,7 @@ static X509 *issue(X509_REQ *csr)
         X509_free(x);
         return NULL;
     }
-    apr_pool_cleanup_register(pool, x, free_x509, apr_pool_cleanup_null);
-    return x;
+    return ota_own_x509(pool, x);
 }
 
 static const unsigned char *reply(apr_size_t *len, const ota_scep_request *r,
