@@ -591,6 +591,7 @@ static int scep_profile_build(plist_t *root, phase2 *x)
     s.url = c->scep_url;
     s.name = c->scep_name;
     s.subject = ota_subject_of(c);
+    s.san = c->scep_san;
     s.challenge = x->scep_challenge;
     s.key_size = c->scep_key_size != UNSET ? c->scep_key_size : 2048;
     s.key_usage = c->scep_key_usage != UNSET ? c->scep_key_usage : 5;
@@ -657,6 +658,8 @@ static int redeem(phase2 *x)
         device.scep_challenge = x->scep_challenge;
         device.scep_subject = ota_subject_canonical(ota_subject_of(x->c),
                                                     x->fields, r->pool);
+        device.scep_san = ota_san_canonical(x->c->scep_san, x->fields,
+                                            r->pool);
         device.scep_lifetime = apr_time_from_sec(lifetime);
     }
     if (ota_store_challenge_redeem(&verdict, &x->db, x->a->challenge,

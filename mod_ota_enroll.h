@@ -57,6 +57,8 @@ typedef struct ota_conf {
     const char *scep_name;
     const char *scep_subject_text;
     apr_array_header_t *scep_subject;
+    apr_array_header_t *scep_san;   /* OTAEnrollSCEPSubjectAltName; an
+                                     * empty array: none (overrides) */
     int scep_dynamic;               /* UNSET, or 1 for dynamic, 0 static */
     const char *scep_challenge;     /* the static secret */
     int scep_key_size;

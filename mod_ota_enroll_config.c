@@ -82,6 +82,7 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->scep_name = PICK(scep_name);
     c->scep_subject_text = PICK(scep_subject_text);
     c->scep_subject = PICK(scep_subject);
+    c->scep_san = PICK(scep_san);
     c->scep_dynamic = PICK_INT(scep_dynamic);
     c->scep_challenge = add->scep_dynamic != UNSET ? add->scep_challenge
                                                    : base->scep_challenge;
@@ -459,6 +460,24 @@ static const char *set_subject(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_subject_alt_name(cmd_parms *cmd, void *dc,
+                                        const char *arg)
+{
+    ota_conf *c = dc;
+    const char *why = NULL;
+
+    if (!c->scep_san) {
+        c->scep_san = apr_array_make(cmd->pool, 2, sizeof(ota_subject_rdn));
+    }
+    if (strcasecmp(arg, "none") == 0) {
+        return NULL;
+    }
+    if (ota_san_template_add(c->scep_san, arg, &why, cmd->pool)) {
+        return directive_error(cmd, why);
+    }
+    return NULL;
+}
+
 static const char *set_scep_challenge(cmd_parms *cmd, void *dc,
                                       const char *arg)
 {
@@ -543,6 +562,10 @@ const command_rec ota_cmds[] = {
                   WHERE, "the CA name sent in SCEP requests"),
     AP_INIT_TAKE1("OTAEnrollSCEPSubject", set_subject, NULL, WHERE,
                   "subject template, e.g. O=Example/CN=%{UDID}"),
+    AP_INIT_ITERATE("OTAEnrollSCEPSubjectAltName", set_subject_alt_name,
+                    NULL, WHERE, "subjectAltName templates, KIND=VALUE "
+                    "(rfc822Name, dNSName, uniformResourceIdentifier, "
+                    "ntPrincipalName), or none"),
     AP_INIT_TAKE1("OTAEnrollSCEPChallenge", set_scep_challenge, NULL, WHERE,
                   "the SCEP challenge password devices send to the CA"),
     AP_INIT_TAKE1("OTAEnrollSCEPKeySize", set_key_size, NULL, WHERE,

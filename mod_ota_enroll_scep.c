@@ -105,6 +105,9 @@ typedef struct scep_exchange {
     ota_scep_policy policy;
     const char *udid;                   /* from the SCEP challenge */
     const char *subject;                /* expected, canonical */
+    const char *san;                    /* bound names, canonical */
+    const GENERAL_NAMES *san_names;     /* the same, or a renewed cert's */
+    const char *ignored;                /* what the CSR asked, not issued */
 } scep_exchange;
 
 static int reply(scep_exchange *x, ota_scep_status status,
@@ -190,6 +193,7 @@ static int check_challenge(scep_exchange *x)
     }
     x->udid = row.udid;
     x->subject = row.subject;
+    x->san = row.san;
     return OK;
 }
 
@@ -207,6 +211,11 @@ static int check_csr(scep_exchange *x, EVP_PKEY *must_key)
                                              x->subject, x->r->pool)) {
         return ota_config_missing(x->r, "a readable stored subject");
     }
+    if (x->san && ota_san_names((GENERAL_NAMES **)&x->san_names, x->san,
+                                &detail, x->r->pool)) {
+        return ota_config_missing(x->r, "readable stored subjectAltNames");
+    }
+    policy.san = x->san_names;
     if (ota_ca_csr_check(&verdict, &detail, x->req->csr, &policy,
                          x->r->pool)) {
         return ota_config_missing(x->r, "memory");
@@ -221,6 +230,7 @@ static int check_csr(scep_exchange *x, EVP_PKEY *must_key)
                                   ota_ca_csr_verdict_name(verdict), ": ",
                                   detail ? detail : "", NULL));
     }
+    x->ignored = detail;
     return OK;
 }
 
@@ -230,12 +240,16 @@ static int issue(scep_exchange *x, const char *challenge)
 {
     ota_certificate_record rec;
     ota_issue_verdict verdict;
+    ota_ca_issue_opts opts;
     X509 *cert;
     const char *serial, *why = NULL;
     int days = x->c->cert_lifetime != UNSET ? x->c->cert_lifetime
                                              : DEFAULT_CERTIFICATE_LIFETIME;
 
-    if (ota_ca_issue(&cert, &serial, &why, x->c->ca, x->req->csr, days,
+    memset(&opts, 0, sizeof(opts));
+    opts.lifetime_days = days;
+    opts.san = x->san_names;
+    if (ota_ca_issue(&cert, &serial, &why, x->c->ca, x->req->csr, &opts,
                      x->r->pool)) {
         return refuse(x, "OTA00067", OTA_SCEP_BAD_REQUEST, why);
     }
@@ -247,6 +261,8 @@ static int issue(scep_exchange *x, const char *challenge)
     rec.not_after = apr_time_now() + apr_time_from_sec((apr_time_t)days
                                                        * 86400);
     rec.pem = ota_cert_pem(cert, x->r->pool);
+    rec.requester = ota_key_digest_hex(X509_get0_pubkey(x->req->signer),
+                                       x->r->pool);
     if (ota_store_certificate_add(&verdict, &x->db, challenge, &rec,
                                   apr_time_now(), &why, x->r->pool)) {
         return ota_db_failed(x->r, why);
@@ -260,9 +276,10 @@ static int issue(scep_exchange *x, const char *challenge)
                       : "SCEP challenge used meanwhile");
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00069: issued "
-                  "certificate %s to %s%s%s, valid %d days", serial,
+                  "certificate %s to %s%s%s, valid %d days%s%s", serial,
                   rec.subject, x->udid ? " for device " : "",
-                  x->udid ? x->udid : "", days);
+                  x->udid ? x->udid : "", days, x->ignored ? "; " : "",
+                  x->ignored ? x->ignored : "");
     if (x->udid) {
         apr_table_setn(x->r->subprocess_env, "OTA_UDID", x->udid);
     }
@@ -331,11 +348,31 @@ static int renewal_req(scep_exchange *x)
         return refuse(x, "OTA00067", OTA_SCEP_BAD_REQUEST,
                       "renewal for another subject");
     }
+    /* The renewed certificate keeps the names bound at enrollment. */
     x->udid = prior->udid;
+    x->san_names = ota_san_of_cert(x->req->signer, x->r->pool);
     if ((rv = check_csr(x, NULL)) != OK) {
         return rv;
     }
     return issue(x, NULL);
+}
+
+/* Only the requester may collect a certificate: the poll is signed by
+ * the key that signed the request (recorded with the certificate; rows
+ * from before that record fall back to the certificate's own key, which
+ * is the requester's for every PKCSReq). */
+static int poller_is_requester(scep_exchange *x,
+                               const ota_certificate_record *prior,
+                               X509 *cert)
+{
+    EVP_PKEY *key = X509_get0_pubkey(x->req->signer);
+    const char *digest;
+
+    if (prior->requester) {
+        digest = ota_key_digest_hex(key, x->r->pool);
+        return digest && !strcmp(digest, prior->requester);
+    }
+    return EVP_PKEY_eq(key, X509_get0_pubkey(cert)) == 1;
 }
 
 /* GetCertInitial: the certificate of a transaction, to a poller. The CA
@@ -352,9 +389,17 @@ static int cert_poll(scep_exchange *x)
         return ota_db_failed(x->r, why);
     }
     if (!prior || !(cert = ota_cert_from_pem(prior->pem, x->r->pool))
-        || !ota_ca_cert_has_subject(cert, x->req->subject)) {
+        || !ota_ca_cert_has_subject(cert, x->req->subject)
+        || !x->req->issuer
+        || X509_NAME_cmp(x->req->issuer,
+                         X509_get_subject_name(ota_ca_cert(x->c->ca)))) {
         return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
-                      "no certificate for this transaction and subject");
+                      "no certificate for this transaction, issuer and "
+                      "subject");
+    }
+    if (!poller_is_requester(x, prior, cert)) {
+        return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
+                      "the poll is not signed by the requester's key");
     }
     return reply(x, OTA_SCEP_SUCCESS, 0, cert);
 }

@@ -412,22 +412,6 @@ static ota_ca_csr_verdict check_subject(X509_REQ *csr,
     return OTA_CA_CSR_OK;
 }
 
-/* The request's subjectAltName (NULL: none). 0 when the extension request
- * or the SAN cannot be read, or the SAN comes twice. */
-static int requested_san(GENERAL_NAMES **san, X509_REQ *csr)
-{
-    STACK_OF(X509_EXTENSION) *asked = X509_REQ_get_extensions(csr);
-    int crit = -1;
-
-    *san = NULL;
-    if (asked) {
-        *san = X509V3_get_d2i(asked, NID_subject_alt_name, &crit, NULL);
-        sk_X509_EXTENSION_pop_free(asked, X509_EXTENSION_free);
-    }
-    ERR_clear_error();
-    return asked && (*san || crit == -1);
-}
-
 static ota_ca_csr_verdict check_key_and_pop(X509_REQ *csr,
                                             const ota_ca_policy *pol,
                                             const char **detail,
@@ -461,13 +445,39 @@ static ota_ca_csr_verdict check_key_and_pop(X509_REQ *csr,
     return OTA_CA_CSR_OK;
 }
 
+/* The subjectAltName a request asks for must be the one bound to the
+ * device (none when none is bound): the CA never issues names a request
+ * chose. Other extensions it asks for are ignored (*ignored names them). */
+static ota_ca_csr_verdict check_extensions(X509_REQ *csr,
+                                           const ota_ca_policy *pol,
+                                           const char **ignored,
+                                           const char **detail,
+                                           apr_pool_t *p)
+{
+    GENERAL_NAMES *san = NULL;
+
+    if (!ota_san_requested(&san, ignored, csr, p)) {
+        *detail = "the extension request or its subjectAltName is "
+                  "unreadable, empty or repeated";
+        return OTA_CA_CSR_BAD_EXTENSIONS;
+    }
+    if (san && !ota_san_equal(san, pol->san)) {
+        *detail = pol->san ? "the requested subjectAltName is not the one "
+                             "bound to the device"
+                           : "a subjectAltName was requested, and none is "
+                             "bound to the device";
+        return OTA_CA_CSR_BAD_EXTENSIONS;
+    }
+    return OTA_CA_CSR_OK;
+}
+
 apr_status_t ota_ca_csr_check(ota_ca_csr_verdict *verdict,
                               const char **detail, X509_REQ *csr,
                               const ota_ca_policy *policy, apr_pool_t *p)
 {
     static const ota_ca_policy defaults = { 0 };
     const ota_ca_policy *pol = policy ? policy : &defaults;
-    GENERAL_NAMES *san = NULL;
+    const char *ignored = NULL;
     ota_ca_csr_verdict v;
 
     *detail = NULL;
@@ -475,14 +485,9 @@ apr_status_t ota_ca_csr_check(ota_ca_csr_verdict *verdict,
         return APR_EINVAL;
     }
     v = check_key_and_pop(csr, pol, detail, p);
-    if (v == OTA_CA_CSR_OK
-        && (!requested_san(&san, csr)
-            || (san && sk_GENERAL_NAME_num(san) == 0))) {
-        *detail = "the extension request or its subjectAltName is "
-                  "unreadable, empty or repeated";
-        v = OTA_CA_CSR_BAD_EXTENSIONS;
+    if (v == OTA_CA_CSR_OK) {
+        v = check_extensions(csr, pol, &ignored, detail, p);
     }
-    GENERAL_NAMES_free(san);
     if (v == OTA_CA_CSR_OK) {
         v = check_subject(csr, pol, detail, p);
     }
@@ -492,6 +497,10 @@ apr_status_t ota_ca_csr_check(ota_ca_csr_verdict *verdict,
         v = OTA_CA_CSR_KEY_MISMATCH;
     }
     ERR_clear_error();
+    if (v == OTA_CA_CSR_OK && ignored) {
+        *detail = apr_pstrcat(p, "ignored what the request asked for: ",
+                              ignored, NULL);
+    }
     *verdict = v;
     return APR_SUCCESS;
 }
@@ -565,23 +574,23 @@ static int add_subject_key_id(X509 *x, const ota_ca *ca)
     return ok;
 }
 
-/* The fixed extensions, the key id, and the request's subjectAltName,
- * re-encoded: the one thing copied from what the request asks for. */
-static int set_extensions(X509 *x, const ota_ca *ca, X509_REQ *csr)
+/* The fixed extensions, the key id, and the names bound to the device:
+ * nothing comes from the request but its subject and key. */
+static int set_extensions(X509 *x, const ota_ca *ca,
+                          const ota_ca_issue_opts *opts)
 {
-    GENERAL_NAMES *san = NULL;
-    int i, ok;
+    int i;
 
     for (i = 0; i < sk_X509_EXTENSION_num(ca->exts); i++) {
         if (!X509_add_ext(x, sk_X509_EXTENSION_value(ca->exts, i), -1)) {
             return 0;
         }
     }
-    ok = add_subject_key_id(x, ca) && requested_san(&san, csr)
-         && (!san || X509_add1_ext_i2d(x, NID_subject_alt_name, san, 0,
-                                       X509V3_ADD_REPLACE) == 1);
-    GENERAL_NAMES_free(san);
-    return ok;
+    return add_subject_key_id(x, ca)
+           && (!opts->san
+               || X509_add1_ext_i2d(x, NID_subject_alt_name,
+                                    (void *)opts->san, 0,
+                                    X509V3_ADD_REPLACE) == 1);
 }
 
 static apr_status_t issue_fail(const char **why, const char *what,
@@ -594,8 +603,9 @@ static apr_status_t issue_fail(const char **why, const char *what,
 
 apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
                           const char **why, const ota_ca *ca, X509_REQ *csr,
-                          int lifetime_days, apr_pool_t *p)
+                          const ota_ca_issue_opts *opts, apr_pool_t *p)
 {
+    int lifetime_days = opts->lifetime_days;
     X509 *x;
 
     if (lifetime_days < 1 || lifetime_days > OTA_CA_MAX_DAYS) {
@@ -618,7 +628,7 @@ apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
         || !set_validity(x, ca, lifetime_days)) {
         return issue_fail(why, "building the certificate", p);
     }
-    if (!set_extensions(x, ca, csr)) {
+    if (!set_extensions(x, ca, opts)) {
         return issue_fail(why, "adding extensions", p);
     }
     if (X509_sign(x, ca->id->key, ca->md) <= 0) {

@@ -7,6 +7,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "ota_cms.h"
@@ -263,6 +264,29 @@ const char *ota_cms_verdict_name(ota_cms_verdict v)
            ? verdict_names[v] : "unknown";
 }
 
+int ota_cms_content_type_bound(CMS_ContentInfo *cms, CMS_SignerInfo *si)
+{
+    X509_ATTRIBUTE *attr;
+    ASN1_TYPE *value;
+    int i;
+
+    if (CMS_signed_get_attr_count(si) <= 0) {
+        return 1;
+    }
+    i = CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1);
+    if (i < 0 || CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, i)
+                 >= 0) {
+        return 0;
+    }
+    attr = CMS_signed_get_attr(si, i);
+    if (X509_ATTRIBUTE_count(attr) != 1) {
+        return 0;
+    }
+    value = X509_ATTRIBUTE_get0_type(attr, 0);
+    return value && value->type == V_ASN1_OBJECT
+           && OBJ_cmp(value->value.object, CMS_get0_eContentType(cms)) == 0;
+}
+
 int ota_cms_verdict_is_trust(ota_cms_verdict v)
 {
     return v == OTA_CMS_UNTRUSTED || v == OTA_CMS_NOT_DEVICE_CA;
@@ -438,6 +462,11 @@ static apr_status_t verify_structure(ota_signed_message *m,
         return refuse(m, OTA_CMS_MANY_SIGNERS, "more than one SignerInfo");
     }
     *si = sk_CMS_SignerInfo_value(signers, 0);
+    if (!ota_cms_content_type_bound(cms, *si)) {
+        return refuse(m, OTA_CMS_BAD_SIGNATURE, "the signed contentType "
+                      "attribute is missing, repeated or not the content's "
+                      "type");
+    }
     CMS_set1_signers_certs(cms, NULL, 0);
     ERR_clear_error();
     CMS_SignerInfo_get0_algs(*si, NULL, &m->signer, NULL, NULL);
@@ -560,6 +589,24 @@ apr_status_t ota_cert_sha1(unsigned char *out, X509 *cert)
 
     return X509_digest(cert, EVP_sha1(), out, &n) == 1 && n == 20
            ? APR_SUCCESS : APR_EGENERAL;
+}
+
+const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p)
+{
+    unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+    char *hex;
+    int len = key ? i2d_PUBKEY(key, &der) : -1;
+
+    if (len <= 0 || !SHA256(der, (size_t)len, md)) {
+        OPENSSL_free(der);
+        return NULL;
+    }
+    OPENSSL_free(der);
+    hex = apr_palloc(p, 2 * sizeof(md) + 1);
+    for (size_t i = 0; i < sizeof(md); i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return hex;
 }
 
 const char *ota_cert_pem(X509 *cert, apr_pool_t *p)

@@ -515,13 +515,18 @@ static int signer_check(ota_scep_request *r, CMS_ContentInfo *cms,
 }
 
 static int signature_check(ota_scep_request *r, CMS_ContentInfo *cms,
-                           BIO *content, apr_pool_t *p)
+                           CMS_SignerInfo *si, BIO *content, apr_pool_t *p)
 {
     if (CMS_verify(cms, NULL, NULL, NULL, content,
                    CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1) {
         return refuse(r, OTA_SCEP_BAD_MESSAGE_CHECK,
                       apr_pstrcat(p, "signature does not verify: ",
                                   ota_openssl_error(p), NULL));
+    }
+    if (!ota_cms_content_type_bound(cms, si)) {
+        return refuse(r, OTA_SCEP_BAD_MESSAGE_CHECK, "the signed contentType "
+                      "attribute is missing, repeated or not the content's "
+                      "type");
     }
     return 1;
 }
@@ -747,7 +752,7 @@ apr_status_t ota_scep_request_parse(ota_scep_request **out,
     if (!(content = BIO_new(BIO_s_mem()))) {
         return APR_ENOMEM;
     }
-    verified = signature_check(r, cms, content, p);
+    verified = signature_check(r, cms, si, content, p);
     bio_take(content, &env, &env_len, p);
     BIO_free(content);
     if (!verified) {
@@ -1104,12 +1109,22 @@ apr_status_t ota_scep_request_build(ota_scep_sent **out,
     }
     rv = APR_EGENERAL;
     cms = CMS_sign(NULL, NULL, NULL, NULL, flags);
+    /* CMS_final writes the contentType attribute from the eContentType:
+     * a forgery signs under another type, then relabels the content. */
+    if (cms && c->forged_content_type
+        && !CMS_set1_eContentType(cms,
+                                  OBJ_nid2obj(c->forged_content_type))) {
+        CMS_ContentInfo_free(cms);
+        cms = NULL;
+    }
     if (cms && (si = CMS_add1_signer(cms, c->cert, c->key,
                                      c->md ? c->md : EVP_sha256(), flags))
                != NULL
         && request_attributes(si, s)
         && (in = BIO_new_mem_buf(env, (int)env_len)) != NULL
         && CMS_final(cms, in, NULL, CMS_BINARY) == 1
+        && (!c->forged_content_type
+            || CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_data)))
         && (rv = cms_der(&s->der, &s->len, cms, p)) == APR_SUCCESS) {
         *out = s;
     }

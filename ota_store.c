@@ -7,7 +7,7 @@
 #include "ota_challenge.h"
 #include "ota_store.h"
 
-#define OTA_STORE_SCHEMA_VERSION 2
+#define OTA_STORE_SCHEMA_VERSION 3
 /* sqlite3: how long a new connection retries its schema check and
  * statement preparation while another process holds the write lock. */
 #define OTA_STORE_SQLITE_PREPARE_TRIES 100
@@ -45,7 +45,19 @@ static const char *const schema_v2[] = {
     NULL
 };
 
-static const char *const *const migrations[] = { schema_v1, schema_v2 };
+/* The names bound to a device beside its subject; who asked for each
+ * certificate (the SHA-256 of the request signer's public key), so only
+ * the requester can poll for it. */
+static const char *const schema_v3[] = {
+    "ALTER TABLE ota_scep_challenge ADD COLUMN san TEXT",
+    "ALTER TABLE ota_certificate ADD COLUMN requester TEXT",
+    "UPDATE ota_schema_version SET version = 3 WHERE id = 1",
+    NULL
+};
+
+static const char *const *const migrations[] = {
+    schema_v1, schema_v2, schema_v3
+};
 
 const ota_store_statement ota_store_statements[] = {
     { "ota_challenge_add",
@@ -77,23 +89,23 @@ const ota_store_statement ota_store_statements[] = {
       "UPDATE ota_device SET phase = 4, last_seen = %lld, enrolled_at = %lld, "
       "cert_serial = %s WHERE udid = %s" },
     { "ota_scep_challenge_add",
-      "INSERT INTO ota_scep_challenge (digest, udid, subject, created, "
-      "expires, used) VALUES (%s, %s, %s, %lld, %lld, NULL)" },
+      "INSERT INTO ota_scep_challenge (digest, udid, subject, san, created, "
+      "expires, used) VALUES (%s, %s, %s, %s, %lld, %lld, NULL)" },
     { "ota_scep_challenge_get",
-      "SELECT used, expires, udid, subject FROM ota_scep_challenge "
+      "SELECT used, expires, udid, subject, san FROM ota_scep_challenge "
       "WHERE digest = %s" },
     { "ota_scep_challenge_consume",
       "UPDATE ota_scep_challenge SET used = %lld "
       "WHERE digest = %s AND used IS NULL AND expires > %lld" },
     { "ota_certificate_add",
       "INSERT INTO ota_certificate (serial, transaction_id, udid, subject, "
-      "issued, not_after, revoked, cert) "
-      "VALUES (%s, %s, %s, %s, %lld, %lld, NULL, %s)" },
+      "issued, not_after, revoked, cert, requester) "
+      "VALUES (%s, %s, %s, %s, %lld, %lld, NULL, %s, %s)" },
     { "ota_certificate_by_transaction",
-      "SELECT serial, udid, subject, not_after, revoked, cert "
+      "SELECT serial, udid, subject, not_after, revoked, cert, requester "
       "FROM ota_certificate WHERE transaction_id = %s" },
     { "ota_certificate_by_serial",
-      "SELECT serial, udid, subject, not_after, revoked, cert "
+      "SELECT serial, udid, subject, not_after, revoked, cert, requester "
       "FROM ota_certificate WHERE serial = %s" },
     { "ota_device_cert",
       "UPDATE ota_device SET phase = 3, last_seen = %lld, cert_at = %lld, "
@@ -562,7 +574,9 @@ static apr_status_t scep_challenge_add(ota_db *db,
         return fail(APR_EGENERAL, "cannot store the SCEP challenge", why);
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
-                          d->udid, d->scep_subject, &now, &expires);
+                          d->udid, d->scep_subject,
+                          d->scep_san && *d->scep_san ? d->scep_san : NULL,
+                          &now, &expires);
     if (rc) {
         return db_error(db, rc, "storing SCEP challenge", why, p);
     }
@@ -704,7 +718,7 @@ apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
     apr_dbd_row_t *r = NULL;
     const char *digest;
     apr_int64_t used, expires = 0;
-    char *udid = NULL, *subject = NULL;
+    char *udid = NULL, *subject = NULL, *san = NULL;
     int rc;
 
     memset(row, 0, sizeof(*row));
@@ -727,6 +741,8 @@ apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
     apr_dbd_datum_get(db->driver, r, 1, APR_DBD_TYPE_LONGLONG, &expires);
     apr_dbd_datum_get(db->driver, r, 2, APR_DBD_TYPE_STRING, &udid);
     apr_dbd_datum_get(db->driver, r, 3, APR_DBD_TYPE_STRING, &subject);
+    apr_dbd_datum_get(db->driver, r, 4, APR_DBD_TYPE_STRING, &san);
+    row->san = san ? apr_pstrdup(p, san) : NULL;
     row->expires = apr_time_from_sec(expires);
     row->udid = apr_pstrdup(p, udid ? udid : "");
     row->subject = apr_pstrdup(p, subject ? subject : "");
@@ -740,7 +756,7 @@ static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
     ota_certificate_record *rec;
     apr_dbd_row_t *r = NULL;
     apr_int64_t not_after = 0, revoked = 0;
-    char *text[6] = { NULL };
+    char *text[7] = { NULL };
     int i;
 
     *out = NULL;
@@ -748,7 +764,7 @@ static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
         return APR_SUCCESS;
     }
     rec = apr_pcalloc(p, sizeof(*rec));
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         if (i == 3 || i == 4) {
             continue;
         }
@@ -766,6 +782,7 @@ static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
     rec->not_after = apr_time_from_sec(not_after);
     rec->revoked = revoked ? apr_time_from_sec(revoked) : 0;
     rec->pem = text[5];
+    rec->requester = text[6];
     drain(db, res, &r, p);
     *out = rec;
     return APR_SUCCESS;
@@ -830,7 +847,8 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, add,
                           rec->serial, rec->transaction_id, rec->udid,
-                          rec->subject, &now, &not_after, rec->pem);
+                          rec->subject, &now, &not_after, rec->pem,
+                          rec->requester);
     if (rc) {
         return db_error(db, rc, "storing certificate", why, p);
     }

@@ -12,6 +12,7 @@
 
 #include "scep_payload.h"
 #include "ota_plist.h"
+#include "ota_san.h"
 
 static const char *const template_fields[] = {
     "UDID", "SERIAL", "PRODUCT", "VERSION", "IMEI", "MEID", "DEVICE_NAME",
@@ -146,6 +147,92 @@ const char *ota_subject_canonical(const apr_array_header_t *rdns,
     return out;
 }
 
+apr_status_t ota_san_template_add(apr_array_header_t *names, const char *arg,
+                                  const char **why, apr_pool_t *p)
+{
+    char *key = apr_pstrdup(p, arg), *eq = strchr(key, '=');
+    ota_subject_rdn *name;
+    apr_status_t rv;
+
+    if (!eq || eq[1] == '\0') {
+        *why = apr_psprintf(p, "'%s' is not KIND=VALUE", arg);
+        return APR_EINVAL;
+    }
+    *eq = '\0';
+    if (!ota_san_key_known(key)) {
+        *why = apr_psprintf(p, "unknown kind '%s' (known: rfc822Name, "
+                            "dNSName, uniformResourceIdentifier, "
+                            "ntPrincipalName)", key);
+        return APR_EINVAL;
+    }
+    if ((rv = ota_template_check(eq + 1, why, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (names->nelts == OTA_SAN_MAX_NAMES) {
+        *why = apr_psprintf(p, "more than %d names", OTA_SAN_MAX_NAMES);
+        return APR_EINVAL;
+    }
+    name = apr_array_push(names);
+    name->attribute = key;
+    name->value_template = eq + 1;
+    return APR_SUCCESS;
+}
+
+/* The filled value of names[i], NULL when it cannot be written. */
+static const char *san_value(const apr_array_header_t *names, int i,
+                             const apr_table_t *fields, apr_pool_t *p)
+{
+    const ota_subject_rdn *n = &APR_ARRAY_IDX(names, i, ota_subject_rdn);
+    const char *value = ota_template_fill(n->value_template, fields, p);
+
+    return ota_san_value_valid(n->attribute, value) ? value : NULL;
+}
+
+const char *ota_san_canonical(const apr_array_header_t *names,
+                              const apr_table_t *fields, apr_pool_t *p)
+{
+    const char *out = "", *value;
+
+    for (int i = 0; names && i < names->nelts; i++) {
+        if ((value = san_value(names, i, fields, p)) != NULL) {
+            out = apr_pstrcat(p, out, *out ? "\n" : "",
+                              APR_ARRAY_IDX(names, i,
+                                            ota_subject_rdn).attribute,
+                              "=", value, NULL);
+        }
+    }
+    return out;
+}
+
+/* Apple's SubjectAltName dict: one key per kind, a string, or an array
+ * of strings when the kind comes more than once. NULL: no name. */
+static plist_t san_build(const apr_array_header_t *names,
+                         const apr_table_t *fields, apr_pool_t *p)
+{
+    plist_t dict = NULL, have, array;
+    const char *key, *value;
+
+    for (int i = 0; names && i < names->nelts; i++) {
+        if (!(value = san_value(names, i, fields, p))) {
+            continue;
+        }
+        key = APR_ARRAY_IDX(names, i, ota_subject_rdn).attribute;
+        dict = dict ? dict : plist_new_dict();
+        if (!(have = plist_dict_get_item(dict, key))) {
+            plist_dict_set_item(dict, key, plist_new_string(value));
+            continue;
+        }
+        if (plist_get_node_type(have) != PLIST_ARRAY) {
+            array = plist_new_array();
+            plist_array_append_item(array, plist_copy(have));
+            plist_dict_set_item(dict, key, array);
+            have = array;
+        }
+        plist_array_append_item(have, plist_new_string(value));
+    }
+    return dict;
+}
+
 int ota_scep_capability_valid(const char *cap)
 {
     apr_size_t n = strlen(cap);
@@ -193,7 +280,7 @@ static plist_t strings_build(const apr_array_header_t *strings)
 static plist_t content_build(const ota_scep_settings *s,
                              const apr_table_t *fields, apr_pool_t *p)
 {
-    plist_t c = plist_new_dict();
+    plist_t c = plist_new_dict(), san;
 
     ota_plist_dict_set_string(c, "URL", s->url);
     if (s->name) {
@@ -202,6 +289,9 @@ static plist_t content_build(const ota_scep_settings *s,
     plist_dict_set_item(c, "Subject", subject_build(s->subject, fields, p));
     if (s->challenge) {
         ota_plist_dict_set_string(c, "Challenge", s->challenge);
+    }
+    if ((san = san_build(s->san, fields, p)) != NULL) {
+        plist_dict_set_item(c, "SubjectAltName", san);
     }
     ota_plist_dict_set_uint(c, "Keysize", s->key_size);
     ota_plist_dict_set_string(c, "Key Type", "RSA");

@@ -56,6 +56,8 @@
 #define SCEP_SECRET   "bench-secret"
 #define CERT_DAYS     365
 
+static const ota_ca_issue_opts issue_opts = { CERT_DAYS, NULL };
+
 /* Everything the operations read, made before any clock starts. */
 typedef struct floor_inputs {
     apr_pool_t *p;
@@ -294,7 +296,7 @@ static void phase3_prepare(floor_inputs *in)
                                (const unsigned char *)UDID, -1, -1, 0);
     if (!id->key || !id->chain
         || ota_scep_csr(&csr, id->key, name, NULL, in->p) != APR_SUCCESS
-        || ota_ca_issue(&id->cert, NULL, &why, in->ca, csr, CERT_DAYS,
+        || ota_ca_issue(&id->cert, NULL, &why, in->ca, csr, &issue_opts,
                         in->p) != APR_SUCCESS) {
         die("SCEP identity", why);
     }
@@ -451,7 +453,7 @@ static int op_scep(floor_inputs *in, apr_size_t *bytes, apr_pool_t *p)
         != APR_SUCCESS || !req->ok) {
         die("ota_scep_request_parse", req ? req->detail : NULL);
     }
-    if (ota_ca_issue(&issued, NULL, &why, in->ca, req->csr, CERT_DAYS, p)
+    if (ota_ca_issue(&issued, NULL, &why, in->ca, req->csr, &issue_opts, p)
         != APR_SUCCESS) {
         die("ota_ca_issue", why);
     }

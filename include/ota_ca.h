@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "ota_cms.h"
+#include "ota_san.h"
 
 /* Bounds on a requested subject (entries, not RDNs: a multi-valued RDN
  * counts once per entry) and on each value, in UTF-8 bytes. */
@@ -78,12 +79,18 @@ typedef struct ota_ca_policy {
     const ota_ca_subject_entry *subject;  /* NULL: any subject */
     int subject_count;
     EVP_PKEY *key;        /* NULL: any key; else the request's must equal */
+    const GENERAL_NAMES *san;  /* the names bound to the device: a request
+                                * may ask for exactly these or for none;
+                                * NULL: it may ask for none */
 } ota_ca_policy;
 
 /* Judges a request: key, signature digest, proof of possession, extension
- * request, subject bounds, then the policy's subject and key, stopping at
- * the first refusal. Returns APR_SUCCESS with *verdict (and *detail, for
- * the log, when refused), APR_EINVAL for a NULL csr. policy NULL: the
+ * request (a subjectAltName other than the policy's is refused), subject
+ * bounds, then the policy's subject and key, stopping at the first
+ * refusal. Returns APR_SUCCESS with *verdict and *detail, for the log:
+ * why when refused; when accepted, NULL or the other extensions the
+ * request asked for, which are never issued. APR_EINVAL for a NULL csr.
+ * policy NULL: the
  * defaults. Subject values are compared byte for byte in UTF-8, whatever
  * ASN.1 string type the request used; inside a multi-valued RDN, entries
  * may come in any order. */
@@ -97,19 +104,25 @@ const char *ota_ca_csr_verdict_name(ota_ca_csr_verdict v);
 
 /* ---- issuing ---- */
 
+/* What the CA writes into a certificate beyond its fixed extensions. */
+typedef struct ota_ca_issue_opts {
+    int lifetime_days;         /* 1 to 36500; never past the CA's notAfter */
+    const GENERAL_NAMES *san;  /* the names bound to the device, or NULL */
+} ota_ca_issue_opts;
+
 /* Issues a certificate for a request that passed ota_ca_csr_check (it is
  * not judged again): version 3, random positive serial of at most 128
  * bits, the request's subject and key, valid from 5 minutes ago for
- * lifetime_days (1 to 36500; never past the CA's own notAfter),
- * basicConstraints CA:FALSE and keyUsage digitalSignature+keyEncipherment
- * (both critical), extendedKeyUsage clientAuth, subject and authority key
- * ids, and the request's subjectAltName if it asked for one (nothing else
- * it asked for); signed with SHA-256. Refused (APR_EINVAL) once the CA
- * has expired. *serial_hex (may be NULL): the serial in upper-case hex,
- * as `openssl x509 -serial` prints it. *out is freed with p. */
+ * opts->lifetime_days, basicConstraints CA:FALSE and keyUsage
+ * digitalSignature+keyEncipherment (both critical), extendedKeyUsage
+ * clientAuth, subject and authority key ids, and opts->san. Nothing else
+ * the request asked for is copied. Signed with SHA-256. Refused
+ * (APR_EINVAL) once the CA has expired. *serial_hex (may be NULL): the
+ * serial in upper-case hex, as `openssl x509 -serial` prints it. *out is
+ * freed with p. */
 apr_status_t ota_ca_issue(X509 **out, const char **serial_hex,
                           const char **why, const ota_ca *ca, X509_REQ *csr,
-                          int lifetime_days, apr_pool_t *p);
+                          const ota_ca_issue_opts *opts, apr_pool_t *p);
 
 /* A certificate's serial in upper-case hex (NULL on failure). */
 const char *ota_ca_serial_hex(X509 *cert, apr_pool_t *p);

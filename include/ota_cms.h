@@ -7,6 +7,7 @@
 #define OTA_CMS_H
 
 #include <apr_pools.h>
+#include <openssl/cms.h>
 #include <openssl/x509.h>
 #include <openssl/evp.h>
 
@@ -110,6 +111,12 @@ apr_status_t ota_cms_sign(const unsigned char **der, apr_size_t *der_len,
                           int with_attributes, apr_pool_t *p);
 
 const char *ota_cms_verdict_name(ota_cms_verdict v);
+
+/* RFC 5652 5.3: a SignerInfo with signed attributes carries exactly one
+ * contentType attribute, and its value is the SignedData's eContentType.
+ * OpenSSL's CMS_verify checks the message digest but not this binding, so
+ * every verifier here calls it. 1: bound (or no signed attributes). */
+int ota_cms_content_type_bound(CMS_ContentInfo *cms, CMS_SignerInfo *si);
 int ota_cms_verdict_is_trust(ota_cms_verdict v);
 
 /* SHA-1 fingerprint of a certificate's DER, for the SCEP payload's
@@ -122,6 +129,10 @@ apr_status_t ota_cert_der(const unsigned char **der, apr_size_t *len,
 
 /* PEM text of a certificate, and back (freed with p; NULL if not PEM). */
 const char *ota_cert_pem(X509 *cert, apr_pool_t *p);
+
+/* Lower-case hex SHA-256 of a public key's SubjectPublicKeyInfo DER: what
+ * the registry keeps to recognise a key (NULL on failure). */
+const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p);
 X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p);
 
 /* Text of the last OpenSSL error (and clears the queue). */

@@ -171,6 +171,9 @@ typedef struct ota_scep_client {
                                      * the CSR's key (else of key) */
     const EVP_MD *md;               /* NULL: SHA-256 */
     const EVP_CIPHER *cipher;       /* NULL: AES-256-CBC */
+    int forged_content_type;        /* 0. Tests: a NID the signed
+                                     * contentType attribute names while
+                                     * the content stays id-data */
 } ota_scep_client;
 
 /* A request as sent: what the CertRep must echo. */

@@ -70,6 +70,7 @@ typedef struct ota_device_record {
     const char *scep_challenge;
     const char *scep_subject;
     apr_interval_time_t scep_lifetime;
+    const char *scep_san;     /* ota_san_canonical() form; NULL or "": none */
 } ota_device_record;
 
 /* The user a phase-1 challenge was issued to, NULL when none (or when the
@@ -97,6 +98,7 @@ typedef struct ota_scep_challenge_row {
     apr_time_t expires;
     const char *udid;
     const char *subject;      /* ota_subject_canonical() form */
+    const char *san;          /* ota_san_canonical() form, NULL: none */
 } ota_scep_challenge_row;
 
 /* Looks a SCEP challenge up without consuming it. */
@@ -112,6 +114,8 @@ typedef struct ota_certificate_record {
     apr_time_t not_after;
     apr_time_t revoked;           /* 0: not revoked */
     const char *pem;
+    const char *requester;        /* SHA-256 hex of the requesting signer's
+                                   * public key; NULL in rows from before */
 } ota_certificate_record;
 
 typedef enum {

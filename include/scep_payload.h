@@ -37,6 +37,20 @@ const char *ota_template_fill(const char *tmpl, const apr_table_t *fields,
 const char *ota_subject_canonical(const apr_array_header_t *rdns,
                                   const apr_table_t *fields, apr_pool_t *p);
 
+/* OTAEnrollSCEPSubjectAltName: appends one KEY=TEMPLATE (keys as
+ * ota_san.h; the template's fields as the subject's) to names, an array
+ * of ota_subject_rdn. APR_EINVAL and *why on a bad argument. */
+apr_status_t ota_san_template_add(apr_array_header_t *names, const char *arg,
+                                  const char **why, apr_pool_t *p);
+
+/* The names a device is told to request, filled from fields, as the
+ * text ota_san_names reads: one "key=value" line each. A name whose
+ * filled value cannot be written (empty: the device did not send that
+ * field; control characters) is left out here and in the payload alike.
+ * "" for none. */
+const char *ota_san_canonical(const apr_array_header_t *names,
+                              const apr_table_t *fields, apr_pool_t *p);
+
 /* Validates one GetCACaps capability string (printable, no spaces). */
 int ota_scep_capability_valid(const char *cap);
 
@@ -44,6 +58,7 @@ typedef struct ota_scep_settings {
     const char *url;
     const char *name;                 /* the CA's name (SCEP "message") */
     const apr_array_header_t *subject;  /* of ota_subject_rdn */
+    const apr_array_header_t *san;      /* of ota_subject_rdn; NULL: none */
     const char *challenge;            /* NULL: no Challenge key */
     int key_size;
     int key_usage;                    /* 1 sign, 4 encrypt, 5 both */

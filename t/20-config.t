@@ -81,6 +81,9 @@ OTAEnrollIdentifier|.com.example|expects a reverse-DNS identifier
 OTAEnrollSCEPSubject|CN|is not ATTRIBUTE=VALUE
 OTAEnrollSCEPSubject|CN=%{NOPE}|unknown field
 OTAEnrollSCEPSubject|"C N=x"|not an attribute name
+OTAEnrollSCEPSubjectAltName|iPAddress=10.0.0.1|unknown kind 'iPAddress'
+OTAEnrollSCEPSubjectAltName|dNSName=%{NOPE}|unknown field
+OTAEnrollSCEPSubjectAltName|dNSName|is not KIND=VALUE
 OTAEnrollSCEPKeySize|512|expects 1024, 2048 or 4096
 OTAEnrollSCEPKeyUsage|8|expects a number from 0 to 5
 OTAEnrollSCEPRetries|-1|expects a number

@@ -528,13 +528,22 @@ static void test_load_refused(void)
 
 /* ---- issuing ---- */
 
+static const ota_ca_issue_opts *days_opts(int days)
+{
+    static ota_ca_issue_opts opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.lifetime_days = days;
+    return &opts;
+}
+
 static X509 *issue(const ota_ca *ca, X509_REQ *csr, int days,
                    const char **hex)
 {
     X509 *cert = NULL;
     const char *why = NULL;
 
-    if (!csr || ota_ca_issue(&cert, hex, &why, ca, csr, days, pool)
+    if (!csr || ota_ca_issue(&cert, hex, &why, ca, csr, days_opts(days), pool)
                 != APR_SUCCESS) {
         printf("# issue: %s\n", why ? why : "(no request)");
         return NULL;
@@ -601,48 +610,102 @@ static STACK_OF(X509_EXTENSION) *asked_extensions(void)
     return exts;
 }
 
-static int same_san(X509 *cert, X509_REQ *csr)
-{
-    STACK_OF(X509_EXTENSION) *asked = X509_REQ_get_extensions(csr);
-    GENERAL_NAMES *want = X509V3_get_d2i(asked, NID_subject_alt_name, NULL,
-                                         NULL);
-    GENERAL_NAMES *got = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL,
-                                          NULL);
-    unsigned char *a = NULL, *b = NULL;
-    int na = want ? i2d_GENERAL_NAMES(want, &a) : -1;
-    int nb = got ? i2d_GENERAL_NAMES(got, &b) : -2;
-    int same = na > 0 && na == nb && memcmp(a, b, na) == 0
-               && sk_GENERAL_NAME_num(got) == 3;
+/* The names a device is bound to, as the registry stores them: the same
+ * three the asked_extensions() request asks for, in another order. */
+#define BOUND_SAN "uniformResourceIdentifier=urn:uuid:" UDID "\n" \
+                  "rfc822Name=user@example.com\ndNSName=device.example.com"
 
-    OPENSSL_free(a);
-    OPENSSL_free(b);
-    GENERAL_NAMES_free(want);
-    GENERAL_NAMES_free(got);
-    sk_X509_EXTENSION_pop_free(asked, X509_EXTENSION_free);
-    return same;
+static GENERAL_NAMES *names(const char *text)
+{
+    GENERAL_NAMES *out = NULL;
+    const char *why = NULL;
+
+    if (ota_san_names(&out, text, &why, pool) != APR_SUCCESS) {
+        printf("# ota_san_names: %s\n", why ? why : "?");
+    }
+    return out;
 }
 
-static void test_copied_extensions(const ota_ca *ca, EVP_PKEY *key)
+static int cert_san_is(X509 *cert, const GENERAL_NAMES *want)
+{
+    GENERAL_NAMES *got = ota_san_of_cert(cert, pool);
+
+    return got && ota_san_equal(got, want);
+}
+
+/* A request asking for names and CA powers gets neither by asking: a
+ * subjectAltName is issued only when bound to the device, and only as
+ * bound (the hole where the CA copied the request's SAN). */
+static void test_requested_extensions(const ota_ca *ca, EVP_PKEY *key)
 {
     STACK_OF(X509_EXTENSION) *exts = asked_extensions();
     X509_REQ *csr = csr_full(device_subject, 2, MBSTRING_UTF8, key, key,
                              EVP_sha256(), exts);
-    X509 *cert;
+    X509_REQ *plain = csr_for(key, EVP_sha256());
+    GENERAL_NAMES *bound = names(BOUND_SAN), *other;
+    ota_ca_policy policy;
+    ota_ca_issue_opts opts;
+    const char *why = NULL;
+    X509 *cert = NULL;
 
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    is_int(verdict(csr, NULL), OTA_CA_CSR_OK,
-           "request asking for SAN, CA:TRUE, keyCertSign, serverAuth: ok");
-    cert = issue(ca, csr, 30, NULL);
+    memset(&policy, 0, sizeof(policy));
+    is_int(verdict(csr, &policy), OTA_CA_CSR_BAD_EXTENSIONS,
+           "SAN asked for, none bound: bad-extensions");
+    other = names("dNSName=vpn.corp.example\nrfc822Name=ceo@corp.example");
+    policy.san = other;
+    is_int(verdict(csr, &policy), OTA_CA_CSR_BAD_EXTENSIONS,
+           "SAN asked for, other names bound: bad-extensions");
+    policy.san = bound;
+    is_int(verdict(csr, &policy), OTA_CA_CSR_OK,
+           "the bound SAN in another order, CA:TRUE, keyCertSign, "
+           "serverAuth asked for: ok");
+    memset(&opts, 0, sizeof(opts));
+    opts.lifetime_days = 30;
+    opts.san = bound;
+    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, &opts, pool) == APR_SUCCESS,
+       "issued with the bound names");
     if (!ok(cert != NULL, "issued from a request asking for extensions")) {
         return;
     }
-    ok(same_san(cert, csr), "SAN copied as asked (3 names)");
+    ok(cert_san_is(cert, bound), "SAN: the bound names (3)");
     is_int(critical(cert, NID_subject_alt_name), 0, "SAN not critical");
     is_int(critical(cert, NID_netscape_comment), -1,
            "other asked-for extensions not copied");
     check_extensions(ca, cert, 1);
     check_verifies(ca, cert, cert_file(pki_file("signing-root.pem")),
                    "issued with SAN");
+    /* Bound names reach a request that asks for none. */
+    cert = issue(ca, plain, 30, NULL);
+    ok(cert && ota_san_of_cert(cert, pool) == NULL,
+       "no names bound, none asked: no SAN");
+    opts.san = other;
+    ok(ota_ca_issue(&cert, NULL, &why, ca, plain, &opts, pool) == APR_SUCCESS
+       && cert_san_is(cert, other), "names bound, none asked: the bound SAN");
+}
+
+static void test_san_text(void)
+{
+    GENERAL_NAMES *out = NULL;
+    const char *why = NULL;
+
+    ok(ota_san_names(&out, "ntPrincipalName=alice@corp.example", &why, pool)
+       == APR_SUCCESS && out && sk_GENERAL_NAME_num(out) == 1
+       && sk_GENERAL_NAME_value(out, 0)->type == GEN_OTHERNAME,
+       "ntPrincipalName: an otherName (UPN)");
+    ok(ota_san_names(&out, "", &why, pool) == APR_SUCCESS && !out,
+       "empty text: no names");
+    ok(ota_san_names(&out, "iPAddress=10.0.0.1", &why, pool) == APR_EINVAL
+       && why && strstr(why, "iPAddress"), "an unknown kind is refused");
+    ok(ota_san_names(&out, "dNSName=caf\xc3\xa9.example", &why, pool)
+       == APR_EINVAL, "a dNSName outside ASCII is refused");
+    ok(ota_san_names(&out, "dNSName=", &why, pool) == APR_EINVAL,
+       "an empty value is refused");
+    ok(ota_san_equal(names("dNSName=a.example"), names("dNSName=a.example"))
+       && !ota_san_equal(names("dNSName=a.example"),
+                         names("rfc822Name=a.example"))
+       && !ota_san_equal(names("dNSName=a.example"), NULL)
+       && ota_san_equal(NULL, NULL), "ota_san_equal: kind and value count");
 }
 
 static void test_lifetimes(const ota_ca *ca, EVP_PKEY *key)
@@ -674,11 +737,11 @@ static void test_lifetimes(const ota_ca *ca, EVP_PKEY *key)
     else {
         ok(0, "10 days from a CA ending in 30");
     }
-    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, 0, pool) == APR_EINVAL
+    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(0), pool) == APR_EINVAL
        && why, "lifetime 0 refused");
-    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, -1, pool) == APR_EINVAL,
+    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(-1), pool) == APR_EINVAL,
        "lifetime -1 refused");
-    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, 36501, pool) == APR_EINVAL,
+    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(36501), pool) == APR_EINVAL,
        "lifetime 36501 refused");
 }
 
@@ -699,7 +762,7 @@ static void test_serials(const ota_ca *ca, EVP_PKEY *key)
 
     apr_pool_create(&sub, pool);
     for (i = 0; csr && i < 100; i++) {
-        if (ota_ca_issue(&cert, &hex, &why, ca, csr, 30, sub) != APR_SUCCESS) {
+        if (ota_ca_issue(&cert, &hex, &why, ca, csr, days_opts(30), sub) != APR_SUCCESS) {
             continue;
         }
         serial = X509_get0_serialNumber(cert);
@@ -954,9 +1017,10 @@ static void test_csr_extensions(const ota_ca *ca, EVP_PKEY *a)
            "unreadable extension request: bad-extensions");
     is_int(verdict(two, NULL), OTA_CA_CSR_BAD_EXTENSIONS,
            "SAN asked for twice: bad-extensions");
-    ok(junk && ca && ota_ca_issue(&cert, NULL, &why, ca, junk, 30, pool)
-                     != APR_SUCCESS && why,
-       "issue refuses an unreadable extension request too");
+    ok(junk && ca && ota_ca_issue(&cert, NULL, &why, ca, junk, days_opts(30),
+                                  pool) == APR_SUCCESS
+       && X509_get_ext_count(cert) == 5,
+       "issue never reads the extension request: the 5 fixed extensions");
 }
 
 static void test_names(void)
@@ -1008,7 +1072,7 @@ int main(int argc, char **argv)
     ca = load(pki_file("signing-ca.pem"), pki_file("signing-ca.key"), &why);
     if (ok(ca != NULL && a != NULL, "signing-ca and an RSA-2048 key")) {
         test_issue(ca, a);
-        test_copied_extensions(ca, a);
+        test_requested_extensions(ca, a);
         test_lifetimes(ca, a);
         test_serials(ca, a);
     }
@@ -1020,6 +1084,7 @@ int main(int argc, char **argv)
     test_csr_key_match(a, b);
     test_csr_extensions(ca, a);
     test_names();
+    test_san_text();
 
     if (system(apr_psprintf(pool, "rm -rf %s", scratch)) != 0) {
         printf("# could not remove %s\n", scratch);

@@ -516,6 +516,46 @@ static unsigned char *zero_signers(apr_size_t *len, ota_identity *id)
     return der;
 }
 
+/* Signed under eContentType TSTInfo, so the signed contentType attribute
+ * says TSTInfo; then relabelled id-data. The signature still verifies:
+ * only the attribute binding can catch it. */
+static unsigned char *relabelled(apr_size_t *len, ota_identity *id)
+{
+    int f = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+    CMS_ContentInfo *cms = id ? CMS_sign(NULL, NULL, id->chain, NULL, f)
+                              : NULL;
+    BIO *in = payload_bio();
+
+    if (!cms || !CMS_set1_eContentType(cms,
+                                       OBJ_nid2obj(NID_id_smime_ct_TSTInfo))
+        || !CMS_add1_signer(cms, id->cert, id->key, EVP_sha256(), f)
+        || CMS_final(cms, in, NULL, CMS_BINARY) != 1
+        || !CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_data))) {
+        CMS_ContentInfo_free(cms);
+        cms = NULL;
+    }
+    BIO_free(in);
+    return der_of(cms, len);
+}
+
+static void test_content_type_bound(const ota_trust *dev)
+{
+    ota_identity *id = identity("device-bundle.pem", "device.key");
+    ota_signed_message *m = NULL;
+    unsigned char *der;
+    apr_size_t len;
+
+    der = relabelled(&len, id);
+    ok(der != NULL, "a relabelled body was made");
+    is_int(verdict_of(der, len, dev, &m), OTA_CMS_BAD_SIGNATURE,
+           "signed contentType TSTInfo over id-data: bad signature");
+    ok(m && m->detail && strstr(m->detail, "contentType"),
+       "... saying the contentType attribute");
+    der = craft(&len, &id, 1, EVP_sha256(), 0);
+    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_OK,
+           "with signed attributes, contentType id-data: ok (control)");
+}
+
 static void test_shapes(const ota_trust *dev)
 {
     ota_identity *ids[2];
@@ -957,6 +997,7 @@ int main(int argc, char **argv)
     test_real_certs(apple);
     test_device_bodies(dev, apple);
     test_shapes(dev);
+    test_content_type_bound(dev);
     test_strict(dev);
     test_loading();
     test_sha1(pki_file("signing-ca.pem"));

@@ -561,6 +561,30 @@ static void test_tampered(device *d)
     ok(r && r->replyable, "... and still answerable");
 }
 
+/* A signed contentType attribute that names another type than the
+ * content (RFC 5652 5.3; OpenSSL's CMS_verify does not check it). */
+static void test_content_type_bound(device *d)
+{
+    ota_scep_client c;
+    ota_scep_sent *s;
+    ota_scep_request *r = NULL;
+
+    if (!d) {
+        ok(0, "device for the contentType forgery");
+        return;
+    }
+    c = d->c;
+    c.forged_content_type = NID_id_smime_ct_TSTInfo;
+    s = send_req(&c);
+    is_int(verdict_of(s, NULL, &r), OTA_SCEP_BAD_MESSAGE_CHECK,
+           "signed contentType TSTInfo over id-data: badMessageCheck");
+    ok(r && r->detail && strstr(r->detail, "contentType"),
+       "... saying the contentType attribute");
+    c.forged_content_type = 0;
+    is_int(verdict_of(send_req(&c), NULL, NULL), -1,
+           "the same request, not forged: ok (control)");
+}
+
 /* Enveloped to another certificate, or with a corrupted ciphertext: the
  * same verdict and the same words, so neither says which. */
 static void test_no_oracle(device *d)
@@ -1042,6 +1066,7 @@ static void run(void)
     test_digests(d);
     test_shapes(d);
     test_garbage(d);
+    test_content_type_bound(d);
     test_poll(d);
     test_renewal(d, issued);
     test_key_size();

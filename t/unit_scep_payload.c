@@ -336,6 +336,61 @@ static void check_against_schema(plist_t dict, apr_array_header_t *keys,
                                      "schema's type", where));
 }
 
+/* OTAEnrollSCEPSubjectAltName: the payload's SubjectAltName and the text
+ * the CA binds are the same names. */
+static void test_san(void)
+{
+    apr_array_header_t *rdns = NULL;
+    apr_array_header_t *names = apr_array_make(pool, 4,
+                                               sizeof(ota_subject_rdn));
+    apr_table_t *fields = apr_table_make(pool, 4);
+    ota_scep_settings s;
+    plist_t root, content, san, v;
+    const char *why = NULL;
+
+    apr_table_set(fields, "UDID", UDID);
+    apr_table_set(fields, "REMOTE_USER", "alice");
+    ok(ota_san_template_add(names, "rfc822Name=%{REMOTE_USER}@corp.example",
+                            &why, pool) == APR_SUCCESS
+       && ota_san_template_add(names, "dNSName=%{UDID}.devices.example",
+                               &why, pool) == APR_SUCCESS
+       && ota_san_template_add(names, "dNSName=static.example", &why, pool)
+          == APR_SUCCESS
+       && ota_san_template_add(names, "ntPrincipalName=%{IMEI}", &why, pool)
+          == APR_SUCCESS, "four name templates");
+    ok(ota_san_template_add(names, "iPAddress=10.0.0.1", &why, pool)
+       == APR_EINVAL && strstr(why, "iPAddress"), "iPAddress refused");
+    ok(ota_san_template_add(names, "dNSName=%{NOPE}", &why, pool)
+       == APR_EINVAL && strstr(why, "NOPE"), "unknown field refused");
+    ok(ota_san_template_add(names, "dNSName", &why, pool) == APR_EINVAL,
+       "no value refused");
+    is_str(ota_san_canonical(names, fields, pool),
+           "rfc822Name=alice@corp.example\n"
+           "dNSName=" UDID ".devices.example\ndNSName=static.example",
+           "canonical text; the name without a value (no IMEI) left out");
+    ota_subject_parse(&rdns, "CN=%{UDID}", &why, pool);
+    memset(&s, 0, sizeof(s));
+    s.url = "https://ca.example.com/scep";
+    s.subject = rdns;
+    s.san = names;
+    s.key_size = 2048;
+    root = build(&s, fields, NULL);
+    content = root ? item(root, "PayloadContent", PLIST_DICT) : NULL;
+    san = content ? item(content, "SubjectAltName", PLIST_DICT) : NULL;
+    ok(san != NULL, "SubjectAltName is a dict");
+    is_str(san ? ota_plist_dict_get_string(san, "rfc822Name", pool) : NULL,
+           "alice@corp.example", "rfc822Name: one string");
+    v = san ? item(san, "dNSName", PLIST_ARRAY) : NULL;
+    is_int(v ? plist_array_get_size(v) : 0, 2, "dNSName: an array of two");
+    ok(san && !plist_dict_get_item(san, "ntPrincipalName"),
+       "no ntPrincipalName without an IMEI");
+    s.san = NULL;
+    root = build(&s, fields, NULL);
+    content = root ? item(root, "PayloadContent", PLIST_DICT) : NULL;
+    ok(content && !plist_dict_get_item(content, "SubjectAltName"),
+       "no names: no SubjectAltName key");
+}
+
 static void test_payload(void)
 {
     apr_array_header_t *rdns = NULL;
@@ -472,6 +527,7 @@ int main(int argc, char **argv)
     test_fill();
     test_capabilities();
     test_payload();
+    test_san();
 
     apr_pool_destroy(pool);
     apr_terminate();

@@ -165,13 +165,13 @@ static void test_schema(void)
            "schema again is harmless");
     version = select1(&db, "SELECT version FROM ota_schema_version", &rows);
     is_int(rows, 1, "one schema version row");
-    is_str(version, "2", "schema version 2");
+    is_str(version, "3", "schema version 3");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 3");
+                  "UPDATE ota_schema_version SET version = 4");
     ok(ota_store_schema(&db, &why, pool) != APR_SUCCESS && why
        && strstr(why, "newer"), "a newer schema is refused");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 2");
+                  "UPDATE ota_schema_version SET version = 3");
 
     /* makes the device insert fail for one UDID (see test_errors);
      * created before preparing: DDL invalidates sqlite3 statements */
@@ -448,7 +448,7 @@ static void test_migration(void)
     is_int(ota_store_schema(&old, &why, pool), APR_SUCCESS,
            "a version 1 database is migrated");
     v = select1(&old, "SELECT version FROM ota_schema_version", &rows);
-    is_str(v, "2", "to version 2");
+    is_str(v, "3", "to version 3");
     v = select1(&old, "SELECT COUNT(*) FROM ota_certificate", &rows);
     is_str(v, "0", "with the certificate table");
     v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
@@ -456,6 +456,10 @@ static void test_migration(void)
     v = select1(&old, "SELECT COUNT(cert_serial) || '/' || COUNT(*) "
                 "FROM ota_device", &rows);
     is_str(v, "0/1", "its devices gain the progress columns");
+    v = select1(&old, "SELECT COUNT(san) FROM ota_scep_challenge", &rows);
+    is_str(v, "0", "SCEP challenges gain the bound names");
+    v = select1(&old, "SELECT COUNT(requester) FROM ota_certificate", &rows);
+    is_str(v, "0", "certificates gain their requester");
     apr_dbd_close(drv, old.handle);
     unlink(path);
 }
@@ -471,6 +475,7 @@ static ota_certificate_record *cert_record(const char *serial,
     r->subject = "CN=REG-UDID";
     r->not_after = t0 + apr_time_from_sec(86400);
     r->pem = "-----BEGIN CERTIFICATE-----";
+    r->requester = "feed";
     return r;
 }
 
@@ -509,7 +514,8 @@ static void test_registry(void)
 {
     ota_device_record dev = { "REG-UDID", "S", "P", "V", NULL,
                               "scep-one-time", "CN=REG-UDID",
-                              apr_time_from_sec(600) };
+                              apr_time_from_sec(600),
+                              "dNSName=reg.example" };
     ota_scep_challenge_row row;
     ota_certificate_record *found;
     ota_challenge_verdict v;
@@ -527,6 +533,7 @@ static void test_registry(void)
     ok(row.found && !row.used, "the SCEP challenge is stored, unused");
     is_str(row.udid, "REG-UDID", "bound to the device");
     is_str(row.subject, "CN=REG-UDID", "and to its subject");
+    is_str(row.san, "dNSName=reg.example", "and to its subjectAltName");
     ok(row.expires == t0 - t0 % APR_USEC_PER_SEC + apr_time_from_sec(600),
        "expiring after its lifetime");
     ota_store_scep_challenge_get(&row, &db, "never-issued", &why, pool);
@@ -553,6 +560,7 @@ static void test_registry(void)
     ota_store_certificate_find(&found, &db, "transaction", "tid-1", &why,
                                pool);
     ok(found && !strcmp(found->serial, "0A"), "found by transaction");
+    is_str(found ? found->requester : NULL, "feed", "with its requester");
     ota_store_certificate_find(&found, &db, "serial", "0A", &why, pool);
     ok(found && !strcmp(found->udid, "REG-UDID") && found->revoked == 0
        && found->not_after == t0 - t0 % APR_USEC_PER_SEC
