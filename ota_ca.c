@@ -586,11 +586,116 @@ static int set_extensions(X509 *x, const ota_ca *ca,
             return 0;
         }
     }
+    for (i = 0; opts->urls && i < sk_X509_EXTENSION_num(opts->urls); i++) {
+        if (!X509_add_ext(x, sk_X509_EXTENSION_value(opts->urls, i), -1)) {
+            return 0;
+        }
+    }
     return add_subject_key_id(x, ca)
            && (!opts->san
                || X509_add1_ext_i2d(x, NID_subject_alt_name,
                                     (void *)opts->san, 0,
                                     X509V3_ADD_REPLACE) == 1);
+}
+
+static GENERAL_NAMES *uri_names(const char *url)
+{
+    GENERAL_NAMES *names = GENERAL_NAMES_new();
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+
+    if (names && gn && uri && ASN1_STRING_set(uri, url, -1)) {
+        GENERAL_NAME_set0_value(gn, GEN_URI, uri);
+        if (sk_GENERAL_NAME_push(names, gn)) {
+            return names;
+        }
+        uri = NULL;
+    }
+    ASN1_IA5STRING_free(uri);
+    GENERAL_NAME_free(gn);
+    GENERAL_NAMES_free(names);
+    return NULL;
+}
+
+static int push_crl_url(STACK_OF(X509_EXTENSION) *exts, const char *url)
+{
+    CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
+    DIST_POINT *dp = DIST_POINT_new();
+    int ok = 0;
+
+    if (cdp && dp && (dp->distpoint = DIST_POINT_NAME_new()) != NULL
+        && (dp->distpoint->name.fullname = uri_names(url)) != NULL
+        && sk_DIST_POINT_push(cdp, dp)) {
+        dp->distpoint->type = 0;            /* fullName */
+        dp = NULL;
+        ok = push_ext(exts, NID_crl_distribution_points, 0, cdp);
+    }
+    DIST_POINT_free(dp);
+    CRL_DIST_POINTS_free(cdp);
+    return ok;
+}
+
+static int push_ocsp_url(STACK_OF(X509_EXTENSION) *exts, const char *url)
+{
+    AUTHORITY_INFO_ACCESS *aia = sk_ACCESS_DESCRIPTION_new_null();
+    ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+    GENERAL_NAMES *names = uri_names(url);
+    int ok = 0;
+
+    if (aia && ad && names && sk_ACCESS_DESCRIPTION_push(aia, ad)) {
+        ad->method = OBJ_nid2obj(NID_ad_OCSP);
+        GENERAL_NAME_free(ad->location);
+        ad->location = sk_GENERAL_NAME_shift(names);
+        ad = NULL;
+        ok = push_ext(exts, NID_info_access, 0, aia);
+    }
+    GENERAL_NAMES_free(names);
+    ACCESS_DESCRIPTION_free(ad);
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return ok;
+}
+
+apr_status_t ota_ca_url_extensions(STACK_OF(X509_EXTENSION) **out,
+                                   const char *crl_url, const char *ocsp_url,
+                                   apr_pool_t *p)
+{
+    STACK_OF(X509_EXTENSION) *exts;
+
+    *out = NULL;
+    if (!crl_url && !ocsp_url) {
+        return APR_SUCCESS;
+    }
+    if (!(exts = sk_X509_EXTENSION_new_null())) {
+        return APR_ENOMEM;
+    }
+    apr_pool_cleanup_register(p, exts, free_exts, apr_pool_cleanup_null);
+    if ((crl_url && !push_crl_url(exts, crl_url))
+        || (ocsp_url && !push_ocsp_url(exts, ocsp_url))) {
+        ERR_clear_error();
+        return APR_EGENERAL;
+    }
+    *out = exts;
+    return APR_SUCCESS;
+}
+
+X509_EXTENSION *ota_ca_authority_key_id(const ota_ca *ca)
+{
+    int i;
+
+    for (i = 0; i < sk_X509_EXTENSION_num(ca->exts); i++) {
+        X509_EXTENSION *ext = sk_X509_EXTENSION_value(ca->exts, i);
+
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(ext))
+            == NID_authority_key_identifier) {
+            return ext;
+        }
+    }
+    return NULL;
+}
+
+const EVP_MD *ota_ca_digest(const ota_ca *ca)
+{
+    return ca->md;
 }
 
 static apr_status_t issue_fail(const char **why, const char *what,

@@ -108,7 +108,24 @@ const char *ota_ca_csr_verdict_name(ota_ca_csr_verdict v);
 typedef struct ota_ca_issue_opts {
     int lifetime_days;         /* 1 to 36500; never past the CA's notAfter */
     const GENERAL_NAMES *san;  /* the names bound to the device, or NULL */
+    /* where relying parties learn of revocation: ota_ca_url_extensions */
+    const STACK_OF(X509_EXTENSION) *urls;
 } ota_ca_issue_opts;
+
+/* The cRLDistributionPoints (crl_url) and authorityInfoAccess OCSP
+ * (ocsp_url) extensions, either URL may be NULL; built once per
+ * configuration, added to every certificate issued with them. *out (NULL
+ * when both are NULL) is freed with p. */
+apr_status_t ota_ca_url_extensions(STACK_OF(X509_EXTENSION) **out,
+                                   const char *crl_url, const char *ocsp_url,
+                                   apr_pool_t *p);
+
+/* The authorityKeyIdentifier every certificate of this CA carries (the
+ * CRL carries it too). Owned by the CA. */
+X509_EXTENSION *ota_ca_authority_key_id(const ota_ca *ca);
+
+/* The digest the CA signs with (SHA-256). */
+const EVP_MD *ota_ca_digest(const ota_ca *ca);
 
 /* Issues a certificate for a request that passed ota_ca_csr_check (it is
  * not judged again): version 3, random positive serial of at most 128

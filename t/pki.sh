@@ -20,6 +20,7 @@
 #   Profile signing PKI (modern):  signing-root, signing-ca, signing,
 #                                  signing-chain.pem (signing + signing-ca)
 #   TLS server identity:           server, server-chain.pem (server + signing-ca)
+#   delegated OCSP responder:      ocsp-responder (signed by signing-ca, OCSPSigning)
 #   Apple-like device PKI (sha1, RSA-1024, expired intermediates, like the
 #   real Apple iPhone chain):      apple-like-root, apple-like-iphone-ca,
 #                                  apple-like-device-ca, device-ca-chain.pem,
@@ -42,7 +43,7 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
     exit 2
 fi
 OUT=$1
-PKI_VERSION=2
+PKI_VERSION=3
 [ "$(cat "$OUT/.complete" 2>/dev/null)" = "$PKI_VERSION" ] && exit 0
 
 mkdir -p "$OUT"
@@ -136,6 +137,14 @@ extendedKeyUsage       = serverAuth, clientAuth
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
+# A delegated OCSP responder of the built-in CA (RFC 6960 4.2.2.2).
+[ ext_ocsp ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = OCSPSigning
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
 # Self-signed: no issuer to take an authority key id from.
 [ ext_device_selfsigned ]
 basicConstraints       = critical, CA:FALSE
@@ -199,6 +208,8 @@ bundle signing-chain.pem signing.pem signing-ca.pem
 issue server signing-ca 2048 sha256 "$NOW" "$IN_2Y" ext_server \
     "/CN=127.0.0.1"
 bundle server-chain.pem server.pem signing-ca.pem
+issue ocsp-responder signing-ca 2048 sha256 "$NOW" "$IN_2Y" ext_ocsp \
+    "/CN=OCSP responder"
 
 # ---- 3. Apple-like device PKI: sha1, RSA-1024, expired CAs -------------
 issue apple-like-root self 2048 sha1 \
