@@ -27,7 +27,7 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
            -DOTA_DEVICE_CA_DEFAULT='"$(DEVICE_CA_DEFAULT)"'
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
-CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_profile ota_ca ota_san ota_crl ota_ocsp \
+CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_store_revoke ota_profile ota_ca ota_san ota_crl ota_ocsp \
            ota_scep ota_scepmsg scep_payload ota_getcacaps ota_final ota_status
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 # httpd glue: the only files that call httpd

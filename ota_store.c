@@ -6,8 +6,9 @@
 
 #include "ota_challenge.h"
 #include "ota_store.h"
+#include "ota_store_sql.h"
 
-#define OTA_STORE_SCHEMA_VERSION 3
+#define OTA_STORE_SCHEMA_VERSION 4
 /* sqlite3: how long a new connection retries its schema check and
  * statement preparation while another process holds the write lock. */
 #define OTA_STORE_SQLITE_PREPARE_TRIES 100
@@ -55,8 +56,27 @@ static const char *const schema_v3[] = {
     NULL
 };
 
+/* Revocation: each certificate's reason and the user it was issued for,
+ * the device's own identity, the CRL every server serves, and the indexes
+ * revocation looks up by. */
+static const char *const schema_v4[] = {
+    "ALTER TABLE ota_certificate ADD COLUMN revoked_reason INTEGER",
+    "ALTER TABLE ota_certificate ADD COLUMN username TEXT",
+    "ALTER TABLE ota_device ADD COLUMN identity TEXT",
+    "CREATE INDEX IF NOT EXISTS ota_certificate_udid "
+    "ON ota_certificate (udid)",
+    "CREATE INDEX IF NOT EXISTS ota_certificate_revoked "
+    "ON ota_certificate (revoked) WHERE revoked IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS ota_crl ("
+    "ca TEXT PRIMARY KEY, number BIGINT NOT NULL, "
+    "this_update BIGINT NOT NULL, next_update BIGINT NOT NULL, "
+    "der TEXT NOT NULL)",
+    "UPDATE ota_schema_version SET version = 4 WHERE id = 1",
+    NULL
+};
+
 static const char *const *const migrations[] = {
-    schema_v1, schema_v2, schema_v3
+    schema_v1, schema_v2, schema_v3, schema_v4
 };
 
 const ota_store_statement ota_store_statements[] = {
@@ -99,14 +119,35 @@ const ota_store_statement ota_store_statements[] = {
       "WHERE digest = %s AND used IS NULL AND expires > %lld" },
     { "ota_certificate_add",
       "INSERT INTO ota_certificate (serial, transaction_id, udid, subject, "
-      "issued, not_after, revoked, cert, requester) "
-      "VALUES (%s, %s, %s, %s, %lld, %lld, NULL, %s, %s)" },
+      "issued, not_after, revoked, cert, requester, username) "
+      "VALUES (%s, %s, %s, %s, %lld, %lld, NULL, %s, %s, %s)" },
     { "ota_certificate_by_transaction",
-      "SELECT serial, udid, subject, not_after, revoked, cert, requester "
-      "FROM ota_certificate WHERE transaction_id = %s" },
+      "SELECT serial, udid, subject, not_after, revoked, cert, requester, "
+      "username FROM ota_certificate WHERE transaction_id = %s" },
     { "ota_certificate_by_serial",
-      "SELECT serial, udid, subject, not_after, revoked, cert, requester "
-      "FROM ota_certificate WHERE serial = %s" },
+      "SELECT serial, udid, subject, not_after, revoked, cert, requester, "
+      "username FROM ota_certificate WHERE serial = %s" },
+    { "ota_certificate_status",
+      "SELECT revoked, revoked_reason, udid FROM ota_certificate "
+      "WHERE serial = %s" },
+    { "ota_certificate_revoke",
+      "UPDATE ota_certificate SET revoked = %lld, revoked_reason = %d "
+      "WHERE serial = %s AND revoked IS NULL" },
+    { "ota_certificate_unrevoked",
+      "SELECT serial FROM ota_certificate "
+      "WHERE udid = %s AND revoked IS NULL" },
+    { "ota_certificate_revoked_all",
+      "SELECT serial, revoked, revoked_reason FROM ota_certificate "
+      "WHERE revoked IS NOT NULL" },
+    { "ota_crl_get",
+      "SELECT number, this_update, next_update, der FROM ota_crl "
+      "WHERE ca = %s" },
+    { "ota_crl_insert",
+      "INSERT INTO ota_crl (ca, number, this_update, next_update, der) "
+      "VALUES (%s, %lld, %lld, %lld, %s)" },
+    { "ota_crl_update",
+      "UPDATE ota_crl SET number = %lld, this_update = %lld, "
+      "next_update = %lld, der = %s WHERE ca = %s AND number = %lld" },
     { "ota_device_cert",
       "UPDATE ota_device SET phase = 3, last_seen = %lld, cert_at = %lld, "
       "cert_serial = %s WHERE udid = %s" },
@@ -167,8 +208,8 @@ static const struct {
 #define OTA_STORE_SQLITE_BUSY 5
 #define OTA_STORE_WRITE_TRIES 20
 
-static apr_status_t db_error(ota_db *db, int rc, const char *what,
-                             const char **why, apr_pool_t *p)
+apr_status_t ota_sql_error(ota_db *db, int rc, const char *what,
+                           const char **why, apr_pool_t *p)
 {
     const char *msg = apr_dbd_error(db->driver, db->handle, rc);
 
@@ -181,7 +222,7 @@ static apr_status_t db_error(ota_db *db, int rc, const char *what,
     return APR_EGENERAL;
 }
 
-static apr_status_t fail(apr_status_t rv, const char *msg, const char **why)
+apr_status_t ota_sql_fail(apr_status_t rv, const char *msg, const char **why)
 {
     if (why) {
         *why = msg;
@@ -189,7 +230,7 @@ static apr_status_t fail(apr_status_t rv, const char *msg, const char **why)
     return rv;
 }
 
-static apr_dbd_prepared_t *statement(ota_db *db, const char *label)
+apr_dbd_prepared_t *ota_sql_statement(ota_db *db, const char *label)
 {
     if (!db->prepared) {
         return NULL;
@@ -200,8 +241,8 @@ static apr_dbd_prepared_t *statement(ota_db *db, const char *label)
 /* Reads past the last row: a result left open keeps a pgsql connection
  * busy. Every select uses random access (seek 1) because pgsql's
  * sequential mode reports a failed query as an empty result. */
-static void drain(ota_db *db, apr_dbd_results_t *res, apr_dbd_row_t **row,
-                  apr_pool_t *p)
+void ota_sql_drain(ota_db *db, apr_dbd_results_t *res, apr_dbd_row_t **row,
+                   apr_pool_t *p)
 {
     while (apr_dbd_get_row(db->driver, p, res, row, -1) == 0) {
         continue;
@@ -221,11 +262,11 @@ static apr_status_t schema_version(apr_int64_t *version, ota_db *db,
                         "SELECT version FROM ota_schema_version WHERE id = 1",
                         1);
     if (rc) {
-        return db_error(db, rc, "reading schema version", why, p);
+        return ota_sql_error(db, rc, "reading schema version", why, p);
     }
     if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_LONGLONG, version);
-        drain(db, res, &row, p);
+        ota_sql_drain(db, res, &row, p);
     }
     return APR_SUCCESS;
 }
@@ -235,21 +276,21 @@ static apr_status_t schema_not_newer(apr_int64_t version, const char **why,
                                      apr_pool_t *p)
 {
     if (version > OTA_STORE_SCHEMA_VERSION) {
-        return fail(APR_EGENERAL, apr_psprintf(p, "database schema version %"
-                                               APR_INT64_T_FMT " is newer "
-                                               "than this module's (%d)",
-                                               version,
-                                               OTA_STORE_SCHEMA_VERSION),
-                    why);
+        return ota_sql_fail(APR_EGENERAL,
+                            apr_psprintf(p, "database schema version %"
+                                         APR_INT64_T_FMT " is newer than "
+                                         "this module's (%d)", version,
+                                         OTA_STORE_SCHEMA_VERSION),
+                            why);
     }
     return APR_SUCCESS;
 }
 
 /* Ends trans (if BEGIN failed, sqlite3 still attached it to the handle),
  * rolling back unless rv is success and commit is set. */
-static apr_status_t txn_end(ota_db *db, apr_dbd_transaction_t *trans,
-                            apr_status_t rv, int commit, const char **why,
-                            apr_pool_t *p)
+apr_status_t ota_sql_txn_end(ota_db *db, apr_dbd_transaction_t *trans,
+                             apr_status_t rv, int commit, const char **why,
+                             apr_pool_t *p)
 {
     int rc;
 
@@ -262,7 +303,7 @@ static apr_status_t txn_end(ota_db *db, apr_dbd_transaction_t *trans,
     }
     rc = apr_dbd_transaction_end(db->driver, p, trans);
     if (rc && rv == APR_SUCCESS) {
-        rv = db_error(db, rc, "ending transaction", why, p);
+        rv = ota_sql_error(db, rc, "ending transaction", why, p);
     }
     return rv;
 }
@@ -274,7 +315,7 @@ static apr_status_t run_all(ota_db *db, const char *const *sql,
 
     for (; *sql; sql++) {
         if ((rc = apr_dbd_query(db->driver, db->handle, &nrows, *sql))) {
-            return db_error(db, rc, "migrating schema", why, p);
+            return ota_sql_error(db, rc, "migrating schema", why, p);
         }
     }
     return APR_SUCCESS;
@@ -295,7 +336,7 @@ static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
     int rc;
 
     rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-    rv = rc ? db_error(db, rc, "starting transaction", why, p)
+    rv = rc ? ota_sql_error(db, rc, "starting transaction", why, p)
             : run_all(db, version_table, why, p);
     if (rv == APR_SUCCESS
         && (rv = schema_version(&version, db, why, p)) == APR_SUCCESS) {
@@ -305,7 +346,7 @@ static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
          version++) {
         rv = run_all(db, migrations[version], why, p);
     }
-    return txn_end(db, trans, rv, 1, why, p);
+    return ota_sql_txn_end(db, trans, rv, 1, why, p);
 }
 
 apr_status_t ota_store_schema(ota_db *db, const char **why, apr_pool_t *p)
@@ -350,14 +391,15 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
         db->prepared = apr_hash_make(p);
     }
     for (s = ota_store_statements; s->label; s++) {
-        if (statement(db, s->label)) {
+        if (ota_sql_statement(db, s->label)) {
             continue;
         }
         st = NULL;
         rc = apr_dbd_prepare(db->driver, p, db->handle, s->sql, NULL, &st);
         if (rc) {
-            return db_error(db, rc, apr_pstrcat(p, "preparing ", s->label,
-                                                NULL), why, p);
+            return ota_sql_error(db, rc,
+                                 apr_pstrcat(p, "preparing ", s->label, NULL),
+                                 why, p);
         }
         apr_hash_set(db->prepared, s->label, APR_HASH_KEY_STRING, st);
     }
@@ -375,9 +417,9 @@ static apr_status_t sqlite_pragma(ota_db *db, const char *pragma,
 
     rc = apr_dbd_select(db->driver, p, db->handle, &res, pragma, 1);
     if (rc) {
-        return db_error(db, rc, pragma, why, p);
+        return ota_sql_error(db, rc, pragma, why, p);
     }
-    drain(db, res, &row, p);
+    ota_sql_drain(db, res, &row, p);
     return APR_SUCCESS;
 }
 
@@ -419,7 +461,7 @@ apr_status_t ota_store_connection_init(ota_db *db, const char **why,
     const ota_store_statement *s;
 
     for (s = ota_store_statements; s->label; s++) {
-        if (!statement(db, s->label)) {
+        if (!ota_sql_statement(db, s->label)) {
             break;
         }
     }
@@ -437,25 +479,26 @@ static apr_status_t write_challenge_add_once(ota_db *db, const char *challenge,
                                              apr_interval_time_t lifetime,
                                              const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_challenge_add");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_challenge_add");
     apr_int64_t created = apr_time_sec(now);
     apr_int64_t expires = apr_time_sec(now + lifetime);
     const char *digest;
     int nrows, rc;
 
     if (!st) {
-        return fail(APR_EGENERAL, "ota_challenge_add not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_challenge_add not prepared", why);
     }
     if (!challenge) {
-        return fail(APR_EINVAL, "no challenge to store", why);
+        return ota_sql_fail(APR_EINVAL, "no challenge to store", why);
     }
     if (!(digest = ota_challenge_digest(challenge, p))) {
-        return fail(APR_EGENERAL, "cannot hash the challenge", why);
+        return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
                           user ? user : "", &created, &expires);
     if (rc) {
-        return db_error(db, rc, "storing challenge", why, p);
+        return ota_sql_error(db, rc, "storing challenge", why, p);
     }
     return APR_SUCCESS;
 }
@@ -489,7 +532,7 @@ static apr_status_t challenge_get(challenge_row *cr, ota_db *db,
                                   const char *digest, const char **why,
                                   apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_challenge_get");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_challenge_get");
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_int64_t used;
@@ -498,11 +541,12 @@ static apr_status_t challenge_get(challenge_row *cr, ota_db *db,
 
     memset(cr, 0, sizeof(*cr));
     if (!st) {
-        return fail(APR_EGENERAL, "ota_challenge_get not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_challenge_get not prepared", why);
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, digest);
     if (rc) {
-        return db_error(db, rc, "reading challenge", why, p);
+        return ota_sql_error(db, rc, "reading challenge", why, p);
     }
     if (apr_dbd_get_row(db->driver, p, res, &row, -1) != 0) {
         return APR_SUCCESS;
@@ -517,7 +561,7 @@ static apr_status_t challenge_get(challenge_row *cr, ota_db *db,
     apr_dbd_datum_get(db->driver, row, 3, APR_DBD_TYPE_LONGLONG,
                       &cr->created);
     cr->owner = apr_pstrdup(p, owner ? owner : "");
-    drain(db, res, &row, p);
+    ota_sql_drain(db, res, &row, p);
     return APR_SUCCESS;
 }
 
@@ -545,17 +589,18 @@ static apr_status_t device_record(ota_db *db, const ota_device_record *d,
                                   apr_int64_t now, apr_int64_t phase1_at,
                                   const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_device_upsert");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_upsert");
     int nrows, rc;
 
     if (!st) {
-        return fail(APR_EGENERAL, "ota_device_upsert not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_device_upsert not prepared", why);
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, d->udid,
                           d->serial, d->product, d->version, d->user,
                           &now, &now, &phase1_at, &now);
     if (rc) {
-        return db_error(db, rc, "recording device", why, p);
+        return ota_sql_error(db, rc, "recording device", why, p);
     }
     return APR_SUCCESS;
 }
@@ -565,20 +610,21 @@ static apr_status_t scep_challenge_add(ota_db *db,
                                        apr_int64_t now, const char **why,
                                        apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_scep_challenge_add");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_scep_challenge_add");
     apr_int64_t expires = now + apr_time_sec(d->scep_lifetime);
     const char *digest = ota_challenge_digest(d->scep_challenge, p);
     int nrows, rc;
 
     if (!st || !digest || !d->scep_subject) {
-        return fail(APR_EGENERAL, "cannot store the SCEP challenge", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "cannot store the SCEP challenge", why);
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
                           d->udid, d->scep_subject,
                           d->scep_san && *d->scep_san ? d->scep_san : NULL,
                           &now, &expires);
     if (rc) {
-        return db_error(db, rc, "storing SCEP challenge", why, p);
+        return ota_sql_error(db, rc, "storing SCEP challenge", why, p);
     }
     return APR_SUCCESS;
 }
@@ -590,18 +636,19 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
                                apr_int64_t now, ota_device_record *device,
                                const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_challenge_consume");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_challenge_consume");
     challenge_row cr;
     apr_status_t rv;
     int nrows = 0, rc;
 
     if (!st) {
-        return fail(APR_EGENERAL, "ota_challenge_consume not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_challenge_consume not prepared", why);
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &now,
                           digest, &now, user, user);
     if (rc) {
-        return db_error(db, rc, "consuming challenge", why, p);
+        return ota_sql_error(db, rc, "consuming challenge", why, p);
     }
     if ((rv = challenge_get(&cr, db, digest, why, p)) != APR_SUCCESS) {
         return rv;
@@ -631,8 +678,9 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
         *verdict = OTA_CHALLENGE_WRONG_USER;
     }
     else {
-        return fail(APR_EGENERAL, "challenge neither redeemed nor refused",
-                    why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "challenge neither redeemed nor refused",
+                            why);
     }
     return APR_SUCCESS;
 }
@@ -653,21 +701,23 @@ static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
 
     *verdict = OTA_CHALLENGE_UNKNOWN;
     if (!challenge || !device || !device->udid || !*device->udid) {
-        return fail(APR_EINVAL, "challenge and device UDID are required",
-                    why);
+        return ota_sql_fail(APR_EINVAL,
+                            "challenge and device UDID are required",
+                            why);
     }
     if (!(digest = ota_challenge_digest(challenge, p))) {
-        return fail(APR_EGENERAL, "cannot hash the challenge", why);
+        return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
     rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
     if (rc) {
-        rv = db_error(db, rc, "starting transaction", why, p);
+        rv = ota_sql_error(db, rc, "starting transaction", why, p);
     }
     else {
         rv = redeem_txn(verdict, db, digest, user ? user : "",
                         apr_time_sec(now), device, why, p);
     }
-    rv = txn_end(db, trans, rv, *verdict == OTA_CHALLENGE_OK, why, p);
+    rv = ota_sql_txn_end(db, trans, rv, *verdict == OTA_CHALLENGE_OK, why,
+                         p);
     if (rv != APR_SUCCESS) {
         *verdict = OTA_CHALLENGE_UNKNOWN;
     }
@@ -689,19 +739,19 @@ apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
         }
     }
     if (!table || !count_labels[i].table) {
-        return fail(APR_EINVAL, "no such table to count", why);
+        return ota_sql_fail(APR_EINVAL, "no such table to count", why);
     }
-    st = statement(db, count_labels[i].label);
+    st = ota_sql_statement(db, count_labels[i].label);
     if (!st) {
-        return fail(APR_EGENERAL, "count statement not prepared", why);
+        return ota_sql_fail(APR_EGENERAL, "count statement not prepared", why);
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1);
     if (rc) {
-        return db_error(db, rc, "counting", why, p);
+        return ota_sql_error(db, rc, "counting", why, p);
     }
     if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_LONGLONG, &n);
-        drain(db, res, &row, p);
+        ota_sql_drain(db, res, &row, p);
     }
     *count = (int)n;
     return APR_SUCCESS;
@@ -713,7 +763,7 @@ apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
                                           ota_db *db, const char *challenge,
                                           const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_scep_challenge_get");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_scep_challenge_get");
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *r = NULL;
     const char *digest;
@@ -723,14 +773,15 @@ apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
 
     memset(row, 0, sizeof(*row));
     if (!st) {
-        return fail(APR_EGENERAL, "ota_scep_challenge_get not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_scep_challenge_get not prepared", why);
     }
     if (!challenge || !(digest = ota_challenge_digest(challenge, p))) {
         return APR_SUCCESS;
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, digest);
     if (rc) {
-        return db_error(db, rc, "reading SCEP challenge", why, p);
+        return ota_sql_error(db, rc, "reading SCEP challenge", why, p);
     }
     if (apr_dbd_get_row(db->driver, p, res, &r, -1) != 0) {
         return APR_SUCCESS;
@@ -746,7 +797,7 @@ apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
     row->expires = apr_time_from_sec(expires);
     row->udid = apr_pstrdup(p, udid ? udid : "");
     row->subject = apr_pstrdup(p, subject ? subject : "");
-    drain(db, res, &r, p);
+    ota_sql_drain(db, res, &r, p);
     return APR_SUCCESS;
 }
 
@@ -756,7 +807,7 @@ static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
     ota_certificate_record *rec;
     apr_dbd_row_t *r = NULL;
     apr_int64_t not_after = 0, revoked = 0;
-    char *text[7] = { NULL };
+    char *text[8] = { NULL };
     int i;
 
     *out = NULL;
@@ -764,7 +815,7 @@ static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
         return APR_SUCCESS;
     }
     rec = apr_pcalloc(p, sizeof(*rec));
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < 8; i++) {
         if (i == 3 || i == 4) {
             continue;
         }
@@ -783,7 +834,8 @@ static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
     rec->revoked = revoked ? apr_time_from_sec(revoked) : 0;
     rec->pem = text[5];
     rec->requester = text[6];
-    drain(db, res, &r, p);
+    rec->user = text[7];
+    ota_sql_drain(db, res, &r, p);
     *out = rec;
     return APR_SUCCESS;
 }
@@ -796,17 +848,18 @@ apr_status_t ota_store_certificate_find(ota_certificate_record **out,
     const char *label = !strcmp(by, "serial")
                         ? "ota_certificate_by_serial"
                         : "ota_certificate_by_transaction";
-    apr_dbd_prepared_t *st = statement(db, label);
+    apr_dbd_prepared_t *st = ota_sql_statement(db, label);
     apr_dbd_results_t *res = NULL;
     int rc;
 
     *out = NULL;
     if (!st) {
-        return fail(APR_EGENERAL, "certificate lookup not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "certificate lookup not prepared", why);
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, key);
     if (rc) {
-        return db_error(db, rc, "reading certificate", why, p);
+        return ota_sql_error(db, rc, "reading certificate", why, p);
     }
     return certificate_row(out, db, res, p);
 }
@@ -817,22 +870,24 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
                                     apr_int64_t now, const char **why,
                                     apr_pool_t *p)
 {
-    apr_dbd_prepared_t *consume = statement(db, "ota_scep_challenge_consume");
-    apr_dbd_prepared_t *add = statement(db, "ota_certificate_add");
-    apr_dbd_prepared_t *phase = statement(db, "ota_device_cert");
+    apr_dbd_prepared_t *consume =
+        ota_sql_statement(db, "ota_scep_challenge_consume");
+    apr_dbd_prepared_t *add = ota_sql_statement(db, "ota_certificate_add");
+    apr_dbd_prepared_t *phase = ota_sql_statement(db, "ota_device_cert");
     ota_certificate_record *prior;
     apr_int64_t not_after = apr_time_sec(rec->not_after);
     apr_status_t rv;
     int nrows = 0, rc;
 
     if (!consume || !add || !phase) {
-        return fail(APR_EGENERAL, "certificate statements not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "certificate statements not prepared", why);
     }
     if (digest) {
         rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, consume,
                               &now, digest, &now);
         if (rc) {
-            return db_error(db, rc, "consuming SCEP challenge", why, p);
+            return ota_sql_error(db, rc, "consuming SCEP challenge", why, p);
         }
         if (nrows != 1) {
             *verdict = OTA_ISSUE_CHALLENGE_GONE;
@@ -848,15 +903,19 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, add,
                           rec->serial, rec->transaction_id, rec->udid,
                           rec->subject, &now, &not_after, rec->pem,
-                          rec->requester);
+                          rec->requester, rec->user);
     if (rc) {
-        return db_error(db, rc, "storing certificate", why, p);
+        return ota_sql_error(db, rc, "storing certificate", why, p);
+    }
+    if (rec->udid && rec->superseded
+        && (rv = ota_store_supersede(db, rec, now, why, p)) != APR_SUCCESS) {
+        return rv;
     }
     if (rec->udid) {
         rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, phase,
                               &now, &now, rec->serial, rec->udid);
         if (rc) {
-            return db_error(db, rc, "recording device progress", why, p);
+            return ota_sql_error(db, rc, "recording device progress", why, p);
         }
     }
     *verdict = OTA_ISSUE_OK;
@@ -876,13 +935,13 @@ static apr_status_t write_certificate_add_once(
     *verdict = OTA_ISSUE_CHALLENGE_GONE;
     if (scep_challenge
         && !(digest = ota_challenge_digest(scep_challenge, p))) {
-        return fail(APR_EGENERAL, "cannot hash the challenge", why);
+        return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
     rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-    rv = rc ? db_error(db, rc, "starting transaction", why, p)
+    rv = rc ? ota_sql_error(db, rc, "starting transaction", why, p)
             : certificate_txn(verdict, db, digest, rec, apr_time_sec(now),
                               why, p);
-    return txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why, p);
+    return ota_sql_txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why, p);
 }
 
 /* ---- phase 3 ---- */
@@ -891,7 +950,7 @@ apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
                                   const char *udid, const char **why,
                                   apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_device_get");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_get");
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     ota_device_state *d;
@@ -901,11 +960,11 @@ apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
 
     *out = NULL;
     if (!st) {
-        return fail(APR_EGENERAL, "ota_device_get not prepared", why);
+        return ota_sql_fail(APR_EGENERAL, "ota_device_get not prepared", why);
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, udid);
     if (rc) {
-        return db_error(db, rc, "reading device", why, p);
+        return ota_sql_error(db, rc, "reading device", why, p);
     }
     if (apr_dbd_get_row(db->driver, p, res, &row, -1) != 0) {
         return APR_SUCCESS;
@@ -918,7 +977,7 @@ apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
     d->user = user && *user ? apr_pstrdup(p, user) : NULL;
     d->phase2_at = apr_time_from_sec(phase2_at);
     d->cert_serial = serial ? apr_pstrdup(p, serial) : NULL;
-    drain(db, res, &row, p);
+    ota_sql_drain(db, res, &row, p);
     *out = d;
     return APR_SUCCESS;
 }
@@ -928,20 +987,21 @@ static apr_status_t write_device_enrolled_once(ota_db *db, const char *udid,
                                                apr_time_t now,
                                                const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_device_enrolled");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_enrolled");
     apr_int64_t t = apr_time_sec(now);
     int nrows = 0, rc;
 
     if (!st) {
-        return fail(APR_EGENERAL, "ota_device_enrolled not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_device_enrolled not prepared", why);
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &t, &t,
                           serial, udid);
     if (rc) {
-        return db_error(db, rc, "recording enrollment", why, p);
+        return ota_sql_error(db, rc, "recording enrollment", why, p);
     }
     return nrows == 1 ? APR_SUCCESS
-                      : fail(APR_NOTFOUND, "no such device", why);
+                      : ota_sql_fail(APR_NOTFOUND, "no such device", why);
 }
 
 /* ---- the status page ---- */
@@ -1005,7 +1065,7 @@ apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
                                    int offset, const char **why,
                                    apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_device_page");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_page");
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     const char *like = like_literal(q ? q : "", p);
@@ -1014,13 +1074,13 @@ apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
     *out = apr_array_make(p, limit > 0 ? limit : 1,
                           sizeof(ota_device_summary));
     if (!st) {
-        return fail(APR_EGENERAL, "ota_device_page not prepared", why);
+        return ota_sql_fail(APR_EGENERAL, "ota_device_page not prepared", why);
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, like,
                            like, like, like, like, &phase, &phase, &limit,
                            &offset);
     if (rc) {
-        return db_error(db, rc, "listing devices", why, p);
+        return ota_sql_error(db, rc, "listing devices", why, p);
     }
     while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         ota_device_summary *d = apr_array_push(*out);
@@ -1035,7 +1095,7 @@ apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
                                      const char *q, const char **why,
                                      apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_device_phases");
+    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_phases");
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     const char *like = like_literal(q ? q : "", p);
@@ -1044,12 +1104,13 @@ apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
 
     memset(counts, 0, sizeof(*counts) * (max + 1));
     if (!st) {
-        return fail(APR_EGENERAL, "ota_device_phases not prepared", why);
+        return ota_sql_fail(APR_EGENERAL,
+                            "ota_device_phases not prepared", why);
     }
     rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, like,
                            like, like, like, like);
     if (rc) {
-        return db_error(db, rc, "counting devices by phase", why, p);
+        return ota_sql_error(db, rc, "counting devices by phase", why, p);
     }
     while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         phase = -1;
@@ -1070,7 +1131,7 @@ apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
  * that race. A write that found the database locked runs again from its
  * start after a short random pause (its transaction was rolled back, so
  * nothing of it stayed). */
-static int again(ota_db *db, apr_status_t rv, int attempt)
+int ota_sql_again(ota_db *db, apr_status_t rv, int attempt)
 {
     unsigned char r = 0;
 
@@ -1096,7 +1157,7 @@ apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
     do {
         rv = write_challenge_add_once(db, challenge, user, now, lifetime,
                                       why, p);
-    } while (again(db, rv, i++));
+    } while (ota_sql_again(db, rv, i++));
     return rv;
 }
 
@@ -1117,7 +1178,7 @@ apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
         }
         rv = write_challenge_redeem_once(verdict, db, challenge, user, now,
                                          device, why, p);
-    } while (again(db, rv, i++));
+    } while (ota_sql_again(db, rv, i++));
     return rv;
 }
 
@@ -1135,7 +1196,7 @@ apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
     do {
         rv = write_certificate_add_once(verdict, db, scep_challenge, rec,
                                         now, why, p);
-    } while (again(db, rv, i++));
+    } while (ota_sql_again(db, rv, i++));
     return rv;
 }
 
@@ -1149,6 +1210,6 @@ apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
     db->locked = 0;
     do {
         rv = write_device_enrolled_once(db, udid, serial, now, why, p);
-    } while (again(db, rv, i++));
+    } while (ota_sql_again(db, rv, i++));
     return rv;
 }

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "ota_ca.h"
+#include "ota_revoked.h"
 
 /* RFC 5280 5.3.1 CRLReason values an administrator may give a device
  * certificate (no CA, AA or hold reasons). */
@@ -31,11 +32,7 @@ const char *ota_reason_name(int code);
 /* Every name accepted, comma-separated (for error messages). */
 const char *ota_reason_names(void);
 
-typedef struct ota_revoked {
-    const char *serial;        /* upper-case hex, as ota_ca_serial_hex */
-    apr_time_t when;
-    int reason;                /* OTA_REASON_*; unspecified: no extension */
-} ota_revoked;
+
 
 /* Builds and signs (SHA-256, the CA's key) a v2 CRL: issuer the CA's
  * subject, CRL number, authority key identifier (the CA's subject key id),

@@ -11,6 +11,8 @@
 #include <apr_dbd.h>
 #include <apr_time.h>
 
+#include "ota_revoked.h"
+
 typedef struct ota_store_statement {
     const char *label;
     const char *sql;
@@ -116,6 +118,11 @@ typedef struct ota_certificate_record {
     const char *pem;
     const char *requester;        /* SHA-256 hex of the requesting signer's
                                    * public key; NULL in rows from before */
+    const char *user;             /* who the device enrolled for */
+    /* ota_store_certificate_add: when set, the device's other unrevoked
+     * certificates are revoked as superseded in the same transaction,
+     * their serials pushed here (const char *). */
+    apr_array_header_t *superseded;
 } ota_certificate_record;
 
 typedef enum {
@@ -200,5 +207,64 @@ apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
 apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
                                      const char *q, const char **why,
                                      apr_pool_t *p);
+
+/* ---- revocation (ota_store_revoke.c) ---- */
+
+typedef struct ota_cert_status {
+    int found;                    /* issued here */
+    apr_time_t revoked;           /* 0: not revoked */
+    int reason;
+    const char *udid;
+} ota_cert_status;
+
+/* One certificate's status by serial (upper-case hex): OCSP's lookup. */
+apr_status_t ota_store_certificate_status(ota_cert_status *st, ota_db *db,
+                                          const char *serial,
+                                          const char **why, apr_pool_t *p);
+
+typedef enum {
+    OTA_REVOKE_DONE = 0,
+    OTA_REVOKE_ALREADY,           /* revoked before: nothing changed */
+    OTA_REVOKE_UNKNOWN            /* no such certificate or device */
+} ota_revoke_verdict;
+
+/* Revokes one certificate (once: an earlier revocation keeps its time
+ * and reason). */
+apr_status_t ota_store_revoke_serial(ota_revoke_verdict *verdict,
+                                     ota_db *db, const char *serial,
+                                     int reason, apr_time_t now,
+                                     const char **why, apr_pool_t *p);
+
+/* Revokes every unrevoked certificate of a device, in one transaction;
+ * *serials: those revoked now (const char *). OTA_REVOKE_UNKNOWN when the
+ * registry has neither the device nor a certificate of it. */
+apr_status_t ota_store_revoke_device(ota_revoke_verdict *verdict,
+                                     apr_array_header_t **serials,
+                                     ota_db *db, const char *udid,
+                                     int reason, apr_time_t now,
+                                     const char **why, apr_pool_t *p);
+
+/* Every revoked certificate (ota_revoked), for the CRL. */
+apr_status_t ota_store_revoked_all(apr_array_header_t **out, ota_db *db,
+                                   const char **why, apr_pool_t *p);
+
+/* The CRL every server serves, one row per CA (its key id in hex). */
+typedef struct ota_crl_row {
+    int found;
+    apr_int64_t number;
+    apr_time_t this_update;
+    apr_time_t next_update;
+    const char *der_base64;
+} ota_crl_row;
+
+apr_status_t ota_store_crl_get(ota_crl_row *row, ota_db *db, const char *ca,
+                               const char **why, apr_pool_t *p);
+
+/* Stores row as the CA's CRL if the stored one is still prior (0: none
+ * stored): of servers racing, one wins (*stored 1), the others keep
+ * theirs unstored and read the winner's. */
+apr_status_t ota_store_crl_put(int *stored, ota_db *db, const char *ca,
+                               apr_int64_t prior, const ota_crl_row *row,
+                               const char **why, apr_pool_t *p);
 
 #endif

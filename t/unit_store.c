@@ -165,13 +165,13 @@ static void test_schema(void)
            "schema again is harmless");
     version = select1(&db, "SELECT version FROM ota_schema_version", &rows);
     is_int(rows, 1, "one schema version row");
-    is_str(version, "3", "schema version 3");
+    is_str(version, "4", "schema version 4");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 4");
+                  "UPDATE ota_schema_version SET version = 5");
     ok(ota_store_schema(&db, &why, pool) != APR_SUCCESS && why
        && strstr(why, "newer"), "a newer schema is refused");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 3");
+                  "UPDATE ota_schema_version SET version = 4");
 
     /* makes the device insert fail for one UDID (see test_errors);
      * created before preparing: DDL invalidates sqlite3 statements */
@@ -448,7 +448,7 @@ static void test_migration(void)
     is_int(ota_store_schema(&old, &why, pool), APR_SUCCESS,
            "a version 1 database is migrated");
     v = select1(&old, "SELECT version FROM ota_schema_version", &rows);
-    is_str(v, "3", "to version 3");
+    is_str(v, "4", "to version 4");
     v = select1(&old, "SELECT COUNT(*) FROM ota_certificate", &rows);
     is_str(v, "0", "with the certificate table");
     v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
@@ -460,6 +460,13 @@ static void test_migration(void)
     is_str(v, "0", "SCEP challenges gain the bound names");
     v = select1(&old, "SELECT COUNT(requester) FROM ota_certificate", &rows);
     is_str(v, "0", "certificates gain their requester");
+    v = select1(&old, "SELECT COUNT(revoked_reason) + COUNT(username) "
+                "FROM ota_certificate", &rows);
+    is_str(v, "0", "and their revocation reason and user");
+    v = select1(&old, "SELECT COUNT(*) FROM ota_crl", &rows);
+    is_str(v, "0", "the CRL table is there");
+    v = select1(&old, "SELECT COUNT(identity) FROM ota_device", &rows);
+    is_str(v, "0", "devices gain their identity");
     apr_dbd_close(drv, old.handle);
     unlink(path);
 }
@@ -592,6 +599,86 @@ static int locked_writer(const char *path)
     return failed;
 }
 
+/* Revocation: by serial, by device, superseded on re-issue, the list the
+ * CRL is built from, and the CRL row servers race to store. */
+static void test_revocation(void)
+{
+    ota_certificate_record *a = cert_record("1A", "rev-tid-1");
+    ota_certificate_record *b = cert_record("1B", "rev-tid-2");
+    ota_revoke_verdict v;
+    ota_cert_status st;
+    ota_issue_verdict iv;
+    apr_array_header_t *serials, *revoked;
+    ota_crl_row row, got;
+    const char *why = NULL;
+    int stored = 0;
+
+    a->udid = b->udid = "REV-UDID";
+    a->user = "alice";
+    ota_store_certificate_add(&iv, &db, NULL, a, t0, &why, pool);
+    b->superseded = apr_array_make(pool, 1, sizeof(const char *));
+    ota_store_certificate_add(&iv, &db, NULL, b, t0, &why, pool);
+    is_int(iv, OTA_ISSUE_OK, "a second certificate for the device");
+    is_int(b->superseded->nelts, 1, "superseding one older certificate");
+    ota_store_certificate_status(&st, &db, "1A", &why, pool);
+    ok(st.found && st.revoked && st.reason == 4,
+       "the older is revoked as superseded");
+    ota_store_certificate_status(&st, &db, "1B", &why, pool);
+    ok(st.found && !st.revoked, "the new one is not");
+    ota_store_certificate_find(&a, &db, "serial", "1A", &why, pool);
+    is_str(a ? a->user : NULL, "alice", "a certificate keeps its user");
+    ota_store_certificate_status(&st, &db, "FFFF", &why, pool);
+    ok(!st.found, "a serial never issued is not found");
+
+    ota_store_revoke_serial(&v, &db, "1B", 1, t0, &why, pool);
+    is_int(v, OTA_REVOKE_DONE, "revoke by serial");
+    ota_store_certificate_status(&st, &db, "1B", &why, pool);
+    ok(st.reason == 1 && st.revoked == t0 - t0 % APR_USEC_PER_SEC,
+       "with its reason and time");
+    ota_store_revoke_serial(&v, &db, "1B", 5, t0 + apr_time_from_sec(9),
+                            &why, pool);
+    ota_store_certificate_status(&st, &db, "1B", &why, pool);
+    ok(v == OTA_REVOKE_ALREADY && st.reason == 1,
+       "revoked again: already, time and reason unchanged");
+    ota_store_revoke_serial(&v, &db, "FFFF", 1, t0, &why, pool);
+    is_int(v, OTA_REVOKE_UNKNOWN, "an unknown serial");
+    ota_store_revoke_device(&v, &serials, &db, "REV-UDID", 1, t0, &why,
+                            pool);
+    ok(v == OTA_REVOKE_UNKNOWN && serials->nelts == 0,
+       "a device with only revoked certificates and no row: unknown");
+    ota_store_revoke_device(&v, &serials, &db, "REG-UDID", 3, t0, &why,
+                            pool);
+    ok(v == OTA_REVOKE_DONE && serials->nelts >= 1,
+       "revoke by device: its unrevoked certificates");
+    ota_store_revoke_device(&v, &serials, &db, "REG-UDID", 3, t0, &why,
+                            pool);
+    ok(v == OTA_REVOKE_ALREADY && serials->nelts == 0,
+       "a known device with nothing left to revoke: already");
+    ota_store_revoked_all(&revoked, &db, &why, pool);
+    ok(revoked->nelts >= 3, "every revoked certificate is listed");
+
+    memset(&row, 0, sizeof(row));
+    row.number = 1;
+    row.this_update = t0;
+    row.next_update = t0 + apr_time_from_sec(3600);
+    row.der_base64 = "MAA=";
+    ota_store_crl_put(&stored, &db, "CAID", 0, &row, &why, pool);
+    ok(stored, "the first CRL is stored");
+    ota_store_crl_put(&stored, &db, "CAID", 0, &row, &why, pool);
+    ok(!stored, "a second first CRL loses the race, without an error");
+    row.number = 2;
+    row.der_base64 = "MAE=";
+    ota_store_crl_put(&stored, &db, "CAID", 1, &row, &why, pool);
+    ok(stored, "CRL 2 replaces CRL 1");
+    ota_store_crl_put(&stored, &db, "CAID", 1, &row, &why, pool);
+    ok(!stored, "a replacement of CRL 1 that came late is not stored");
+    ota_store_crl_get(&got, &db, "CAID", &why, pool);
+    ok(got.found && got.number == 2 && !strcmp(got.der_base64, "MAE=")
+       && got.next_update == row.next_update - row.next_update
+                                                % APR_USEC_PER_SEC,
+       "the stored CRL reads back");
+}
+
 /* The writer forks before the holder opens its connection: sqlite keeps
  * per-process lock state that a child must not inherit. */
 static void test_locked_retry(void)
@@ -659,6 +746,7 @@ int main(void)
     test_reenroll();
     test_errors();
     test_registry();
+    test_revocation();
     test_migration();
     test_concurrent_schema();
     test_race();
