@@ -48,7 +48,16 @@ $(GLUE_OBJ): $(BUILD)/%.o: %.c mod_ota_enroll.h $(wildcard include/*.h) | $(BUIL
 mod_ota_enroll.so: $(GLUE_OBJ) $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ota-device: $(BUILD)/ota_device.o $(CORE_OBJ)
+# the device emulator: device/*.c on the core, its objects in build/device/
+DEVICE_SRC = $(wildcard device/*.c)
+DEVICE_OBJ = $(DEVICE_SRC:device/%.c=$(BUILD)/device/%.o)
+
+$(BUILD)/device/%.o: device/%.c $(wildcard device/*.h) \
+                     $(wildcard include/*.h) | $(BUILD)
+	@mkdir -p $(BUILD)/device
+	@echo "  CC  $@"; $(CC) $(CFLAGS) -Idevice -c -o $@ $<
+
+$(BUILD)/ota-device: $(DEVICE_OBJ) $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/t/%: t/%.c t/tap.h t/plist_check.h $(CORE_OBJ) | $(BUILD)

@@ -24,7 +24,7 @@
 # BENCH_PROFILER (perf or callgrind), KEEP=1 (keep the work directory).
 #
 # The floor links the core objects (the Makefile's CORE: every build/*.o
-# but the httpd glue mod_*.o and the emulator's ota_device.o).
+# but the httpd glue mod_*.o; the emulator's objects are build/device/*.o).
 
 BENCH_BUILD = $(BUILD)/bench
 
