@@ -1,19 +1,52 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* mod_ota_enroll's directives: each setter validates its argument, loads
- * files once (here, at configuration time, as root) and names itself in
- * any error, so `apache2 -t` reports exactly what is wrong. */
+/* mod_ota_enroll's configuration: the per-directory record and its merge,
+ * the directives, the startup checks, and the accessors that resolve every
+ * default (the only place that knows them). Each setter validates its
+ * argument, loads files once (here, at configuration time, as root) and
+ * names itself in any error, so `apache2 -t` reports exactly what is
+ * wrong. */
 #include <string.h>
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_log.h"
 #include "apr_strings.h"
 
-#include "mod_ota_enroll.h"
 #include "ota_profile.h"
 #include "scep_payload.h"
 #include "ota_final.h"
+#include "ota_getcacaps.h"
+
+#include "mod_ota_enroll.h"
+#include "mod_ota_enroll_config.h"
 
 APLOG_USE_MODULE(ota_enroll);
+
+#define UNSET (-1)
+#define MAX_BODY_CEILING (1024 * 1024)
+
+/* The defaults of the settings, used by the accessors below only. */
+#define DEFAULT_CHALLENGE_LIFETIME 900          /* seconds */
+#define DEFAULT_MAX_BODY 65536                  /* bytes */
+#define DEFAULT_KEY_SIZE 2048
+#define DEFAULT_KEY_USAGE 5                     /* signing and encryption */
+#define DEFAULT_RETRIES 3
+#define DEFAULT_RETRY_DELAY 10                  /* seconds */
+#define DEFAULT_CERTIFICATE_LIFETIME 365        /* days */
+#define DEFAULT_ENROLLMENT_WINDOW 3600          /* seconds */
+#define DEFAULT_CRL_LIFETIME 86400              /* seconds */
+#define DEFAULT_BODY_TIMEOUT 20                 /* seconds */
+#define DEFAULT_SUBJECT "CN=%{UDID}"
+#define DEFAULT_DISPLAY_NAME "Device enrollment"
+
+static const char *const default_attributes[] = {
+    "UDID", "VERSION", "PRODUCT", "SERIAL", "MEID", "IMEI", NULL
+};
+
+static const char *const default_capabilities[] = {
+    "AES", "POSTPKIOperation", "SHA-256", "SHA-512", "Renewal",
+    "SCEPStandard", NULL
+};
 
 static apr_array_header_t *config_sections;
 static int reading_config;
@@ -27,11 +60,6 @@ void ota_config_sections_reset(apr_pool_t *pconf)
 const apr_array_header_t *ota_config_sections(void)
 {
     return config_sections;
-}
-
-void ota_config_read_done(void)
-{
-    reading_config = 0;
 }
 
 void *ota_create_dir_conf(apr_pool_t *p, char *dir)
@@ -48,6 +76,10 @@ void *ota_create_dir_conf(apr_pool_t *p, char *dir)
     c->cert_lifetime = UNSET;
     c->scep_front = UNSET;
     c->enrollment_window = UNSET;
+    c->crl_lifetime = UNSET;
+    c->supersede = UNSET;
+    c->body_timeout = UNSET;
+    c->anonymous = UNSET;
     if (reading_config && config_sections) {
         APR_ARRAY_PUSH(config_sections, ota_conf *) = c;
     }
@@ -56,6 +88,21 @@ void *ota_create_dir_conf(apr_pool_t *p, char *dir)
 
 #define PICK(field) (add->field ? add->field : base->field)
 #define PICK_INT(field) (add->field != UNSET ? add->field : base->field)
+
+static void merge_revocation(ota_conf *c, const ota_conf *base,
+                             const ota_conf *add)
+{
+    const ota_conf *ocsp = add->ocsp_cert_file || add->ocsp_key_file
+                           ? add : base;
+
+    c->crl_url = PICK(crl_url);
+    c->ocsp_url = PICK(ocsp_url);
+    c->crl_lifetime = PICK_INT(crl_lifetime);
+    c->ocsp_cert_file = ocsp->ocsp_cert_file;
+    c->ocsp_key_file = ocsp->ocsp_key_file;
+    c->ocsp_identity = ocsp->ocsp_identity;
+    c->supersede = PICK_INT(supersede);
+}
 
 void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -104,8 +151,12 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->final_profile = PICK(final_profile);
     c->profile_cipher = PICK(profile_cipher);
     c->enrollment_window = PICK_INT(enrollment_window);
-    c->caps = add->caps != CAPS_UNSET ? add->caps : base->caps;
-    c->caps_list = add->caps != CAPS_UNSET ? add->caps_list : base->caps_list;
+    merge_revocation(c, base, add);
+    c->body_timeout = PICK_INT(body_timeout);
+    c->anonymous = PICK_INT(anonymous);
+    c->caps = add->caps != OTA_CAPS_UNSET ? add->caps : base->caps;
+    c->caps_list = add->caps != OTA_CAPS_UNSET ? add->caps_list
+                                               : base->caps_list;
     return c;
 }
 
@@ -114,6 +165,50 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 static const char *directive_error(cmd_parms *cmd, const char *why)
 {
     return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
+}
+
+/* File arguments are resolved against ServerRoot and loaded at once. */
+static const char *file_error(cmd_parms *cmd, const char *why)
+{
+    return directive_error(cmd, why ? why : "bad path");
+}
+
+static const char *certs_arg(cmd_parms *cmd, const char *arg,
+                             const char **file, STACK_OF(X509) **certs)
+{
+    const char *why = NULL;
+
+    *file = ap_server_root_relative(cmd->pool, arg);
+    if (!*file || ota_certs_load(certs, *file, &why, cmd->pool)) {
+        return file_error(cmd, why);
+    }
+    return NULL;
+}
+
+static const char *key_arg(cmd_parms *cmd, const char *arg,
+                           const char **file)
+{
+    const char *why = NULL;
+    EVP_PKEY *key;
+
+    *file = ap_server_root_relative(cmd->pool, arg);
+    if (!*file || ota_key_load(&key, *file, &why, cmd->pool)) {
+        return file_error(cmd, why);
+    }
+    return NULL;
+}
+
+static const char *trust_arg(cmd_parms *cmd, const char *arg,
+                             ota_trust_kind kind, ota_trust **trust,
+                             const char **file)
+{
+    const char *why = NULL;
+
+    *file = ap_server_root_relative(cmd->pool, arg);
+    if (!*file || ota_trust_load(trust, *file, kind, &why, cmd->pool)) {
+        return file_error(cmd, why);
+    }
+    return NULL;
 }
 
 /* The certificate and key directives may come in either order: the one
@@ -150,152 +245,68 @@ static const char *ca_complete(cmd_parms *cmd, ota_conf *c)
     return NULL;
 }
 
-static const char *set_ca_certificate(cmd_parms *cmd, void *dc,
-                                      const char *arg)
-{
-    ota_conf *c = dc;
-    const char *why = NULL;
-    STACK_OF(X509) *certs;
-
-    c->ca_cert_file = ap_server_root_relative(cmd->pool, arg);
-    if (!c->ca_cert_file
-        || ota_certs_load(&certs, c->ca_cert_file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    return ca_complete(cmd, c);
-}
-
-static const char *set_ca_key(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
-    EVP_PKEY *key;
-
-    if (!file || ota_key_load(&key, file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    c->ca_key_file = file;
-    return ca_complete(cmd, c);
-}
-
-/* Capabilities the built-in CA may announce. DES3 and SHA-1 exist for old
- * devices only (a startup warning says so); single DES and MD5 never. */
-static const char *const known_capabilities[] = {
-    "AES", "DES3", "GetNextCACert", "POSTPKIOperation", "Renewal",
-    "SHA-1", "SHA-256", "SHA-512", "SCEPStandard", NULL
-};
-
-static const char *set_scep_capabilities(cmd_parms *cmd, void *dc,
-                                         const char *arg)
-{
-    ota_conf *c = dc;
-    const char *const *k;
-
-    for (k = known_capabilities; *k && strcmp(*k, arg); k++) {
-        continue;
-    }
-    if (!*k) {
-        return directive_error(cmd, apr_psprintf(cmd->pool,
-                               "'%s' is not a capability the built-in CA "
-                               "has; known: AES DES3 GetNextCACert "
-                               "POSTPKIOperation Renewal SHA-1 SHA-256 "
-                               "SHA-512 SCEPStandard", arg));
-    }
-    if (!c->scep_caps) {
-        c->scep_caps = apr_array_make(cmd->pool, 8, sizeof(const char *));
-    }
-    APR_ARRAY_PUSH(c->scep_caps, const char *) = arg;
-    return NULL;
-}
-
-static const char *set_scep_front(cmd_parms *cmd, void *dc, int on)
-{
-    ((ota_conf *)dc)->scep_front = on;
-    return NULL;
-}
-
-static const char *set_issuer_ca(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
-
-    if (!file || ota_trust_load(&c->issuer_trust, file, OTA_TRUST_STRICT,
-                                &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    return NULL;
-}
-
-static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
-
-    if (!file || ota_final_load(&c->final_profile, file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    return NULL;
-}
-
-static const char *set_profile_cipher(cmd_parms *cmd, void *dc,
-                                      const char *arg)
-{
-    ota_conf *c = dc;
-
-    if (!(c->profile_cipher = ota_final_cipher(arg))) {
-        return directive_error(cmd, "expects aes-256-cbc, aes-128-cbc or "
-                               "des-ede3-cbc (for older devices)");
-    }
-    return NULL;
-}
-
-/* Resolves a certificate file against ServerRoot and loads it. */
-static const char *certs_arg(cmd_parms *cmd, const char *arg,
-                             const char **file, STACK_OF(X509) **certs)
+/* The delegated OCSP responder's certificate and key, likewise. */
+static const char *ocsp_complete(cmd_parms *cmd, ota_conf *c)
 {
     const char *why = NULL;
 
-    *file = ap_server_root_relative(cmd->pool, arg);
-    if (!*file || ota_certs_load(certs, *file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
+    if (!c->ocsp_cert_file || !c->ocsp_key_file) {
+        return NULL;
+    }
+    if (ota_identity_load(&c->ocsp_identity, c->ocsp_cert_file,
+                          c->ocsp_key_file, &why, cmd->pool)) {
+        return directive_error(cmd, why);
     }
     return NULL;
 }
 
-static const char *set_signing_certificate(cmd_parms *cmd, void *dc,
-                                           const char *arg)
+/* The four files that come in pairs (the signing identity, the built-in
+ * CA): cmd->info says which field, whether it holds the key, and what
+ * completes the pair. */
+typedef struct pair_file {
+    apr_size_t offset;
+    int key;
+    const char *(*complete)(cmd_parms *cmd, ota_conf *c);
+} pair_file;
+
+static const pair_file signing_certificate = {
+    APR_OFFSETOF(ota_conf, signing_cert_file), 0, identity_complete };
+static const pair_file signing_key = {
+    APR_OFFSETOF(ota_conf, signing_key_file), 1, identity_complete };
+static const pair_file ca_certificate = {
+    APR_OFFSETOF(ota_conf, ca_cert_file), 0, ca_complete };
+static const pair_file ca_key = {
+    APR_OFFSETOF(ota_conf, ca_key_file), 1, ca_complete };
+static const pair_file ocsp_certificate = {
+    APR_OFFSETOF(ota_conf, ocsp_cert_file), 0, ocsp_complete };
+static const pair_file ocsp_key = {
+    APR_OFFSETOF(ota_conf, ocsp_key_file), 1, ocsp_complete };
+
+static const char *set_pair_file(cmd_parms *cmd, void *dc, const char *arg)
 {
-    ota_conf *c = dc;
+    const pair_file *pair = cmd->info;
+    const char **file = (const char **)((char *)dc + pair->offset);
     STACK_OF(X509) *certs;
-    const char *err = certs_arg(cmd, arg, &c->signing_cert_file, &certs);
+    const char *err = pair->key ? key_arg(cmd, arg, file)
+                                : certs_arg(cmd, arg, file, &certs);
 
-    return err ? err : identity_complete(cmd, c);
-}
-
-static const char *set_signing_key(cmd_parms *cmd, void *dc, const char *arg)
-{
-    ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
-    EVP_PKEY *key;
-
-    if (!file || ota_key_load(&key, file, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    c->signing_key_file = file;
-    return identity_complete(cmd, c);
+    return err ? err : pair->complete(cmd, dc);
 }
 
 static const char *set_device_ca(cmd_parms *cmd, void *dc, const char *arg)
 {
     ota_conf *c = dc;
-    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
 
-    if (!file || ota_trust_load(&c->device_trust, file,
-                                OTA_TRUST_APPLE_DEVICE, &why, cmd->pool)) {
-        return directive_error(cmd, why ? why : "bad path");
-    }
-    c->device_ca_file = file;
-    return NULL;
+    return trust_arg(cmd, arg, OTA_TRUST_APPLE_DEVICE, &c->device_trust,
+                     &c->device_ca_file);
+}
+
+static const char *set_issuer_ca(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file;
+
+    return trust_arg(cmd, arg, OTA_TRUST_STRICT, &c->issuer_trust, &file);
 }
 
 static const char *set_scep_ca_certificate(cmd_parms *cmd, void *dc,
@@ -313,6 +324,92 @@ static const char *set_scep_ca_certificate(cmd_parms *cmd, void *dc,
     if (ota_cert_sha1(c->scep_ca_fingerprint, sk_X509_value(certs, 0))) {
         return directive_error(cmd, "cannot fingerprint the certificate");
     }
+    return NULL;
+}
+
+static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
+{
+    ota_conf *c = dc;
+    const char *file = ap_server_root_relative(cmd->pool, arg), *why = NULL;
+
+    if (!file || ota_final_load(&c->final_profile, file, &why, cmd->pool)) {
+        return file_error(cmd, why);
+    }
+    return NULL;
+}
+
+static const char *set_profile_cipher(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (!(c->profile_cipher = ota_final_cipher(arg))) {
+        return directive_error(cmd, "expects aes-256-cbc, aes-128-cbc or "
+                               "des-ede3-cbc (for older devices)");
+    }
+    return NULL;
+}
+
+/* Capabilities the built-in CA may announce. DES3 and SHA-1 exist for old
+ * devices only (a startup warning says so); single DES and MD5 never. */
+/* RFC 8894's capabilities, and GETPKIOperation, which the iOS 4 story's
+ * CA answered (seed: the GetCACaps written into the payload). */
+static const char *const known_capabilities[] = {
+    "AES", "DES3", "GetNextCACert", "POSTPKIOperation", "Renewal",
+    "SHA-1", "SHA-256", "SHA-512", "SCEPStandard", "GETPKIOperation", NULL
+};
+
+static const char *capability_refused(cmd_parms *cmd, const char *arg)
+{
+    const char *const *k;
+
+    for (k = known_capabilities; *k && strcmp(*k, arg); k++) {
+        continue;
+    }
+    return *k ? NULL
+           : directive_error(cmd, apr_psprintf(cmd->pool,
+                             "'%s' is not a SCEP capability; known: AES DES3 "
+                             "GetNextCACert POSTPKIOperation Renewal SHA-1 "
+                             "SHA-256 SHA-512 SCEPStandard GETPKIOperation",
+                             arg));
+}
+
+/* Inside <If>, <ElseIf> or <Else>: settings confined to some requests. */
+static int in_if_section(cmd_parms *cmd)
+{
+    const ap_directive_t *d;
+
+    for (d = cmd->directive ? cmd->directive->parent : NULL; d;
+         d = d->parent) {
+        if (!strcasecmp(d->directive, "<If") || !strcasecmp(d->directive,
+                                                             "<ElseIf")
+            || !strcasecmp(d->directive, "<Else")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *set_scep_capabilities(cmd_parms *cmd, void *dc,
+                                         const char *arg)
+{
+    ota_conf *c = dc;
+    const char *err = capability_refused(cmd, arg);
+
+    if (err) {
+        return err;
+    }
+    c->scep_caps_confined = in_if_section(cmd);
+    if (!c->scep_caps) {
+        c->scep_caps = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->scep_caps, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_scep_front(cmd_parms *cmd, void *dc, int on)
+{
+    ((ota_conf *)dc)->scep_front = on;
     return NULL;
 }
 
@@ -349,6 +446,28 @@ static const char *set_scep_url(cmd_parms *cmd, void *dc, const char *arg)
 
     c->scep_url = err ? c->scep_url : arg;
     return err;
+}
+
+/* OTAEnrollCRLURL, OTAEnrollOCSPURL: absolute URLs written into every
+ * certificate; cmd->info is the field. */
+static const char *set_abs_url(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char **slot = (const char **)((char *)dc + (apr_size_t)cmd->info);
+    const char *err = url_check(cmd, arg, 0);
+
+    if (!err && strchr(arg, ',')) {
+        err = directive_error(cmd, "a URL written into certificates may "
+                              "not contain a comma");
+    }
+    *slot = err ? *slot : arg;
+    return err;
+}
+
+/* On/Off directives: cmd->info is the field. */
+static const char *set_flag(cmd_parms *cmd, void *dc, int on)
+{
+    *(int *)((char *)dc + (apr_size_t)cmd->info) = on;
+    return NULL;
 }
 
 static const char *set_text(cmd_parms *cmd, void *dc, const char *arg)
@@ -403,6 +522,10 @@ static const int_range window_range = {
     APR_OFFSETOF(ota_conf, enrollment_window), 60, 7 * 86400 };
 static const int_range delay_range = {
     APR_OFFSETOF(ota_conf, scep_retry_delay), 0, 86400 };
+static const int_range crl_lifetime_range = {
+    APR_OFFSETOF(ota_conf, crl_lifetime), 300, 30 * 86400 };
+static const int_range body_timeout_range = {
+    APR_OFFSETOF(ota_conf, body_timeout), 1, 300 };
 
 static const char *set_int(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -500,25 +623,29 @@ static const char *set_scep_challenge(cmd_parms *cmd, void *dc,
 static const char *set_getcacaps(cmd_parms *cmd, void *dc, const char *arg)
 {
     ota_conf *c = dc;
+    const char *err;
 
     if (!strcasecmp(arg, "auto") || !strcasecmp(arg, "off")) {
-        if (c->caps != CAPS_UNSET) {
+        if (c->caps != OTA_CAPS_UNSET) {
             return directive_error(cmd, "'auto' and 'off' stand alone");
         }
-        c->caps = strcasecmp(arg, "auto") ? CAPS_OFF : CAPS_AUTO;
+        c->caps = strcasecmp(arg, "auto") ? OTA_CAPS_OFF : OTA_CAPS_AUTO;
         return NULL;
     }
-    if (c->caps == CAPS_AUTO || c->caps == CAPS_OFF) {
+    if (c->caps == OTA_CAPS_AUTO || c->caps == OTA_CAPS_OFF) {
         return directive_error(cmd, "'auto' and 'off' stand alone");
     }
     if (!ota_scep_capability_valid(arg)) {
         return directive_error(cmd, apr_psprintf(cmd->pool,
                                "'%s' is not a capability name", arg));
     }
+    if ((err = capability_refused(cmd, arg))) {
+        return err;
+    }
     if (!c->caps_list) {
         c->caps_list = apr_array_make(cmd->pool, 8, sizeof(const char *));
     }
-    c->caps = CAPS_LIST;
+    c->caps = OTA_CAPS_LIST;
     APR_ARRAY_PUSH(c->caps_list, const char *) = arg;
     return NULL;
 }
@@ -527,11 +654,11 @@ static const char *set_getcacaps(cmd_parms *cmd, void *dc, const char *arg)
 #define WHERE (RSRC_CONF | ACCESS_CONF)
 
 const command_rec ota_cmds[] = {
-    AP_INIT_TAKE1("OTAEnrollSigningCertificate", set_signing_certificate,
-                  NULL, WHERE, "PEM file: the certificate that signs "
-                  "profiles, followed by its chain"),
-    AP_INIT_TAKE1("OTAEnrollSigningKey", set_signing_key, NULL, WHERE,
-                  "PEM file: the signing certificate's private key"),
+    AP_INIT_TAKE1("OTAEnrollSigningCertificate", set_pair_file,
+                  (void *)&signing_certificate, WHERE, "PEM file: the "
+                  "certificate that signs profiles, followed by its chain"),
+    AP_INIT_TAKE1("OTAEnrollSigningKey", set_pair_file, (void *)&signing_key,
+                  WHERE, "PEM file: the signing certificate's private key"),
     AP_INIT_TAKE1("OTAEnrollOrganization", set_text,
                   CONF_OFFSET(organization), WHERE,
                   "organization shown on the profiles"),
@@ -582,10 +709,10 @@ const command_rec ota_cmds[] = {
     AP_INIT_ITERATE("OTAEnrollGetCACaps", set_getcacaps, NULL, WHERE,
                     "auto (ask the CA), off, or the capabilities to write "
                     "into the SCEP payload"),
-    AP_INIT_TAKE1("OTAEnrollCACertificate", set_ca_certificate, NULL,
-                  WHERE, "PEM file: the built-in CA's certificate, then its "
-                  "issuers"),
-    AP_INIT_TAKE1("OTAEnrollCAKey", set_ca_key, NULL, WHERE,
+    AP_INIT_TAKE1("OTAEnrollCACertificate", set_pair_file,
+                  (void *)&ca_certificate, WHERE, "PEM file: the built-in "
+                  "CA's certificate, then its issuers"),
+    AP_INIT_TAKE1("OTAEnrollCAKey", set_pair_file, (void *)&ca_key, WHERE,
                   "PEM file: the built-in CA's private key"),
     AP_INIT_TAKE1("OTAEnrollCertificateLifetime", set_int,
                   (void *)&cert_lifetime_range, WHERE,
@@ -607,5 +734,265 @@ const command_rec ota_cmds[] = {
     AP_INIT_TAKE1("OTAEnrollEnrollmentWindow", set_int,
                   (void *)&window_range, WHERE,
                   "seconds after phase 2 in which phase 3 is accepted"),
+    AP_INIT_TAKE1("OTAEnrollCRLURL", set_abs_url,
+                  (void *)APR_OFFSETOF(ota_conf, crl_url), WHERE,
+                  "the CRL's URL, written into every certificate the "
+                  "built-in CA issues"),
+    AP_INIT_TAKE1("OTAEnrollOCSPURL", set_abs_url,
+                  (void *)APR_OFFSETOF(ota_conf, ocsp_url), WHERE,
+                  "the OCSP responder's URL, written into every certificate "
+                  "the built-in CA issues"),
+    AP_INIT_TAKE1("OTAEnrollCRLLifetime", set_int,
+                  (void *)&crl_lifetime_range, WHERE,
+                  "seconds from a CRL's thisUpdate to its nextUpdate"),
+    AP_INIT_TAKE1("OTAEnrollOCSPSigningCertificate", set_pair_file,
+                  (void *)&ocsp_certificate, WHERE,
+                  "PEM file: a delegated OCSP responder certificate "
+                  "(id-kp-OCSPSigning, issued by the built-in CA)"),
+    AP_INIT_TAKE1("OTAEnrollOCSPSigningKey", set_pair_file,
+                  (void *)&ocsp_key, WHERE,
+                  "PEM file: the delegated OCSP responder's private key"),
+    AP_INIT_FLAG("OTAEnrollSupersede", set_flag,
+                 (void *)APR_OFFSETOF(ota_conf, supersede), WHERE,
+                 "On (default): a device's older certificates are revoked "
+                 "as superseded when the built-in CA issues it a new one"),
+    AP_INIT_TAKE1("OTAEnrollBodyTimeout", set_int,
+                  (void *)&body_timeout_range, WHERE,
+                  "seconds a request body may take to arrive (408 after)"),
+    AP_INIT_FLAG("OTAEnrollAnonymous", set_flag,
+                 (void *)APR_OFFSETOF(ota_conf, anonymous), WHERE,
+                 "On: serve phase 1 without an authenticated user (anyone "
+                 "who reaches the URL may enroll a device)"),
     {NULL}
 };
+
+/* ---- startup: every section checked, the defaults built once ---- */
+
+/* Capabilities only old devices need: allowed, but said at startup (a
+ * front only describes another CA). */
+static void warn_weak_capabilities(server_rec *s, const ota_conf *c)
+{
+    for (int i = 0; !ota_cfg_scep_front(c) && !c->scep_caps_confined
+                    && c->scep_caps && i < c->scep_caps->nelts; i++) {
+        const char *cap = APR_ARRAY_IDX(c->scep_caps, i, const char *);
+
+        if (!strcmp(cap, "DES3") || !strcmp(cap, "SHA-1")) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "OTA00075: "
+                         "OTAEnrollSCEPCapabilities %s: the built-in CA "
+                         "accepts this legacy algorithm where it is "
+                         "configured; confine it (e.g. with <If>) to the "
+                         "devices that need it", cap);
+        }
+    }
+}
+
+/* The pairs of certificate and key are checked by check_config
+ * (mod_ota_enroll_check.c), for apache2 -t too; here, what is only said. */
+static int check_sections(server_rec *s)
+{
+    for (int i = 0; i < config_sections->nelts; i++) {
+        warn_weak_capabilities(s, APR_ARRAY_IDX(config_sections, i,
+                                                ota_conf *));
+    }
+    return OK;
+}
+
+/* What the accessors hand out for settings left unset: built by
+ * post_config in the configuration pool, read-only in the children. */
+static struct {
+    apr_array_header_t *attributes;
+    apr_array_header_t *scep_caps;
+    apr_array_header_t *caps_fallback;
+    apr_array_header_t *subject;
+    ota_trust *device_trust;
+} defaults;
+
+static apr_array_header_t *list_of(const char *const *names, apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, 8, sizeof(const char *));
+
+    for (; *names; names++) {
+        APR_ARRAY_PUSH(a, const char *) = *names;
+    }
+    return a;
+}
+
+static void defaults_build(apr_pool_t *pconf)
+{
+    const char *why = NULL;
+
+    defaults.attributes = list_of(default_attributes, pconf);
+    defaults.scep_caps = list_of(default_capabilities, pconf);
+    defaults.caps_fallback = ota_getcacaps_fallback(pconf);
+    defaults.subject = NULL;
+    ota_subject_parse(&defaults.subject, DEFAULT_SUBJECT, &why, pconf);
+    /* The Apple device store installed with the module: only an error when
+     * a location that needs it has no OTAEnrollDeviceCA (logged then). */
+    defaults.device_trust = NULL;
+    if (ota_trust_load(&defaults.device_trust, OTA_DEVICE_CA_DEFAULT,
+                       OTA_TRUST_APPLE_DEVICE, &why, pconf)) {
+        defaults.device_trust = NULL;
+    }
+}
+
+int ota_config_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    int rv;
+
+    reading_config = 0;
+    if ((rv = check_sections(s)) != OK) {
+        return rv;
+    }
+    defaults_build(pconf);
+    return OK;
+}
+
+/* ---- accessors ---- */
+
+#define OR_DEFAULT(value, dflt) ((value) != UNSET ? (value) : (dflt))
+
+ota_conf *ota_conf_of(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &ota_enroll_module);
+}
+
+/* The server name reversed (www.example.com -> com.example.www.ota). */
+static const char *default_identifier(server_rec *s, apr_pool_t *p)
+{
+    const char *host = s->server_hostname ? s->server_hostname
+                                          : "localhost";
+    char *copy = apr_pstrdup(p, host), *state = NULL, *label;
+    const char *out = "ota";
+
+    if (strspn(host, "0123456789.:[]") == strlen(host)) {
+        return "local.ota";          /* an address has no domain to reverse */
+    }
+    for (label = apr_strtok(copy, ".", &state); label;
+         label = apr_strtok(NULL, ".", &state)) {
+        out = apr_pstrcat(p, label, ".", out, NULL);
+    }
+    return out;
+}
+
+void ota_cfg_profile_meta(ota_profile_meta *meta, const ota_conf *c,
+                          server_rec *s, apr_pool_t *p)
+{
+    meta->identifier = c->identifier ? c->identifier
+                                     : default_identifier(s, p);
+    meta->organization = c->organization ? c->organization
+                                         : s->server_hostname;
+    meta->display_name = c->display_name ? c->display_name
+                                         : DEFAULT_DISPLAY_NAME;
+    meta->description = c->description;
+}
+
+const apr_array_header_t *ota_cfg_device_attributes(const ota_conf *c)
+{
+    return c->attributes ? c->attributes : defaults.attributes;
+}
+
+int ota_cfg_challenge_lifetime(const ota_conf *c)
+{
+    return OR_DEFAULT(c->challenge_lifetime, DEFAULT_CHALLENGE_LIFETIME);
+}
+
+apr_size_t ota_cfg_max_body(const ota_conf *c)
+{
+    return (apr_size_t)OR_DEFAULT(c->max_body, DEFAULT_MAX_BODY);
+}
+
+const ota_trust *ota_cfg_device_trust(const ota_conf *c)
+{
+    return c->device_trust ? c->device_trust : defaults.device_trust;
+}
+
+const apr_array_header_t *ota_cfg_scep_subject(const ota_conf *c)
+{
+    return c->scep_subject ? c->scep_subject : defaults.subject;
+}
+
+int ota_cfg_key_size(const ota_conf *c)
+{
+    return OR_DEFAULT(c->scep_key_size, DEFAULT_KEY_SIZE);
+}
+
+int ota_cfg_key_usage(const ota_conf *c)
+{
+    return OR_DEFAULT(c->scep_key_usage, DEFAULT_KEY_USAGE);
+}
+
+int ota_cfg_retries(const ota_conf *c)
+{
+    return OR_DEFAULT(c->scep_retries, DEFAULT_RETRIES);
+}
+
+int ota_cfg_retry_delay(const ota_conf *c)
+{
+    return OR_DEFAULT(c->scep_retry_delay, DEFAULT_RETRY_DELAY);
+}
+
+int ota_cfg_scep_dynamic(const ota_conf *c, const ota_conf *ca)
+{
+    if (c->scep_dynamic != UNSET) {
+        return c->scep_dynamic;
+    }
+    return ca && ca->scep_dynamic != 0;
+}
+
+ota_caps_mode ota_cfg_getcacaps(const ota_conf *c,
+                                const apr_array_header_t **list)
+{
+    *list = c->caps == OTA_CAPS_LIST ? c->caps_list : NULL;
+    return c->caps == OTA_CAPS_UNSET ? OTA_CAPS_AUTO : c->caps;
+}
+
+const apr_array_header_t *ota_cfg_caps_fallback(void)
+{
+    return defaults.caps_fallback;
+}
+
+const apr_array_header_t *ota_cfg_scep_capabilities(const ota_conf *c)
+{
+    return c->scep_caps ? c->scep_caps : defaults.scep_caps;
+}
+
+int ota_cfg_cert_lifetime(const ota_conf *c)
+{
+    return OR_DEFAULT(c->cert_lifetime, DEFAULT_CERTIFICATE_LIFETIME);
+}
+
+int ota_cfg_scep_front(const ota_conf *c)
+{
+    return c->scep_front == 1;
+}
+
+const apr_array_header_t *ota_cfg_front_capabilities(const ota_conf *c)
+{
+    return c->scep_caps ? c->scep_caps : defaults.caps_fallback;
+}
+
+int ota_cfg_enrollment_window(const ota_conf *c)
+{
+    return OR_DEFAULT(c->enrollment_window, DEFAULT_ENROLLMENT_WINDOW);
+}
+
+int ota_cfg_crl_lifetime(const ota_conf *c)
+{
+    return OR_DEFAULT(c->crl_lifetime, DEFAULT_CRL_LIFETIME);
+}
+
+int ota_cfg_supersede(const ota_conf *c)
+{
+    return OR_DEFAULT(c->supersede, 1);
+}
+
+apr_interval_time_t ota_cfg_body_timeout(const ota_conf *c)
+{
+    return apr_time_from_sec(OR_DEFAULT(c->body_timeout,
+                                        DEFAULT_BODY_TIMEOUT));
+}
+
+int ota_cfg_anonymous(const ota_conf *c)
+{
+    return OR_DEFAULT(c->anonymous, 0);
+}

@@ -10,11 +10,14 @@
 #include "http_protocol.h"
 #include "apr_strings.h"
 
-#include "mod_ota_enroll.h"
 #include "ota_final.h"
 #include "ota_plist.h"
 #include "ota_profile.h"
 #include "scep_payload.h"
+
+#include "mod_ota_enroll_config.h"
+#include "mod_ota_enroll_request.h"
+#include "mod_ota_enroll_final.h"
 
 APLOG_USE_MODULE(ota_enroll);
 
@@ -22,12 +25,12 @@ APLOG_USE_MODULE(ota_enroll);
 typedef struct phase3 {
     request_rec *r;
     const ota_conf *c;
-    const ota_conf *local_ca;
     ota_signed_message *msg;
     ota_device_attributes *a;
     ota_db db;
     ota_device_state *device;
     const char *serial;
+    const char *user;             /* whom the certificate was issued for */
 } phase3;
 
 static int refuse(phase3 *x, const char *id, const char *why)
@@ -38,12 +41,25 @@ static int refuse(phase3 *x, const char *id, const char *why)
     return HTTP_FORBIDDEN;
 }
 
+/* The template fields: the device's attributes and the user its
+ * certificate was issued for (the device row's for certificates of an
+ * external CA, or recorded before certificates kept their user). */
+static apr_table_t *device_fields(const phase3 *x)
+{
+    apr_table_t *fields = apr_table_copy(x->r->pool, x->a->all);
+    const char *user = x->user ? x->user : x->device->user;
+
+    if (user) {
+        apr_table_setn(fields, "REMOTE_USER", user);
+    }
+    return fields;
+}
+
 /* The device passed phase 2, recently enough. */
 static int check_device(phase3 *x)
 {
     const char *why = NULL;
-    int window = x->c->enrollment_window != UNSET
-                 ? x->c->enrollment_window : DEFAULT_ENROLLMENT_WINDOW;
+    int window = ota_cfg_enrollment_window(x->c);
 
     if (ota_store_device_get(&x->device, &x->db, x->a->udid, &why,
                              x->r->pool)) {
@@ -68,8 +84,7 @@ static int check_certificate(phase3 *x)
 {
     ota_certificate_record *rec;
     const ota_ca_subject_entry *entries;
-    apr_table_t *fields;
-    const char *why = NULL;
+    const char *subject, *why = NULL;
     int count;
 
     if (ota_store_certificate_find(&rec, &x->db, "serial", x->serial, &why,
@@ -80,6 +95,7 @@ static int check_certificate(phase3 *x)
         if (rec->revoked) {
             return refuse(x, "OTA00082", "the certificate is revoked");
         }
+        x->user = rec->user;
         return rec->udid && !strcmp(rec->udid, x->a->udid) ? OK
                : refuse(x, "OTA00083", "the certificate was issued to "
                         "another device");
@@ -88,14 +104,9 @@ static int check_certificate(phase3 *x)
         return refuse(x, "OTA00084", "a certificate of the built-in CA that "
                       "its registry does not know");
     }
-    fields = apr_table_copy(x->r->pool, x->a->all);
-    if (x->device->user) {
-        apr_table_setn(fields, "REMOTE_USER", x->device->user);
-    }
-    if (ota_ca_subject_entries(&entries, &count,
-                               ota_subject_canonical(ota_subject_of(x->c),
-                                                     fields, x->r->pool),
-                               x->r->pool)
+    subject = ota_subject_canonical(ota_cfg_scep_subject(x->c),
+                                    device_fields(x), x->r->pool);
+    if (ota_ca_subject_entries(&entries, &count, subject, x->r->pool)
         || !ota_ca_cert_subject_is(x->msg->signer, entries, count)) {
         return refuse(x, "OTA00083", "the certificate's subject is not the "
                       "one this device was told to request");
@@ -107,18 +118,14 @@ static int send_final(phase3 *x)
 {
     request_rec *r = x->r;
     ota_profile_meta meta;
-    apr_table_t *fields = apr_table_copy(r->pool, x->a->all);
     const unsigned char *der;
     apr_size_t len;
     const char *why = NULL;
     plist_t root;
     int rv;
 
-    if (x->device->user) {
-        apr_table_setn(fields, "REMOTE_USER", x->device->user);
-    }
-    ota_meta_of(&meta, x->c, r);
-    if (ota_final_build(&root, x->c->final_profile, &meta, fields,
+    ota_cfg_profile_meta(&meta, x->c, r->server, r->pool);
+    if (ota_final_build(&root, x->c->final_profile, &meta, device_fields(x),
                         x->msg->signer, x->c->profile_cipher, &why,
                         r->pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00086: cannot build "
@@ -141,8 +148,8 @@ static int send_final(phase3 *x)
     return ota_send_profile(r, der, len);
 }
 
-int ota_phase3(request_rec *r, const ota_conf *c, const ota_conf *local_ca,
-               ota_signed_message *msg, ota_device_attributes *a)
+int ota_phase3(request_rec *r, const ota_conf *c, ota_signed_message *msg,
+               ota_device_attributes *a)
 {
     phase3 x;
     int rv;
@@ -150,7 +157,6 @@ int ota_phase3(request_rec *r, const ota_conf *c, const ota_conf *local_ca,
     memset(&x, 0, sizeof(x));
     x.r = r;
     x.c = c;
-    x.local_ca = local_ca;
     x.msg = msg;
     x.a = a;
     x.serial = ota_ca_serial_hex(msg->signer, r->pool);

@@ -12,32 +12,26 @@
 #include "http_request.h"
 #include "apr_strings.h"
 
-#include "mod_ota_enroll.h"
 #include "ota_challenge.h"
-#include "ota_getcacaps.h"
+#include "ota_media.h"
 #include "ota_scep.h"
 #include "ota_scepmsg.h"
 
+#include "mod_ota_enroll_config.h"
+#include "mod_ota_enroll_request.h"
+#include "mod_ota_enroll_revoke.h"
+#include "mod_ota_enroll_scep.h"
+
 APLOG_USE_MODULE(ota_enroll);
 
-static const char *const default_capabilities[] = {
-    "AES", "POSTPKIOperation", "SHA-256", "SHA-512", "Renewal",
-    "SCEPStandard", NULL
-};
-
-const apr_array_header_t *ota_scep_capabilities(const ota_conf *c,
-                                                apr_pool_t *p)
+int ota_scep_post_config(server_rec *s)
 {
-    apr_array_header_t *caps;
-
-    if (c->scep_caps) {
-        return c->scep_caps;
+    if (ota_scep_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "OTA00003: cannot "
+                     "register the SCEP object identifiers with OpenSSL");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    caps = apr_array_make(p, 8, sizeof(const char *));
-    for (const char *const *d = default_capabilities; *d; d++) {
-        APR_ARRAY_PUSH(caps, const char *) = *d;
-    }
-    return caps;
+    return OK;
 }
 
 static int has_capability(const apr_array_header_t *caps, const char *name)
@@ -56,23 +50,12 @@ static const char *query_arg(request_rec *r, const char *name)
     return ota_query_arg(r->args, name, r->pool);
 }
 
-static int send_bytes(request_rec *r, const char *type, const void *data,
-                      apr_size_t len)
-{
-    ap_set_content_type(r, type);
-    ap_set_content_length(r, len);
-    if (!r->header_only) {
-        ap_rwrite(data, (int)len, r);
-    }
-    return OK;
-}
-
 static int send_capabilities(request_rec *r, const apr_array_header_t *caps)
 {
     const char *text = apr_array_pstrcat(r->pool, caps, '\n');
 
     text = apr_pstrcat(r->pool, text, "\n", NULL);
-    return send_bytes(r, "text/plain", text, strlen(text));
+    return ota_send_bytes(r, OTA_MEDIA_TEXT, text, strlen(text));
 }
 
 /* GetCACert: the certificate alone, or the chain as certificates-only
@@ -86,12 +69,12 @@ static int send_ca_certs(request_rec *r, STACK_OF(X509) *certs)
         if (ota_scep_certs_only(&der, &len, certs, r->pool)) {
             return ota_config_missing(r, "a CA chain OpenSSL can encode");
         }
-        return send_bytes(r, "application/x-x509-ca-ra-cert", der, len);
+        return ota_send_bytes(r, OTA_MEDIA_CA_RA_CERT, der, len);
     }
     if (ota_cert_der(&der, &len, sk_X509_value(certs, 0), r->pool)) {
         return ota_config_missing(r, "a CA certificate OpenSSL can encode");
     }
-    return send_bytes(r, "application/x-x509-ca-cert", der, len);
+    return ota_send_bytes(r, OTA_MEDIA_CA_CERT, der, len);
 }
 
 /* ---- PKIOperation ---- */
@@ -122,7 +105,7 @@ static int reply(scep_exchange *x, ota_scep_status status,
                       "sign the CertRep: %s", ota_openssl_error(x->r->pool));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return send_bytes(x->r, "application/x-pki-message", der, len);
+    return ota_send_bytes(x->r, OTA_MEDIA_PKI_MESSAGE, der, len);
 }
 
 /* A refusal the client can read: a CertRep FAILURE, logged with id. It
@@ -149,14 +132,14 @@ static int pki_message(request_rec *r, const ota_conf *c,
     int rv;
 
     if (r->method_number == M_POST) {
-        if ((rv = ota_read_body(r, ota_max_body(c), &body, len)) != OK) {
+        if ((rv = ota_read_body(r, ota_cfg_max_body(c), &body, len)) != OK) {
             return rv;
         }
         *der = (const unsigned char *)body;
         return OK;
     }
-    if (ota_scep_message_decode(der, len, r->args, ota_max_body(c), r->pool)
-        != APR_SUCCESS) {
+    if (ota_scep_message_decode(der, len, r->args, ota_cfg_max_body(c),
+                                r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00072: "
                       "PKIOperation by GET without a base64 message");
         return HTTP_BAD_REQUEST;
@@ -176,7 +159,7 @@ static int check_challenge(scep_exchange *x)
         return refuse(x, "OTA00065", OTA_SCEP_BAD_REQUEST,
                       "no challengePassword in the CSR");
     }
-    if (c->scep_dynamic == 0) {
+    if (!ota_cfg_scep_dynamic(c, c)) {
         return ota_challenge_equal(x->req->challenge, c->scep_challenge)
                ? OK : refuse(x, "OTA00066", OTA_SCEP_BAD_REQUEST,
                              "wrong challengePassword");
@@ -236,34 +219,49 @@ static int check_csr(scep_exchange *x, EVP_PKEY *must_key)
 
 /* Issues, records (consuming the dynamic challenge in the same
  * transaction) and answers. */
-static int issue(scep_exchange *x, const char *challenge)
+/* The device's older certificates, revoked as superseded with this one:
+ * logged, and the CRL made due. */
+static int superseded(scep_exchange *x, const ota_certificate_record *rec)
 {
-    ota_certificate_record rec;
-    ota_issue_verdict verdict;
-    ota_ca_issue_opts opts;
-    X509 *cert;
-    const char *serial, *why = NULL;
-    int days = x->c->cert_lifetime != UNSET ? x->c->cert_lifetime
-                                             : DEFAULT_CERTIFICATE_LIFETIME;
+    int i;
 
-    memset(&opts, 0, sizeof(opts));
-    opts.lifetime_days = days;
-    opts.san = x->san_names;
-    if (ota_ca_issue(&cert, &serial, &why, x->c->ca, x->req->csr, &opts,
-                     x->r->pool)) {
-        return refuse(x, "OTA00067", OTA_SCEP_BAD_REQUEST, why);
+    if (!rec->superseded || rec->superseded->nelts == 0) {
+        return OK;
     }
-    memset(&rec, 0, sizeof(rec));
-    rec.serial = serial;
-    rec.transaction_id = x->req->transaction_id;
-    rec.udid = x->udid;
-    rec.subject = ota_ca_name_text(X509_get_subject_name(cert), x->r->pool);
-    rec.not_after = apr_time_now() + apr_time_from_sec((apr_time_t)days
-                                                       * 86400);
-    rec.pem = ota_cert_pem(cert, x->r->pool);
-    rec.requester = ota_key_digest_hex(X509_get0_pubkey(x->req->signer),
-                                       x->r->pool);
-    if (ota_store_certificate_add(&verdict, &x->db, challenge, &rec,
+    for (i = 0; i < rec->superseded->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00114: "
+                      "certificate %s of device %s revoked as superseded "
+                      "by %s", APR_ARRAY_IDX(rec->superseded, i,
+                                             const char *),
+                      rec->udid, rec->serial);
+    }
+    return ota_crl_revoked(x->r, x->c, &x->db);
+}
+
+/* Records the certificate, consuming the dynamic challenge in the same
+ * transaction; a refusal has been answered unless OK. */
+static int record(scep_exchange *x, X509 *cert, const char *serial,
+                  const char *challenge, ota_certificate_record *rec)
+{
+    ota_issue_verdict verdict;
+    const char *why = NULL;
+    int days = ota_cfg_cert_lifetime(x->c);
+
+    memset(rec, 0, sizeof(*rec));
+    rec->serial = serial;
+    rec->transaction_id = x->req->transaction_id;
+    rec->udid = x->udid;
+    rec->subject = ota_ca_name_text(X509_get_subject_name(cert), x->r->pool);
+    rec->not_after = apr_time_now() + apr_time_from_sec((apr_time_t)days
+                                                        * 86400);
+    rec->pem = ota_cert_pem(cert, x->r->pool);
+    rec->requester = ota_key_digest_hex(X509_get0_pubkey(x->req->signer),
+                                        x->r->pool);
+    if (x->udid && ota_cfg_supersede(x->c)) {
+        rec->superseded = apr_array_make(x->r->pool, 2,
+                                         sizeof(const char *));
+    }
+    if (ota_store_certificate_add(&verdict, &x->db, challenge, rec,
                                   apr_time_now(), &why, x->r->pool)) {
         return ota_db_failed(x->r, why);
     }
@@ -275,13 +273,41 @@ static int issue(scep_exchange *x, const char *challenge)
                       ? "transaction already has a certificate"
                       : "SCEP challenge used meanwhile");
     }
+    return OK;
+}
+
+/* Issues, records and answers. */
+static int issue(scep_exchange *x, const char *challenge)
+{
+    ota_certificate_record rec;
+    ota_ca_issue_opts opts;
+    X509 *cert;
+    const char *serial, *why = NULL;
+    int rv;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.lifetime_days = ota_cfg_cert_lifetime(x->c);
+    opts.san = x->san_names;
+    if (ota_ca_url_extensions((STACK_OF(X509_EXTENSION) **)&opts.urls,
+                              x->c->crl_url, x->c->ocsp_url, x->r->pool)
+        || ota_ca_issue(&cert, &serial, &why, x->c->ca, x->req->csr, &opts,
+                        x->r->pool)) {
+        return refuse(x, "OTA00067", OTA_SCEP_BAD_REQUEST,
+                      why ? why : "cannot add the CRL and OCSP URLs");
+    }
+    if ((rv = record(x, cert, serial, challenge, &rec)) != OK) {
+        return rv;
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00069: issued "
                   "certificate %s to %s%s%s, valid %d days%s%s", serial,
                   rec.subject, x->udid ? " for device " : "",
-                  x->udid ? x->udid : "", days, x->ignored ? "; " : "",
-                  x->ignored ? x->ignored : "");
+                  x->udid ? x->udid : "", opts.lifetime_days,
+                  x->ignored ? "; " : "", x->ignored ? x->ignored : "");
     if (x->udid) {
         apr_table_setn(x->r->subprocess_env, "OTA_UDID", x->udid);
+    }
+    if ((rv = superseded(x, &rec)) != OK) {
+        return rv;
     }
     return reply(x, OTA_SCEP_SUCCESS, 0, cert);
 }
@@ -309,7 +335,8 @@ static int pkcs_req(scep_exchange *x)
         || (rv = check_csr(x, X509_get0_pubkey(x->req->signer))) != OK) {
         return rv;
     }
-    return issue(x, x->c->scep_dynamic == 0 ? NULL : x->req->challenge);
+    return issue(x, ota_cfg_scep_dynamic(x->c, x->c) ? x->req->challenge
+                                                     : NULL);
 }
 
 /* RenewalReq: signed by a still-valid certificate we issued, for the same
@@ -404,9 +431,37 @@ static int cert_poll(scep_exchange *x)
     return reply(x, OTA_SCEP_SUCCESS, 0, cert);
 }
 
+/* GetCRL (RFC 8894 3.3.4): the CRL ota-crl serves, to a requester that
+ * names this CA as the issuer. */
+static int get_crl(scep_exchange *x)
+{
+    const unsigned char *crl, *der;
+    apr_size_t crl_len, len;
+    apr_time_t this_update;
+    int rv;
+
+    if (!x->req->issuer
+        || X509_NAME_cmp(x->req->issuer,
+                         X509_get_subject_name(ota_ca_cert(x->c->ca)))) {
+        return refuse(x, "OTA00071", OTA_SCEP_BAD_CERT_ID,
+                      "GetCRL for another issuer");
+    }
+    if ((rv = ota_crl_current(x->r, x->c, &x->db, &crl, &crl_len,
+                              &this_update)) != OK) {
+        return rv;
+    }
+    if (ota_scep_reply_crl(&der, &len, ota_ca_identity(x->c->ca), x->req,
+                           crl, crl_len, x->r->pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, "OTA00015: cannot "
+                      "sign the CertRep: %s", ota_openssl_error(x->r->pool));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return ota_send_bytes(x->r, OTA_MEDIA_PKI_MESSAGE, der, len);
+}
+
 static int pki_operation(request_rec *r, const ota_conf *c)
 {
-    const apr_array_header_t *caps = ota_scep_capabilities(c, r->pool);
+    const apr_array_header_t *caps = ota_cfg_scep_capabilities(c);
     scep_exchange x;
     const unsigned char *der;
     apr_size_t len;
@@ -444,6 +499,8 @@ static int pki_operation(request_rec *r, const ota_conf *c)
                         "Renewal is not among the capabilities");
     case OTA_SCEP_CERT_POLL:
         return cert_poll(&x);
+    case OTA_SCEP_GET_CRL:
+        return get_crl(&x);
     default:
         return refuse(&x, "OTA00071", OTA_SCEP_BAD_REQUEST,
                       "message type not supported");
@@ -468,7 +525,7 @@ int ota_scep_handler(request_rec *r)
     }
     op = query_arg(r, "operation");
     if (op && !strcmp(op, "GetCACaps")) {
-        return send_capabilities(r, ota_scep_capabilities(c, r->pool));
+        return send_capabilities(r, ota_cfg_scep_capabilities(c));
     }
     if (op && !strcmp(op, "GetCACert")) {
         return send_ca_certs(r, ota_ca_chain(c->ca));
@@ -490,15 +547,14 @@ int ota_scep_front_handler(request_rec *r)
     const ota_conf *c = ota_conf_of(r);
     const char *op;
 
-    if (c->scep_front != 1 || r->method_number != M_GET) {
+    if (!ota_cfg_scep_front(c) || r->method_number != M_GET) {
         return DECLINED;
     }
     op = query_arg(r, "operation");
     if (op && !strcmp(op, "GetCACaps")) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "OTA00074: GetCACaps "
                       "answered in front of the CA");
-        return send_capabilities(r, c->scep_caps ? c->scep_caps
-                                    : ota_getcacaps_fallback(r->pool));
+        return send_capabilities(r, ota_cfg_front_capabilities(c));
     }
     if (op && !strcmp(op, "GetCACert") && c->scep_ca_certs) {
         return send_ca_certs(r, c->scep_ca_certs);

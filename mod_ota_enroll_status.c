@@ -10,13 +10,18 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "apr_atomic.h"
 #include "apr_network_io.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 
-#include "mod_ota_enroll.h"
+#include "ota_media.h"
 #include "ota_status.h"
+
+#include "mod_ota_enroll_request.h"
+#include "mod_ota_enroll_action.h"
+#include "mod_ota_enroll_status.h"
 
 APLOG_USE_MODULE(ota_enroll);
 
@@ -163,27 +168,23 @@ static int status_read(ota_status_page *pg, request_rec *r)
 
 static int status_send(request_rec *r, const ota_status_page *pg)
 {
-    const char *body;
+    const char *body, *type;
     apr_size_t len;
 
     if (pg->query.json) {
         ota_status_json(&body, &len, pg, r->pool);
-        ap_set_content_type(r, "application/json");
+        type = OTA_MEDIA_JSON;
     }
     else {
         ota_status_html(&body, &len, pg, r->pool);
-        ap_set_content_type(r, "text/html; charset=utf-8");
+        type = OTA_MEDIA_HTML;
         apr_table_setn(r->headers_out, "Content-Security-Policy",
                        "default-src 'none'; style-src 'unsafe-inline'; "
                        "form-action 'self'; frame-ancestors 'none'");
     }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
-    ap_set_content_length(r, len);
-    if (!r->header_only) {
-        ap_rwrite(body, (int)len, r);
-    }
-    return OK;
+    return ota_send_bytes(r, type, body, len);
 }
 
 int ota_status_handler(request_rec *r)
@@ -195,8 +196,14 @@ int ota_status_handler(request_rec *r)
     if (strcmp(r->handler, "ota-status")) {
         return DECLINED;
     }
+    if (r->method_number == M_POST) {
+        return ota_action_handler(r, ota_conf_of(r));
+    }
     if (r->method_number != M_GET) {
-        return ota_method_not_allowed(r, M_GET, "OTA00090");
+        ota_method_not_allowed(r, M_GET, "OTA00090");
+        r->allowed |= AP_METHOD_BIT << M_POST;
+        ap_allow_methods(r, MERGE_ALLOW, "POST", NULL);
+        return HTTP_METHOD_NOT_ALLOWED;
     }
     memset(&pg, 0, sizeof(pg));
     if (ota_status_query_parse(&pg.query, r->args, &why, r->pool)) {

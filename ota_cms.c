@@ -591,6 +591,22 @@ apr_status_t ota_cert_sha1(unsigned char *out, X509 *cert)
            ? APR_SUCCESS : APR_EGENERAL;
 }
 
+apr_status_t ota_identity_secret(unsigned char *out, const ota_identity *id)
+{
+    static const char label[] = "mod_ota_enroll form tokens";
+    unsigned char *der = NULL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int len = id ? i2d_PrivateKey(id->key, &der) : -1, ok;
+
+    ok = ctx && len > 0 && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)
+         && EVP_DigestUpdate(ctx, label, sizeof(label))
+         && EVP_DigestUpdate(ctx, der, (size_t)len)
+         && EVP_DigestFinal_ex(ctx, out, NULL);
+    OPENSSL_clear_free(der, len > 0 ? (size_t)len : 0);
+    EVP_MD_CTX_free(ctx);
+    return ok ? APR_SUCCESS : APR_EGENERAL;
+}
+
 const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p)
 {
     unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
@@ -604,7 +620,7 @@ const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p)
     OPENSSL_free(der);
     hex = apr_palloc(p, 2 * sizeof(md) + 1);
     for (size_t i = 0; i < sizeof(md); i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        apr_snprintf(hex + 2 * i, 3, "%02X", md[i]);
     }
     return hex;
 }

@@ -15,7 +15,7 @@
 struct ota_ocsp_responder {
     X509 *cert;                   /* signs the answers */
     EVP_PKEY *key;
-    unsigned long sign_flags;     /* OCSP_RESPID_KEY, OCSP_NOCERTS for CA */
+    unsigned long sign_flags;     /* OCSP_RESPID_KEY */
     OCSP_CERTID *ids[2];          /* the CA's hashes: SHA-1, SHA-256 */
 };
 
@@ -94,7 +94,10 @@ apr_status_t ota_ocsp_responder_new(ota_ocsp_responder **out,
     }
     r->cert = signer ? signer->cert : ca_cert;
     r->key = signer ? signer->key : ota_ca_identity(ca)->key;
-    r->sign_flags = OCSP_RESPID_KEY | (signer ? 0 : OCSP_NOCERTS);
+    /* The signer's certificate goes with every answer, the CA's too:
+     * verifiers such as mod_ssl look for the signer among the response's
+     * certificates only. */
+    r->sign_flags = OCSP_RESPID_KEY;
     r->ids[0] = issuer_id(ca_cert, EVP_sha1(), p);
     r->ids[1] = issuer_id(ca_cert, EVP_sha256(), p);
     if (!r->ids[0] || !r->ids[1]) {
@@ -175,6 +178,18 @@ static int nonce_ok(OCSP_REQUEST *req)
     /* RFC 8954: 1 to 32 octets, often wrapped in an OCTET STRING. */
     return ASN1_STRING_length(value) >= 1
            && ASN1_STRING_length(value) <= OTA_OCSP_MAX_NONCE + 2;
+}
+
+int ota_ocsp_request_is_whole(const unsigned char *der, apr_size_t len)
+{
+    const unsigned char *cursor = der;
+    OCSP_REQUEST *req = len && len < 0x7fffffff
+                        ? d2i_OCSP_REQUEST(NULL, &cursor, (long)len) : NULL;
+    int whole = req && (apr_size_t)(cursor - der) == len;
+
+    OCSP_REQUEST_free(req);
+    ERR_clear_error();
+    return whole;
 }
 
 apr_status_t ota_ocsp_request_read(ota_ocsp_request **out,

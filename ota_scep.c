@@ -798,9 +798,25 @@ static const EVP_CIPHER *reply_cipher(int nid)
                                      : EVP_aes_256_cbc();
 }
 
+/* A degenerate SignedData holding one CRL (GetCRL's answer). */
+static apr_status_t crl_only(const unsigned char **der, apr_size_t *len,
+                             X509_CRL *crl, apr_pool_t *p)
+{
+    CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL,
+                                    CMS_PARTIAL | CMS_BINARY);
+    apr_status_t rv = APR_EGENERAL;
+
+    if (cms && CMS_add1_crl(cms, crl) == 1 && CMS_set_detached(cms, 1) == 1) {
+        rv = cms_der(der, len, cms, p);
+    }
+    CMS_ContentInfo_free(cms);
+    return rv;
+}
+
+/* The issued certificate, or the CRL, enveloped to the requester. */
 static apr_status_t reply_envelope(const unsigned char **der, apr_size_t *len,
                                    const ota_scep_request *req, X509 *issued,
-                                   apr_pool_t *p)
+                                   X509_CRL *crl, apr_pool_t *p)
 {
     STACK_OF(X509) *certs = sk_X509_new_null(), *to = sk_X509_new_null();
     const unsigned char *inner;
@@ -809,9 +825,10 @@ static apr_status_t reply_envelope(const unsigned char **der, apr_size_t *len,
     BIO *in = NULL;
     apr_status_t rv = APR_ENOMEM;
 
-    if (certs && to && sk_X509_push(certs, issued)
+    if (certs && to && (crl || sk_X509_push(certs, issued))
         && sk_X509_push(to, req->signer)
-        && (rv = ota_scep_certs_only(&inner, &inner_len, certs, p))
+        && (rv = crl ? crl_only(&inner, &inner_len, crl, p)
+                     : ota_scep_certs_only(&inner, &inner_len, certs, p))
            == APR_SUCCESS) {
         rv = APR_EGENERAL;
         in = BIO_new_mem_buf(inner, (int)inner_len);
@@ -878,6 +895,13 @@ static int reply_args_ok(const ota_scep_request *req, ota_scep_status status,
     }
 }
 
+static apr_status_t reply_sign(const unsigned char **der, apr_size_t *len,
+                               const ota_identity *ca,
+                               const ota_scep_request *req,
+                               ota_scep_status status,
+                               ota_scep_fail_info fail, const char *fail_text,
+                               X509 *issued, X509_CRL *crl, apr_pool_t *p);
+
 apr_status_t ota_scep_reply_build(const unsigned char **der, apr_size_t *len,
                                   const ota_identity *ca,
                                   const ota_scep_request *req,
@@ -885,6 +909,37 @@ apr_status_t ota_scep_reply_build(const unsigned char **der, apr_size_t *len,
                                   ota_scep_fail_info fail,
                                   const char *fail_text, X509 *issued,
                                   apr_pool_t *p)
+{
+    return reply_sign(der, len, ca, req, status, fail, fail_text, issued,
+                      NULL, p);
+}
+
+apr_status_t ota_scep_reply_crl(const unsigned char **der, apr_size_t *len,
+                                const ota_identity *ca,
+                                const ota_scep_request *req,
+                                const unsigned char *crl_der,
+                                apr_size_t crl_len, apr_pool_t *p)
+{
+    const unsigned char *cursor = crl_der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &cursor, (long)crl_len);
+    apr_status_t rv;
+
+    if (!crl || !req || req->type != OTA_SCEP_GET_CRL || !req->ok) {
+        X509_CRL_free(crl);
+        return APR_EINVAL;
+    }
+    rv = reply_sign(der, len, ca, req, OTA_SCEP_SUCCESS, 0, NULL, NULL, crl,
+                    p);
+    X509_CRL_free(crl);
+    return rv;
+}
+
+static apr_status_t reply_sign(const unsigned char **der, apr_size_t *len,
+                               const ota_identity *ca,
+                               const ota_scep_request *req,
+                               ota_scep_status status,
+                               ota_scep_fail_info fail, const char *fail_text,
+                               X509 *issued, X509_CRL *crl, apr_pool_t *p)
 {
     int flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
     const unsigned char *env = (const unsigned char *)"";
@@ -897,11 +952,11 @@ apr_status_t ota_scep_reply_build(const unsigned char **der, apr_size_t *len,
     if (!initialised) {
         return APR_EINIT;
     }
-    if (!reply_args_ok(req, status, fail, fail_text, issued)) {
+    if (!crl && !reply_args_ok(req, status, fail, fail_text, issued)) {
         return APR_EINVAL;
     }
     if (status == OTA_SCEP_SUCCESS
-        && (rv = reply_envelope(&env, &env_len, req, issued, p))
+        && (rv = reply_envelope(&env, &env_len, req, issued, crl, p))
            != APR_SUCCESS) {
         return rv;
     }
@@ -923,21 +978,7 @@ apr_status_t ota_scep_reply_build(const unsigned char **der, apr_size_t *len,
 
 const char *ota_scep_transaction_id(EVP_PKEY *key, apr_pool_t *p)
 {
-    unsigned char *spki = NULL, md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    char *hex;
-    int n = i2d_PUBKEY(key, &spki);
-
-    if (n <= 0 || EVP_Digest(spki, n, md, &md_len, EVP_sha256(), NULL) != 1) {
-        OPENSSL_free(spki);
-        return NULL;
-    }
-    OPENSSL_free(spki);
-    hex = apr_palloc(p, md_len * 2 + 1);
-    for (unsigned int i = 0; i < md_len; i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02X", md[i]);
-    }
-    return hex;
+    return ota_key_digest_hex(key, p);
 }
 
 static int random_serial(X509 *x)
@@ -978,12 +1019,38 @@ apr_status_t ota_scep_csr(X509_REQ **out, EVP_PKEY *key,
                           const X509_NAME *subject, const char *challenge,
                           apr_pool_t *p)
 {
+    return ota_scep_csr_san(out, key, subject, challenge, NULL, p);
+}
+
+/* The subjectAltName as an extension request, as devices send what their
+ * SCEP payload's SubjectAltName says. */
+static int csr_add_san(X509_REQ *req, const GENERAL_NAMES *san)
+{
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    X509_EXTENSION *ext = X509V3_EXT_i2d(NID_subject_alt_name, 0,
+                                         (void *)san);
+    int ok = exts && ext && sk_X509_EXTENSION_push(exts, ext);
+
+    if (!ok) {
+        X509_EXTENSION_free(ext);
+    }
+    ok = ok && X509_REQ_add_extensions(req, exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return ok;
+}
+
+apr_status_t ota_scep_csr_san(X509_REQ **out, EVP_PKEY *key,
+                              const X509_NAME *subject,
+                              const char *challenge,
+                              const GENERAL_NAMES *san, apr_pool_t *p)
+{
     X509_REQ *req = X509_REQ_new();
     int ok;
 
     ok = req && X509_REQ_set_version(req, X509_REQ_VERSION_1)
          && X509_REQ_set_subject_name(req, subject)
          && X509_REQ_set_pubkey(req, key)
+         && (!san || csr_add_san(req, san))
          && (!challenge
              || X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
                                           V_ASN1_UTF8STRING,

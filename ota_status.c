@@ -307,11 +307,19 @@ apr_status_t ota_status_query_parse(ota_status_query *out, const char *args,
 
 int ota_status_log_id(const char *text)
 {
-    if (!text || strncmp(text, "OTA000", 6) || !apr_isdigit(text[6])
-        || !apr_isdigit(text[7]) || apr_isdigit(text[8])) {
+    int id = 0, i;
+
+    if (!text || strncmp(text, "OTA", 3)) {
         return -1;
     }
-    return (text[6] - '0') * 10 + (text[7] - '0');
+    for (i = 3; i < 8; i++) {
+        if (!apr_isdigit(text[i])) {
+            return -1;
+        }
+        id = id * 10 + (text[i] - '0');
+    }
+    /* text[8] exists: text[3..7] were digits */
+    return !apr_isdigit(text[8]) && id < OTA_STATUS_LOG_IDS ? id : -1;
 }
 
 /* The README's log ids table, short: the warn lines, which are what the
@@ -322,6 +330,7 @@ static const struct {
 } reasons[] = {
     { 10, "phase 1: method other than GET" },
     { 20, "phase 2: method other than POST" },
+    { 17, "body timed out" },
     { 21, "body too large" },
     { 22, "body could not be read" },
     { 23, "not CMS" },
@@ -342,6 +351,9 @@ static const struct {
     { 38, "challenge expired" },
     { 39, "challenge already used" },
     { 40, "challenge bound to another user" },
+    { 42, "phase 2: the device is another user's" },
+    { 43, "phase 2: same user, another device identity" },
+    { 44, "phase 1 without an authenticated user" },
     { 50, "the CA did not answer GetCACaps" },
     { 61, "SCEP: method not allowed" },
     { 62, "SCEP: unknown operation" },
@@ -362,6 +374,14 @@ static const struct {
     { 84, "phase 3: certificate unknown to the registry" },
     { 90, "status page: method not allowed" },
     { 91, "status page: bad query" },
+    { 100, "CRL: method not allowed" },
+    { 105, "OCSP: method not allowed" },
+    { 106, "OCSP: wrong Content-Type" },
+    { 107, "OCSP: malformed request" },
+    { 108, "OCSP: another issuer" },
+    { 111, "admin action: no JSON type or form token" },
+    { 112, "admin action: malformed" },
+    { 113, "admin action: unknown serial or device" },
     { 0, NULL }
 };
 
@@ -647,7 +667,7 @@ static void html_devices(buf *b, const ota_status_page *pg)
 
 static void html_rejection(buf *b, const ota_status_rejection *r)
 {
-    const char *id = apr_psprintf(b->p, "OTA000%02d", r->id);
+    const char *id = apr_psprintf(b->p, "OTA%05d", r->id);
     const char *reason = ota_status_reason(r->id);
 
     buf_printf(b, "<tr data-id=\"%s\">", id);
@@ -780,7 +800,7 @@ static void json_rejections(buf *b, const ota_status_page *pg)
     buf_add(b, ",\"by_id\":[");
     for (i = 0; i < pg->rejections->nelts; i++) {
         r = &APR_ARRAY_IDX(pg->rejections, i, ota_status_rejection);
-        buf_printf(b, "%s{\"id\":\"OTA000%02d\",\"reason\":", i ? "," : "",
+        buf_printf(b, "%s{\"id\":\"OTA%05d\",\"reason\":", i ? "," : "",
                    r->id);
         json_add(b, ota_status_reason(r->id));
         buf_printf(b, ",\"count\":%u,\"last_seen\":", r->count);

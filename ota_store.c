@@ -93,18 +93,18 @@ const ota_store_statement ota_store_statements[] = {
     { "ota_device_upsert",
       "INSERT INTO ota_device (udid, serial, product, version, username, "
       "phase, first_seen, last_seen, phase1_at, phase2_at, cert_serial, "
-      "cert_at, enrolled_at) "
+      "cert_at, enrolled_at, identity) "
       "VALUES (%s, %s, %s, %s, %s, 2, %lld, %lld, %lld, %lld, NULL, NULL, "
-      "NULL) "
+      "NULL, %s) "
       "ON CONFLICT (udid) DO UPDATE SET serial = excluded.serial, "
       "product = excluded.product, version = excluded.version, "
       "username = excluded.username, phase = excluded.phase, "
       "last_seen = excluded.last_seen, phase1_at = excluded.phase1_at, "
       "phase2_at = excluded.phase2_at, cert_serial = NULL, cert_at = NULL, "
-      "enrolled_at = NULL" },
+      "enrolled_at = NULL, identity = excluded.identity" },
     { "ota_device_get",
-      "SELECT username, phase, phase2_at, cert_serial FROM ota_device "
-      "WHERE udid = %s" },
+      "SELECT username, phase, phase2_at, cert_serial, identity "
+      "FROM ota_device WHERE udid = %s" },
     { "ota_device_enrolled",
       "UPDATE ota_device SET phase = 4, last_seen = %lld, enrolled_at = %lld, "
       "cert_serial = %s WHERE udid = %s" },
@@ -142,6 +142,10 @@ const ota_store_statement ota_store_statements[] = {
     { "ota_crl_get",
       "SELECT number, this_update, next_update, der FROM ota_crl "
       "WHERE ca = %s" },
+    { "ota_crl_head",
+      "SELECT number, this_update, next_update FROM ota_crl WHERE ca = %s" },
+    { "ota_crl_due",
+      "UPDATE ota_crl SET next_update = 0" },
     { "ota_crl_insert",
       "INSERT INTO ota_crl (ca, number, this_update, next_update, der) "
       "VALUES (%s, %lld, %lld, %lld, %s)" },
@@ -516,6 +520,8 @@ const char *ota_challenge_verdict_name(ota_challenge_verdict v)
         return "used";
     case OTA_CHALLENGE_WRONG_USER:
         return "wrong-user";
+    case OTA_CHALLENGE_DEVICE_BOUND:
+        return "device-bound";
     }
     return "invalid";
 }
@@ -598,7 +604,7 @@ static apr_status_t device_record(ota_db *db, const ota_device_record *d,
     }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, d->udid,
                           d->serial, d->product, d->version, d->user,
-                          &now, &now, &phase1_at, &now);
+                          &now, &now, &phase1_at, &now, d->identity);
     if (rc) {
         return ota_sql_error(db, rc, "recording device", why, p);
     }
@@ -626,6 +632,31 @@ static apr_status_t scep_challenge_add(ota_db *db,
     if (rc) {
         return ota_sql_error(db, rc, "storing SCEP challenge", why, p);
     }
+    return APR_SUCCESS;
+}
+
+/* A device recorded for one user is not re-bound by another user's
+ * challenge (the rollback keeps the challenge unused); the same user with
+ * another device identity is noted for the log. */
+static apr_status_t device_binding(ota_challenge_verdict *verdict,
+                                   ota_db *db, ota_device_record *device,
+                                   const char **why, apr_pool_t *p)
+{
+    ota_device_state *prior = NULL;
+    apr_status_t rv = ota_store_device_get(&prior, db, device->udid, why, p);
+
+    *verdict = OTA_CHALLENGE_OK;
+    device->bound_user = prior ? prior->user : NULL;
+    device->identity_changed = 0;
+    if (rv != APR_SUCCESS || !prior) {
+        return rv;
+    }
+    if (prior->user && (!device->user || strcmp(prior->user, device->user))) {
+        *verdict = OTA_CHALLENGE_DEVICE_BOUND;
+        return APR_SUCCESS;
+    }
+    device->identity_changed = prior->identity && device->identity
+                               && strcmp(prior->identity, device->identity);
     return APR_SUCCESS;
 }
 
@@ -657,7 +688,10 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
         if (!device->user) {
             device->user = *cr.owner ? cr.owner : NULL;
         }
-        *verdict = OTA_CHALLENGE_OK;
+        if ((rv = device_binding(verdict, db, device, why, p))
+            != APR_SUCCESS || *verdict != OTA_CHALLENGE_OK) {
+            return rv;
+        }
         if ((rv = device_record(db, device, now, cr.created, why, p))
             != APR_SUCCESS
             || !device->scep_challenge) {
@@ -875,6 +909,8 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
     apr_dbd_prepared_t *add = ota_sql_statement(db, "ota_certificate_add");
     apr_dbd_prepared_t *phase = ota_sql_statement(db, "ota_device_cert");
     ota_certificate_record *prior;
+    ota_device_state *device = NULL;
+    const char *user = rec->user;
     apr_int64_t not_after = apr_time_sec(rec->not_after);
     apr_status_t rv;
     int nrows = 0, rc;
@@ -900,10 +936,20 @@ static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
         *verdict = OTA_ISSUE_REPLAY;
         return rv;
     }
+    /* The certificate keeps the user its device is bound to now: phase 3
+     * answers for that user, whatever the device row says later. */
+    if (!user && rec->udid
+        && (rv = ota_store_device_get(&device, db, rec->udid, why, p))
+           == APR_SUCCESS && device) {
+        user = device->user;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, add,
                           rec->serial, rec->transaction_id, rec->udid,
                           rec->subject, &now, &not_after, rec->pem,
-                          rec->requester, rec->user);
+                          rec->requester, user);
     if (rc) {
         return ota_sql_error(db, rc, "storing certificate", why, p);
     }
@@ -954,7 +1000,7 @@ apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     ota_device_state *d;
-    char *user = NULL, *serial = NULL;
+    char *user = NULL, *serial = NULL, *identity = NULL;
     apr_int64_t phase2_at = 0;
     int rc;
 
@@ -974,6 +1020,8 @@ apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
     apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_INT, &d->phase);
     apr_dbd_datum_get(db->driver, row, 2, APR_DBD_TYPE_LONGLONG, &phase2_at);
     apr_dbd_datum_get(db->driver, row, 3, APR_DBD_TYPE_STRING, &serial);
+    apr_dbd_datum_get(db->driver, row, 4, APR_DBD_TYPE_STRING, &identity);
+    d->identity = identity ? apr_pstrdup(p, identity) : NULL;
     d->user = user && *user ? apr_pstrdup(p, user) : NULL;
     d->phase2_at = apr_time_from_sec(phase2_at);
     d->cert_serial = serial ? apr_pstrdup(p, serial) : NULL;

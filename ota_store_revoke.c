@@ -295,9 +295,10 @@ apr_status_t ota_store_revoked_all(apr_array_header_t **out, ota_db *db,
 /* ---- the CRL every server serves ---- */
 
 apr_status_t ota_store_crl_get(ota_crl_row *row, ota_db *db, const char *ca,
-                               const char **why, apr_pool_t *p)
+                               int with_der, const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, "ota_crl_get");
+    apr_dbd_prepared_t *q = ota_sql_statement(db, with_der ? "ota_crl_get"
+                                                           : "ota_crl_head");
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *r = NULL;
     int null, rc;
@@ -317,7 +318,7 @@ apr_status_t ota_store_crl_get(ota_crl_row *row, ota_db *db, const char *ca,
     row->number = datum_int64(db, r, 0, &null);
     row->this_update = apr_time_from_sec(datum_int64(db, r, 1, &null));
     row->next_update = apr_time_from_sec(datum_int64(db, r, 2, &null));
-    row->der_base64 = datum_text(db, r, 3, p);
+    row->der_base64 = with_der ? datum_text(db, r, 3, p) : NULL;
     ota_sql_drain(db, res, &r, p);
     return APR_SUCCESS;
 }
@@ -363,6 +364,24 @@ apr_status_t ota_store_crl_put(int *stored, ota_db *db, const char *ca,
     db->locked = 0;
     do {
         rv = crl_put_once(stored, db, ca, prior, row, why, p);
+    } while (ota_sql_again(db, rv, i++));
+    return rv;
+}
+
+apr_status_t ota_store_crl_due(ota_db *db, const char **why, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *q = ota_sql_statement(db, "ota_crl_due");
+    apr_status_t rv;
+    int nrows = 0, rc, i = 0;
+
+    if (!q) {
+        return ota_sql_fail(APR_EGENERAL, "ota_crl_due not prepared", why);
+    }
+    db->locked = 0;
+    do {
+        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q);
+        rv = rc ? ota_sql_error(db, rc, "marking the CRL due", why, p)
+                : APR_SUCCESS;
     } while (ota_sql_again(db, rv, i++));
     return rv;
 }

@@ -15,22 +15,13 @@
 
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$TOP/build
-OUT=$BUILD/bench
-LOGS=$OUT/logs
-PKI=$BUILD/pki
-DEV=$BUILD/ota-device
-PROFILE=$TOP/t/fixtures/profiles/payloads.plist
-SECRET=bench-secret
+. "$(dirname "$0")/../t/lib.sh"
+. "$T_TOP/bench/lib.sh"
 NP=${BENCH_PROFILE_N:-200}
-DBD_LINES=
 REPORT=$OUT/profile.txt
 
-. "$TOP/bench/lib.sh"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ota-profile.XXXXXX")
-chmod 755 "$WORK"
+t_workdir ota-profile || die "no work directory"
+WORK=$T_WORK
 VG_PID=
 LOAD_PID=
 cleanup() {
@@ -43,7 +34,7 @@ trap cleanup EXIT
 
 mkdir -p "$OUT" "$LOGS"
 [ -x "$DEV" ] || die "build first: make all"
-bash "$TOP/t/pki.sh" "$PKI" || die "test PKI"
+pki_build || die "test PKI"
 
 PROFILER=${BENCH_PROFILER:-}
 if [ -z "$PROFILER" ]; then
@@ -143,7 +134,7 @@ profile_callgrind() {
         apache2 -X -d "$dir" -f "$dir/httpd.conf" >"$LOGS/profile-valgrind.log" 2>&1 &
     VG_PID=$!
     for _ in $(seq 1 1200); do
-        curl -s -o /dev/null "$BASE/scep?operation=GetCACaps" && break
+        curl -s -o /dev/null "$BASE/ota/scep?operation=GetCACaps" && break
         kill -0 "$VG_PID" 2>/dev/null || { cat "$LOGS/profile-valgrind.log" >&2; die "valgrind stopped"; }
         sleep 0.1
     done

@@ -3,7 +3,8 @@
 # make bench: mod_ota_enroll under load, against its own crypto floor and
 # against micromdm's scepserver, all in one run so that every claim is a
 # ratio of numbers measured minutes apart on the same (shared, noisy)
-# machine. See mk/bench.mk for the knobs; DESIGN.md §6 for the rules.
+# machine. See mk/bench.mk for the knobs, README.md ("Performance") for
+# what it measured.
 #
 # Writes build/bench/results.txt (every measurement, then the Markdown
 # summary, which is also printed) and keeps each step's output in
@@ -11,14 +12,10 @@
 
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$TOP/build
-OUT=$BUILD/bench
-LOGS=$OUT/logs
-PKI=$BUILD/pki
-DEV=$BUILD/ota-device
+. "$(dirname "$0")/../t/lib.sh"
+. "$T_TOP/bench/lib.sh"
+TOP=$T_TOP
 FLOOR=$OUT/floor
-PROFILE=$TOP/t/fixtures/profiles/payloads.plist
 
 N=${BENCH_N:-2000}
 C=${BENCH_C:-8}
@@ -30,27 +27,23 @@ if [ "${BENCH_LONG:-0}" = 1 ]; then
 else
     LONG_N=${BENCH_LONG_N:-20000}
 fi
-SECRET=bench-secret
 # a run stops sending after DEADLINE s; a request gives up after TIMEOUT s
 DEADLINE=${BENCH_DEADLINE:-15}
 TIMEOUT=${BENCH_TIMEOUT:-10}
-DBD_LINES=
 
-. "$TOP/bench/lib.sh"
 server_stopped() {   # the database errors each server logged
     record "$1-log" db_errors="$(grep -c OTA00014 "$2")" \
         db_locked="$(grep -c 'database is locked' "$2")"
 }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ota-bench.XXXXXX")
-chmod 755 "$WORK"
+t_workdir ota-bench || die "no work directory"
+WORK=$T_WORK
 SHM=
 KV=$WORK/results.kv         # LABEL key=value ..., one line per measurement
-PIDS=()
 
 cleanup() {
     server_stop
-    for pid in "${PIDS[@]}"; do
+    for pid in "${T_PIDS[@]}"; do
         kill "$pid" 2>/dev/null
     done
     [ -n "$SHM" ] && rm -rf "$SHM"
@@ -61,7 +54,7 @@ trap cleanup EXIT
 mkdir -p "$OUT" "$LOGS"
 rm -f "$LOGS"/*.log
 [ -x "$DEV" ] && [ -x "$FLOOR" ] || die "build first: make all build/bench/floor"
-bash "$TOP/t/pki.sh" "$PKI" || die "test PKI"
+pki_build || die "test PKI"
 
 # ---- the record ----
 record() {   # record LABEL KEY=VALUE...
@@ -246,25 +239,14 @@ fi
 server_stop
 
 # ---- 5. micromdm's scepserver, the same SCEP load ----
-MDM=$WORK/scepserver
-mkdir -p "$MDM"
-(cd "$MDM" && scepserver ca -init -depot depot -keySize 2048 >"$LOGS/scepserver-ca.log" 2>&1) \
-    || die "scepserver ca -init failed"
-MDM_PORT=$(free_port)
-scepserver -depot "$MDM/depot" -port "$MDM_PORT" -challenge "$SECRET" \
-    >"$LOGS/scepserver.log" 2>&1 &
-MDM_PID=$!
-PIDS+=("$MDM_PID")
-for _ in $(seq 1 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$MDM_PORT/scep?operation=GetCACaps" && break
-    sleep 0.1
-done
-MDM_CAPS=$(curl -s "http://127.0.0.1:$MDM_PORT/scep?operation=GetCACaps" | tr -d '\r' | tr '\n' ' ')
+scepserver_start "$SECRET" || die "scepserver did not start"
+MDM_CAPS=$(curl -s "$SCEP_URL?operation=GetCACaps" | tr -d '\r' | tr '\n' ' ')
 record micromdm caps="${MDM_CAPS// /,}"
-load "micromdm-scep" --phase scep --url "http://127.0.0.1:$MDM_PORT/scep" --requests "$N" \
-    --concurrency "$C" --deadline "$DEADLINE" --challenge "$SECRET" --scep-legacy --server-pid "$MDM_PID"
-kill "$MDM_PID" 2>/dev/null
-wait "$MDM_PID" 2>/dev/null
+load "micromdm-scep" --phase scep --url "$SCEP_URL" --requests "$N" \
+    --concurrency "$C" --deadline "$DEADLINE" --challenge "$SECRET" --scep-legacy --server-pid "$SCEP_PID"
+kill "$SCEP_PID" 2>/dev/null
+wait "$SCEP_PID" 2>/dev/null
+cp "$WORK/scepserver/log" "$LOGS/scepserver.log" 2>/dev/null
 
 # ---- 6. resident memory over a long phase-1 run ----
 server_start "long" "$FIRST_MPM"
@@ -353,7 +335,7 @@ report() {
     echo "- micromdm scepserver: GetCACaps answers \`$MDM_CAPS\`; the load sent AES-256-CBC / SHA-256 PKCSReq: $(val micromdm-scep ok) of $N got a SUCCESS CertRep"
     case " $MPMS " in *" event "*" prefork "*|*" prefork "*" event "*)
         for ph in p1 p2 p3 scep; do
-            echo "- processes vs threads (DESIGN §6), phase ${ph#p}: prefork $(val "prefork-$ph" rps) req/s at $(val "prefork-$ph" server_cpu_us) µs/req; event $(val "event-$ph" rps) req/s at $(val "event-$ph" server_cpu_us) µs/req ($(val "event-$ph" errors) errors$( [ "$(val "event-$ph" unsent)" = 0 ] || echo ", stopped after $(val "event-$ph" requests) sent")); event with DBDMax 1 $(val "event-dbd1-$ph" rps) req/s at $(val "event-dbd1-$ph" server_cpu_us) µs/req"
+            echo "- processes vs threads, phase ${ph#p}: prefork $(val "prefork-$ph" rps) req/s at $(val "prefork-$ph" server_cpu_us) µs/req; event $(val "event-$ph" rps) req/s at $(val "event-$ph" server_cpu_us) µs/req ($(val "event-$ph" errors) errors$( [ "$(val "event-$ph" unsent)" = 0 ] || echo ", stopped after $(val "event-$ph" requests) sent")); event with DBDMax 1 $(val "event-dbd1-$ph" rps) req/s at $(val "event-dbd1-$ph" server_cpu_us) µs/req"
         done
     esac
     for ph in p1 p2 p3 scep; do

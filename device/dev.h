@@ -15,6 +15,7 @@
 
 #include "ota_cms.h"
 #include "ota_plist.h"
+#include "ota_san.h"
 #include "ota_scep.h"
 
 #define EXIT_LOCAL   1      /* usage, files; inspect: message refused */
@@ -73,6 +74,7 @@ typedef struct scep_info {
     X509 *recipient;                    /* the CA (or RA) among them */
     X509 *signer;                       /* of CertReps: the CA (or RA) */
     X509_NAME *subject;                 /* what the CSR asks for */
+    GENERAL_NAMES *san;                 /* the payload's SubjectAltName */
     const char *challenge;
     int keysize, retries, retry_delay;
     int post;                           /* PKIOperation: POST, else GET */
@@ -98,7 +100,7 @@ typedef struct scep_opts {
     ota_scep_message_type type;
     const char *subject, *challenge;
     const char *signer_cert, *signer_key, *csr_key, *ca_file;
-    const char *transaction_id, *save_request, *send;
+    const char *transaction_id, *save_request, *send, *csr_file;
     const char *out_cert, *out_key;
     const EVP_CIPHER *cipher;           /* NULL: AES-256-CBC */
     int get;                            /* --method get */

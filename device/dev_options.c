@@ -26,7 +26,7 @@ enum {
     OPT_DIGEST, OPT_ATTRIBUTES, OPT_SAVE_DIR, OPT_TIMEOUT, OPT_DEVICE_CA,
     OPT_SCEP_LEGACY, OPT_STOP_AFTER, OPT_OPERATION, OPT_TYPE, OPT_SUBJECT,
     OPT_CHALLENGE, OPT_KEYSIZE, OPT_SIGNER_CERT, OPT_SIGNER_KEY,
-    OPT_CSR_KEY, OPT_CIPHER, OPT_METHOD, OPT_TRANSACTION_ID,
+    OPT_CSR_KEY, OPT_CSR, OPT_CIPHER, OPT_METHOD, OPT_TRANSACTION_ID,
     OPT_SAVE_REQUEST, OPT_SEND, OPT_OUT_CERT, OPT_OUT_KEY, OPT_SCEP_CACERT,
     OPT_PHASE3_DIGEST, OPT_PHASE3_IDENTITY, OPT_PHASE3_KEY, OPT_PHASE3_ONLY,
     OPT_PHASE, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PIDFILE, OPT_SERVER_PID,
@@ -81,6 +81,7 @@ static const dev_option options[] = {
     { { "signer-cert", OPT_SIGNER_CERT, 1, NULL }, SCEP },
     { { "signer-key", OPT_SIGNER_KEY, 1, NULL }, SCEP },
     { { "csr-key", OPT_CSR_KEY, 1, NULL }, SCEP },
+    { { "csr", OPT_CSR, 1, NULL }, SCEP },
     { { "cipher", OPT_CIPHER, 1, NULL }, SCEP | LOAD },
     { { "method", OPT_METHOD, 1, NULL }, SCEP },
     { { "transaction-id", OPT_TRANSACTION_ID, 1, NULL }, SCEP },
@@ -248,6 +249,7 @@ static const char **option_scep_string(dev_ctx *ctx, int code)
     case OPT_SIGNER_CERT:    return &o->signer_cert;
     case OPT_SIGNER_KEY:     return &o->signer_key;
     case OPT_CSR_KEY:        return &o->csr_key;
+    case OPT_CSR:            return &o->csr_file;
     case OPT_TRANSACTION_ID: return &o->transaction_id;
     case OPT_SAVE_REQUEST:   return &o->save_request;
     case OPT_SEND:           return &o->send;

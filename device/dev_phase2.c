@@ -2,6 +2,7 @@
 /* Phase 2: the device attributes signed and posted, the SCEP payload of
  * the answer read. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -185,6 +186,53 @@ static int uint_get(plist_t dict, const char *key, int dflt)
     return v > 100000 ? 100000 : (int)v;
 }
 
+static const char *string_of(plist_t node, apr_pool_t *p)
+{
+    char *v = NULL;
+    const char *out;
+
+    if (!node || plist_get_node_type(node) != PLIST_STRING) {
+        return "";
+    }
+    plist_get_string_val(node, &v);
+    out = apr_pstrdup(p, v ? v : "");
+    free(v);
+    return out;
+}
+
+/* The payload's SubjectAltName dict (each key a string or an array of
+ * strings) as the names a device puts in its CSR. */
+static apr_status_t san_read(GENERAL_NAMES **out, plist_t dict,
+                             const char **why, apr_pool_t *p)
+{
+    plist_dict_iter it = NULL;
+    plist_t v, item;
+    char *key = NULL;
+    const char *text = "";
+    uint32_t i, n;
+
+    *out = NULL;
+    if (!dict || plist_get_node_type(dict) != PLIST_DICT) {
+        return APR_SUCCESS;
+    }
+    plist_dict_new_iter(dict, &it);
+    for (plist_dict_next_item(dict, it, &key, &v); key;
+         plist_dict_next_item(dict, it, &key, &v)) {
+        n = plist_get_node_type(v) == PLIST_ARRAY ? plist_array_get_size(v)
+                                                  : 1;
+        for (i = 0; i < n; i++) {
+            item = plist_get_node_type(v) == PLIST_ARRAY
+                   ? plist_array_get_item(v, i) : v;
+            text = apr_pstrcat(p, text, *text ? "\n" : "", key, "=",
+                               string_of(item, p), NULL);
+        }
+        free(key);
+        key = NULL;
+    }
+    free(it);
+    return ota_san_names(out, text, why, p);
+}
+
 /* What the device needs for its request. */
 static int scep_request_read(scep_info *s, plist_t c, apr_pool_t *p)
 {
@@ -193,6 +241,10 @@ static int scep_request_read(scep_info *s, plist_t c, apr_pool_t *p)
     if (!(s->subject = subject_name(plist_dict_get_item(c, "Subject"), &why,
                                     p))) {
         return dev_complain(EXIT_PHASE2, "phase 2: %s", why);
+    }
+    if (san_read(&s->san, plist_dict_get_item(c, "SubjectAltName"), &why,
+                 p)) {
+        return dev_complain(EXIT_PHASE2, "phase 2: SubjectAltName: %s", why);
     }
     s->challenge = ota_plist_dict_get_string(c, "Challenge", p);
     s->keysize = uint_get(c, "Keysize", DEFAULT_KEYSIZE);

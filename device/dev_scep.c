@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ota_pool.h"
 #include "dev.h"
 
 static int scep_show_caps(dev_ctx *ctx)
@@ -189,13 +191,35 @@ static int scep_cli_keys(dev_ctx *ctx, scep_op *op)
     return 0;
 }
 
+/* --csr: a CSR made elsewhere, sent as it is. */
+static int csr_read(dev_ctx *ctx, scep_op *op, const char *file)
+{
+    BIO *in = BIO_new_file(file, "r");
+    X509_REQ *csr = in ? PEM_read_bio_X509_REQ(in, NULL, NULL, NULL) : NULL;
+
+    BIO_free(in);
+    if (!csr) {
+        return dev_complain(EXIT_LOCAL, "--csr: no PEM certificate request "
+                            "in %s", file);
+    }
+    op->c.csr = ota_own_x509_req(ctx->p, csr);
+    return 0;
+}
+
 /* The message: its subject, its signer, the CSR or the names polled. */
 static int scep_cli_message(dev_ctx *ctx, scep_op *op)
 {
     const scep_opts *o = &ctx->so;
     X509_NAME *subject = NULL;
     const char *why = NULL, *cn;
+    int rc;
 
+    if (o->csr_file && o->type != OTA_SCEP_CERT_POLL) {
+        if ((rc = csr_read(ctx, op, o->csr_file)) != 0) {
+            return rc;
+        }
+        subject = X509_REQ_get_subject_name(op->c.csr);
+    }
     if (o->subject && !(subject = dev_name_parse(o->subject, &why, ctx->p))) {
         return dev_complain(EXIT_LOCAL, "--subject: %s",
                             why ? why : "out of memory");
@@ -220,7 +244,7 @@ static int scep_cli_message(dev_ctx *ctx, scep_op *op)
         op->c.transaction_id = ota_scep_transaction_id(op->csr_key, ctx->p);
     }
     op->c.issuer = dev_ca_name(op->c.recipient);
-    if (o->type != OTA_SCEP_CERT_POLL
+    if (!op->c.csr && o->type != OTA_SCEP_CERT_POLL
         && ota_scep_csr(&op->c.csr, op->csr_key, subject, o->challenge,
                         ctx->p)) {
         return dev_complain(EXIT_LOCAL, "cannot make the CSR: %s",

@@ -27,7 +27,8 @@ static int scep_request_prepare(dev_ctx *ctx, scep_op *op)
                             ota_openssl_error(ctx->p));
     }
     if (ota_scep_self_signed(&self, key, cn ? cn : ctx->udid, 7, ctx->p)
-        || ota_scep_csr(&csr, key, s->subject, s->challenge, ctx->p)) {
+        || ota_scep_csr_san(&csr, key, s->subject, s->challenge, s->san,
+                            ctx->p)) {
         return dev_complain(EXIT_LOCAL, "cannot make the CSR or its signer: "
                             "%s", ota_openssl_error(ctx->p));
     }

@@ -95,6 +95,8 @@ static const char usage_text[] =
 "                       self-signed certificate for --key\n"
 "  --csr-key FILE       make the CSR for this key instead, the message\n"
 "                       still signed by the signer (proof-of-possession)\n"
+"  --csr FILE           send this PEM CSR (made by openssl req, say) as\n"
+"                       it is, instead of making one; --key is its key\n"
 "  --digest D           sha256 (default), sha1 or md5\n"
 "  --cipher C           aes256 (default), aes128, des3 or des\n"
 "  --method M           post (default) or get (base64 message=)\n"

@@ -7,7 +7,7 @@
 #include <apr_general.h>
 
 #include "ota_scepmsg.h"
-#include "../t/tap.h"
+#include "../t/unit/tap.h"
 
 static apr_pool_t *pool;
 

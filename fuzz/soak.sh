@@ -1,6 +1,7 @@
 #!/bin/bash
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
-# fuzz/soak.sh: memory soak of the module in a real apache2 (t/lib.sh).
+# fuzz/soak.sh: memory soak of the module in a real apache2 (t/lib.sh's
+# launcher and site).
 # One mpm_event child (so its RSS is the module's), Basic auth, sqlite3;
 # `ab` (apache2-utils) sends phase-1 GETs to /ota/profile: a warm-up,
 # then SOAK_ROUNDS rounds of SOAK_REQUESTS, printing the child's RSS
@@ -24,6 +25,7 @@ if ! command -v ab >/dev/null; then
     echo "Bail out! ab not found (Debian package apache2-utils)"
     exit 1
 fi
+t_setup ota-soak
 if [ -n "${SOAK_ASAN:-}" ]; then
     logs=$T_TOP/build-asan/logs
     rm -rf "$logs" && mkdir -p "$logs" && chmod 1777 "$logs"
@@ -42,14 +44,7 @@ MaxRequestWorkers 16
 MinSpareThreads 1
 MaxSpareThreads 32
 MaxConnectionsPerChild 0
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-    AuthType Basic
-    AuthName Enrollment
-    AuthUserFile \"$T_WORK/users\"
-    Require valid-user
-</Location>
+$(site_locations enroll=off scep=off)
 "
 ok $? "apache2 starts with the module${SOAK_ASAN:+ (ASan build)}"
 

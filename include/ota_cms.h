@@ -130,8 +130,14 @@ apr_status_t ota_cert_der(const unsigned char **der, apr_size_t *len,
 /* PEM text of a certificate, and back (freed with p; NULL if not PEM). */
 const char *ota_cert_pem(X509 *cert, apr_pool_t *p);
 
-/* Lower-case hex SHA-256 of a public key's SubjectPublicKeyInfo DER: what
- * the registry keeps to recognise a key (NULL on failure). */
+/* 32 secret bytes derived from an identity's private key (SHA-256 under a
+ * label): the same on every server that shares the identity, unknown to
+ * anyone without the key. Form tokens are keyed with it. */
+apr_status_t ota_identity_secret(unsigned char *out, const ota_identity *id);
+
+/* Upper-case hex SHA-256 of a public key's SubjectPublicKeyInfo DER: what
+ * the registry keeps to recognise a key, and the SCEP transaction id of a
+ * request for it (NULL on failure). */
 const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p);
 X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p);
 

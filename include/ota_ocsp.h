@@ -52,6 +52,10 @@ apr_status_t ota_ocsp_request_read(ota_ocsp_request **out,
                                    const ota_ocsp_responder *r,
                                    apr_pool_t *p);
 
+/* 1 when der is one whole DER OCSPRequest and nothing after it (to find
+ * a GET request's base64 in a path). */
+int ota_ocsp_request_is_whole(const unsigned char *der, apr_size_t len);
+
 typedef enum {
     OTA_OCSP_GOOD = 0,
     OTA_OCSP_REVOKED,
@@ -66,8 +70,8 @@ typedef struct ota_ocsp_status {
 
 /* A successful response for req, statuses[i] for req->serials[i]:
  * thisUpdate now, nextUpdate now + validity (0: none), the request's
- * nonce echoed, responderID by key hash, signed with SHA-256 (the
- * delegated certificate included). *der is freed with p. */
+ * nonce echoed, responderID by key hash, signed with SHA-256, the
+ * signer's certificate included. *der is freed with p. */
 apr_status_t ota_ocsp_response_build(const unsigned char **der,
                                      apr_size_t *len,
                                      const ota_ocsp_request *req,

@@ -10,6 +10,7 @@
 #include <apr_pools.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ota_cms.h"
 
@@ -134,6 +135,15 @@ apr_status_t ota_scep_reply_build(const unsigned char **der, apr_size_t *len,
                                   const char *fail_text, X509 *issued,
                                   apr_pool_t *p);
 
+/* GetCRL's SUCCESS CertRep: the CRL (DER) in a degenerate SignedData,
+ * enveloped to the requester like an issued certificate. APR_EINVAL for
+ * another request type or an unreadable CRL. */
+apr_status_t ota_scep_reply_crl(const unsigned char **der, apr_size_t *len,
+                                const ota_identity *ca,
+                                const ota_scep_request *req,
+                                const unsigned char *crl_der,
+                                apr_size_t crl_len, apr_pool_t *p);
+
 /* A certificates-only SignedData (no content, no signer): GetCACert with
  * a chain (application/x-x509-ca-ra-cert), and the CertRep's payload.
  * Note that CMS encodes certificates as a SET OF: DER order, not the
@@ -157,6 +167,12 @@ apr_status_t ota_scep_self_signed(X509 **out, EVP_PKEY *key,
 apr_status_t ota_scep_csr(X509_REQ **out, EVP_PKEY *key,
                           const X509_NAME *subject, const char *challenge,
                           apr_pool_t *p);
+
+/* The same with a subjectAltName extension request (san may be NULL). */
+apr_status_t ota_scep_csr_san(X509_REQ **out, EVP_PKEY *key,
+                              const X509_NAME *subject,
+                              const char *challenge,
+                              const GENERAL_NAMES *san, apr_pool_t *p);
 
 typedef struct ota_scep_client {
     EVP_PKEY *key;                  /* the client's RSA key */

@@ -14,7 +14,7 @@
 #define OTA_STATUS_MAX_PAGE 1000000
 #define OTA_STATUS_MAX_PHASE 4
 #define OTA_STATUS_MAX_QUERY 128      /* bytes of ?q= after decoding */
-#define OTA_STATUS_LOG_IDS 100        /* OTA00000 .. OTA00099 */
+#define OTA_STATUS_LOG_IDS 200        /* OTA00000 .. OTA00199 */
 
 /* What the request asks for. */
 typedef struct ota_status_query {

@@ -56,7 +56,8 @@ typedef enum {
     OTA_CHALLENGE_UNKNOWN,
     OTA_CHALLENGE_EXPIRED,
     OTA_CHALLENGE_USED,
-    OTA_CHALLENGE_WRONG_USER
+    OTA_CHALLENGE_WRONG_USER,
+    OTA_CHALLENGE_DEVICE_BOUND    /* the UDID is another user's device */
 } ota_challenge_verdict;
 
 const char *ota_challenge_verdict_name(ota_challenge_verdict v);
@@ -73,6 +74,11 @@ typedef struct ota_device_record {
     const char *scep_subject;
     apr_interval_time_t scep_lifetime;
     const char *scep_san;     /* ota_san_canonical() form; NULL or "": none */
+    const char *identity;     /* the device identity's public key digest */
+    /* out: the user the device was recorded for before (NULL: none), and
+     * whether that user now comes with another device identity */
+    const char *bound_user;
+    int identity_changed;
 } ota_device_record;
 
 /* The user a phase-1 challenge was issued to, NULL when none (or when the
@@ -158,6 +164,7 @@ typedef struct ota_device_state {
     int phase;
     apr_time_t phase2_at;
     const char *cert_serial;
+    const char *identity;         /* public key digest of its phase-2 signer */
 } ota_device_state;
 
 /* *out is NULL when the device is unknown. */
@@ -257,8 +264,14 @@ typedef struct ota_crl_row {
     const char *der_base64;
 } ota_crl_row;
 
+/* The CA's stored CRL; with_der 0 reads all but its DER (cheap, to see
+ * whether a cached copy is current). */
 apr_status_t ota_store_crl_get(ota_crl_row *row, ota_db *db, const char *ca,
-                               const char **why, apr_pool_t *p);
+                               int with_der, const char **why, apr_pool_t *p);
+
+/* Every stored CRL is due: rebuilt at its next fetch (after a
+ * revocation by a server that does not hold the CA). */
+apr_status_t ota_store_crl_due(ota_db *db, const char **why, apr_pool_t *p);
 
 /* Stores row as the CA's CRL if the stored one is still prior (0: none
  * stored): of servers racing, one wins (*stored 1), the others keep

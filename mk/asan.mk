@@ -32,7 +32,7 @@ asan-build:
 	    LDLIBS='$$(PKG_LIBS) $$(APR_LIBS) $(ASAN_BUILD)/fuzz/poolshim.o -ldl' \
 	    $(UNITS:%=$(ASAN_BUILD)/t/%)
 
-test-asan: deps
+test-asan: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan-build
 	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS) && chmod 1777 $(ASAN_LOGS)
@@ -56,12 +56,12 @@ test-asan: deps
 # Memory soak (fuzz/soak.sh; minutes, so not in `make test`): phase-1
 # GETs with ab against one apache2 child, its RSS after each round.
 # SOAK_REQUESTS (10000) x SOAK_ROUNDS (1) after SOAK_WARMUP (2000).
-soak: deps
+soak: test-deps
 	@$(MAKE) --no-print-directory all
 	bash fuzz/soak.sh
 
 # The same against the ASan module, LeakSanitizer at the child's exit.
-soak-asan: deps
+soak-asan: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan-build
 	SOAK_ASAN=1 bash fuzz/soak.sh

@@ -32,7 +32,7 @@ FUZZ_SHIM_OBJ = $(BUILD)/fuzz/poolshim.o
 FUZZ_HDRS     = fuzz/fuzz.h $(wildcard include/*.h)
 
 # The fuzz sources are the module's code: same flags, -Werror included.
-$(BUILD)/fuzz/%.o: fuzz/%.c $(FUZZ_HDRS) t/tap.h | $(BUILD)
+$(BUILD)/fuzz/%.o: fuzz/%.c $(FUZZ_HDRS) t/unit/tap.h | $(BUILD)
 	@mkdir -p $(BUILD)/fuzz
 	@echo "  CC  $@"; $(CC) $(CFLAGS) -Ifuzz -c -o $@ $<
 
@@ -64,7 +64,7 @@ fuzz-replay-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%) \
 
 fuzz-build:
 	@command -v $(FUZZ_CLANG) >/dev/null || { echo "make fuzz needs" \
-	    "clang-14 and libclang-rt-14-dev (see .ci/packages)" >&2; exit 1; }
+	    "clang-14 and libclang-rt-14-dev (see .ci/packages-test)" >&2; exit 1; }
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC="$(FUZZ_CC)" \
 	    fuzz-bins
 

@@ -2,6 +2,7 @@
 # Configuration: the sample is accepted, every directive is documented, and
 # bad values stop `apache2 -t` with a message naming the directive.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 config_test() {   # config_test NAME EXTRA: runs apache2 -t, output in $T_OUT
     apache_config "$1" "$2"
@@ -22,7 +23,7 @@ sed -e "s|/etc/apache2/ota-enroll|$etc|g" \
     -e "s|/usr/lib/apache2/modules/mod_ota_enroll.so|$T_TOP/mod_ota_enroll.so|" \
     "$T_TOP/ota_enroll.conf" >"$T_WORK/sample.conf"
 export APACHE_LOG_DIR=$T_WORK
-T_PROXY=1 T_NO_DBD=1 config_test sample "Include $T_WORK/sample.conf"
+T_LOAD="proxy proxy_http" T_NO_DBD=1 config_test sample "Include $T_WORK/sample.conf"
 is "$T_OUT" "Syntax OK" "apache2 -t accepts ota_enroll.conf"
 
 # Every directive the module registers is in the sample and the README.
@@ -39,7 +40,7 @@ is "$missing_conf" "" "every directive appears in ota_enroll.conf"
 is "$missing_readme" "" "every directive appears in README.md"
 
 # Every log id the module writes is in README's table.
-ids=$(cat "$T_TOP"/mod_ota_enroll*.c | grep -oE 'OTA000[0-9]{2}' | sort -u)
+ids=$(cat "$T_TOP"/mod_ota_enroll*.c | grep -oE 'OTA[0-9]{5}' | sort -u)
 [ "$(echo "$ids" | wc -l)" -ge 40 ]
 ok $? "the module writes its log ids ($(echo "$ids" | wc -l))"
 missing_ids=
@@ -88,13 +89,13 @@ OTAEnrollSCEPKeySize|512|expects 1024, 2048 or 4096
 OTAEnrollSCEPKeyUsage|8|expects a number from 0 to 5
 OTAEnrollSCEPRetries|-1|expects a number
 OTAEnrollSCEPRetryDelay|x|expects a number
-OTAEnrollSCEPCapabilities|DES|not a capability the built-in CA has
+OTAEnrollSCEPCapabilities|DES|'DES' is not a SCEP capability
 OTAEnrollGetCACaps|"SHA 1"|is not a capability name
 OTAEnrollDisplayName|"a	b"|control characters not allowed
 OTAEnrollDescription|"a	b"|control characters not allowed
 OTAEnrollSCEPName|"a	b"|control characters not allowed
 OTAEnrollCAKey|/etc/hostname|no unencrypted PEM private key
-OTAEnrollSCEPCapabilities|AES MD5|not a capability the built-in CA has
+OTAEnrollSCEPCapabilities|AES MD5|'MD5' is not a SCEP capability
 OTAEnrollCertificateLifetime|0|expects a number from 1 to 3650
 OTAEnrollProfile|/nonexistent.plist|
 OTAEnrollProfile|TOP/t/fixtures/profiles/bad-unknown-field.plist|unknown field %\{PASSWORD\}
@@ -108,6 +109,12 @@ OTAEnrollCAKey|/nonexistent.key|cannot read
 OTAEnrollCACertificate|/etc/hostname|no PEM certificate
 OTAEnrollSCEPCACertificate|/nonexistent.pem|cannot read
 OTAEnrollGetCACaps|auto SHA-1|stand alone
+OTAEnrollGetCACaps|POSTPKIOperation SHA-3|'SHA-3' is not a SCEP capability
+OTAEnrollCRLURL|/ota/crl|expects an absolute http\(s\) URL
+OTAEnrollOCSPURL|http://x/a,b|may not contain a comma
+OTAEnrollCRLLifetime|60|expects a number from 300
+OTAEnrollBodyTimeout|0|expects a number from 1 to 300
+OTAEnrollOCSPSigningCertificate|/nonexistent.pem|cannot read
 OTAEnrollGetCACaps|SHA-1 off|stand alone
 BAD
 
@@ -115,6 +122,10 @@ config_test long "OTAEnrollOrganization $(printf 'x%.0s' $(seq 1 300))"
 like "$T_OUT" 'OTAEnrollOrganization: expects 1 to 256 characters' \
     "an over-long OTAEnrollOrganization is refused"
 
+for d in OTAEnrollSupersede OTAEnrollAnonymous; do
+    config_test flag "$d maybe"
+    like "$T_OUT" "$d must be On or Off" "$d takes On or Off"
+done
 config_test front "OTAEnrollSCEPFront maybe"
 like "$T_OUT" 'OTAEnrollSCEPFront must be On or Off' "OTAEnrollSCEPFront takes On or Off"
 config_test notca "OTAEnrollCACertificate $PKI/signing.pem
@@ -127,22 +138,65 @@ like "$(cat "$T_LOG" "$T_WORK/start.out" 2>/dev/null)" 'OTA00001: .*mod_dbd' \
     "without mod_dbd the server refuses to start, saying why"
 apache_stop
 
-apache_config certonly "<Location /x>
+# Pairs and handlers: refused by apache2 -t, naming directive, section
+# and file (a configuration that passes configtest starts).
+config_test certonly "<Location /x>
 OTAEnrollSigningCertificate $PKI/signing-chain.pem
 </Location>"
-apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start >/dev/null 2>&1
-sleep 0.5
-like "$(cat "$T_LOG" 2>/dev/null)" 'OTA00002: OTAEnrollSigningCertificate is set without OTAEnrollSigningKey' \
-    "a certificate without a key stops the server with OTA00002"
-apache_stop
-
-apache_config caonly "<Location /scep>
-OTAEnrollCACertificate $PKI/signing-ca.pem
+like "$T_OUT" "OTA00002: OTAEnrollSigningCertificate is set without OTAEnrollSigningKey in <Location /x> \\(.*httpd.conf:[0-9]+\\)" \
+    "apache2 -t: a certificate without its key, with the section and file"
+config_test caonly "OTAEnrollCACertificate $PKI/signing-ca.pem"
+like "$T_OUT" "OTA00002: OTAEnrollCACertificate is set without OTAEnrollCAKey in the server configuration \\(.*httpd.conf:[0-9]+\\)" \
+    "apache2 -t: a server-level CA certificate without its key"
+config_test ocsponly "<Location /o>
+OTAEnrollOCSPSigningKey $PKI/ocsp-responder.key
 </Location>"
-apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start >/dev/null 2>&1
-sleep 0.5
-like "$(cat "$T_LOG" 2>/dev/null)" 'OTA00002: OTAEnrollCACertificate is set without OTAEnrollCAKey' \
-    "a CA certificate without its key stops the server with OTA00002"
+like "$T_OUT" "OTA00002: OTAEnrollOCSPSigningKey is set without OTAEnrollOCSPSigningCertificate" \
+    "apache2 -t: an OCSP signing key without its certificate"
+config_test noscepurl "<Location /ota/enroll>
+SetHandler ota-enroll
+</Location>"
+like "$T_OUT" "OTA00004: SetHandler ota-enroll in <Location /ota/enroll> \\(.*httpd.conf:[0-9]+\\) needs OTAEnrollSCEPURL" \
+    "apache2 -t: ota-enroll without OTAEnrollSCEPURL"
+config_test nourl "<Location /ota/profile>
+SetHandler ota-profile-service
+</Location>"
+like "$T_OUT" "OTA00004: SetHandler ota-profile-service in <Location /ota/profile> .*needs OTAEnrollURL" \
+    "apache2 -t: ota-profile-service without OTAEnrollURL"
+config_test noca "<Location /ota/ocsp>
+SetHandler ota-ocsp
+</Location>"
+like "$T_OUT" "OTA00004: SetHandler ota-ocsp in <Location /ota/ocsp> .*needs OTAEnrollCACertificate" \
+    "apache2 -t: ota-ocsp without a CA"
+T_NO_DBD=1 config_test nodbd ""
+like "$T_OUT" 'OTA00001: .*mod_dbd' "apache2 -t: without mod_dbd"
+config_test caps "<Location /ota/enroll>
+SetHandler ota-enroll
+OTAEnrollSCEPURL https://ca.example.com/scep
+OTAEnrollGetCACaps AUTO
+</Location>"
+is "$T_OUT" "Syntax OK" "OTAEnrollGetCACaps AUTO: auto, in any case"
+
+# DES3 and SHA-1: a warning at start, unless confined to some devices.
+apache_start weak "OTAEnrollCACertificate $PKI/signing-ca.pem
+OTAEnrollCAKey $PKI/signing-ca.key
+<Location /confined>
+SetHandler ota-scep
+<If \"%{HTTP_USER_AGENT} =~ /iPhone OS 4_/\">
+OTAEnrollSCEPCapabilities DES3 SHA-1 POSTPKIOperation
+</If>
+</Location>"
+ok $? "apache2 starts with DES3 and SHA-1 inside <If>"
+is "$(log_count OTA00075)" 0 "confined in <If>: no OTA00075"
+apache_stop
+apache_start weak2 "OTAEnrollCACertificate $PKI/signing-ca.pem
+OTAEnrollCAKey $PKI/signing-ca.key
+<Location /open>
+SetHandler ota-scep
+OTAEnrollSCEPCapabilities DES3 SHA-1 POSTPKIOperation
+</Location>"
+[ "$(log_count OTA00075)" -ge 1 ]
+ok $? "for every device: OTA00075 says so"
 apache_stop
 
 done_testing

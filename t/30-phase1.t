@@ -1,23 +1,12 @@
 #!/bin/bash
 # Phase 1: the signed Profile Service payload and its challenge.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
-apache_start phase1 '
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-    OTAEnrollDeviceAttributes UDID VERSION PRODUCT SERIAL DEVICE_NAME
-    OTAEnrollChallengeLifetime 600
-</Location>
-<Location /ota/user-profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL https://enroll.example.org/ota/enroll
-    AuthType Basic
-    AuthName "Enrollment"
-    AuthUserFile "'"$T_WORK"'/users"
-    Require valid-user
-</Location>
-'
+apache_start phase1 "$(site_locations auth=none enroll=off scep=off \
+    profile_extra='OTAEnrollDeviceAttributes UDID VERSION PRODUCT SERIAL DEVICE_NAME
+OTAEnrollChallengeLifetime 600')
+$(site_locations prefix=/ota/user enroll=off scep=off url=https://enroll.example.org/ota/enroll)"
 ok $? "apache2 starts with the module"
 
 out=$T_WORK/p1
@@ -71,14 +60,14 @@ is "$(log_count OTA00010)" 1 "the 405 is logged with OTA00010"
 is "$(db_count 'select count(*) from ota_challenge')" 2 "a refused request stores no challenge"
 
 # Authenticated users: the challenge is bound to them.
-code=$(curl -s -o /dev/null -w '%{http_code}' "$(t_url /ota/user-profile)")
+code=$(curl -s -o /dev/null -w '%{http_code}' "$(t_url /ota/user/profile)")
 is "$code" 401 "the authenticated location asks for a password"
-curl -s -u alice:secret -o "$out/c.der" "$(t_url /ota/user-profile)"
+curl -s -u alice:secret -o "$out/c.der" "$(t_url /ota/user/profile)"
 openssl cms -verify -inform DER -in "$out/c.der" -CAfile "$PKI/signing-root.pem" -purpose any -out "$out/c.plist" 2>/dev/null
 like "$(cat "$out/c.plist")" '<string>https://enroll.example.org/ota/enroll</string>' "an absolute OTAEnrollURL is kept"
 is "$(db_count "select username from ota_challenge where username <> ''")" alice \
     "the challenge is bound to REMOTE_USER"
-like "$(cat "$(dirname "$T_CONF")/access.log")" 'alice "GET /ota/user-profile HTTP/1.1" 200 .* phase=1' \
+like "$(cat "$(dirname "$T_CONF")/access.log")" 'alice "GET /ota/user/profile HTTP/1.1" 200 .* phase=1' \
     "OTA_PHASE is exported to the access log"
 
 apache_stop

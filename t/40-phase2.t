@@ -2,43 +2,26 @@
 # Phase 2: a device posts its signed attributes and gets the SCEP payload.
 # Every refusal has its own status and log id, and stores nothing.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 T_PORT_FIXED=$(free_port)
 scep=http://127.0.0.1:$T_PORT_FIXED/ndes/mscep.dll
-apache_start phase2 "$(ndes_like /ndes/mscep.dll "$PKI/signing-ca.pem")"'
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-</Location>
-<Location /ota/user-profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/user-enroll
-    AuthType Basic
-    AuthName "Enrollment"
-    AuthUserFile "'"$T_WORK"'/users"
-    Require valid-user
-</Location>
-<LocationMatch "^/ota/(user-)?enroll$">
-    SetHandler ota-enroll
-    OTAEnrollMaxBodySize 8192
-    OTAEnrollSCEPURL '"$scep"'
-    OTAEnrollSCEPName ExampleCA
-    OTAEnrollSCEPSubject "O=Example Inc./OU=%{PRODUCT}/CN=%{UDID}"
-    OTAEnrollSCEPChallenge "static-ca-secret"
-    OTAEnrollSCEPKeySize 2048
-    OTAEnrollSCEPKeyUsage 5
-    OTAEnrollSCEPRetries 4
-    OTAEnrollSCEPRetryDelay 30
-    OTAEnrollSCEPCACertificate "'"$PKI/signing-ca.pem"'"
-    OTAEnrollGetCACaps POSTPKIOperation Renewal SHA-1
-</LocationMatch>
-<Location /ota/user-enroll>
-    AuthType Basic
-    AuthName "Enrollment"
-    AuthUserFile "'"$T_WORK"'/users"
-    Require valid-user
-</Location>
-'
+# The same enrollment for anyone (/ota) and for authenticated users
+# (/ota/user).
+site=(scep=off scep_url="$scep" subject="O=Example Inc./OU=%{PRODUCT}/CN=%{UDID}"
+      challenge=static-ca-secret)
+phase2_conf='OTAEnrollMaxBodySize 8192
+OTAEnrollSCEPName ExampleCA
+OTAEnrollSCEPKeySize 2048
+OTAEnrollSCEPKeyUsage 5
+OTAEnrollSCEPRetries 4
+OTAEnrollSCEPRetryDelay 30
+OTAEnrollSCEPCACertificate "'"$PKI/signing-ca.pem"'"
+OTAEnrollGetCACaps POSTPKIOperation Renewal SHA-1'
+apache_start phase2 "$(ndes_like /ndes/mscep.dll "$PKI/signing-ca.pem")
+$(site_locations auth=none "${site[@]}" enroll_extra="$phase2_conf")
+$(site_locations prefix=/ota/user "${site[@]}" enroll_extra="$phase2_conf
+$(auth_basic)")"
 ok $? "apache2 starts"
 
 # ---- the emulator enrolls ----
@@ -106,11 +89,11 @@ is "$(post_body /ota/enroll "$w/good.der")" 200 \
 refused "replayed challenge" /ota/enroll "$w/good.der" 403 OTA00039
 
 # Another user's challenge: issued to alice, presented by bob.
-c3=$(challenge_of "$(t_url /ota/user-profile)" -u alice:secret)
+c3=$(challenge_of "$(t_url /ota/user/profile)" -u alice:secret)
 device_attrs "$udid" "$c3" >"$w/alice.xml"
 device_sign device "$w/alice.xml" "$w/alice.der"
-refused "alice's challenge presented by bob" /ota/user-enroll "$w/alice.der" 403 OTA00040 -u bob:secret
-is "$(post_body /ota/user-enroll "$w/alice.der" -u alice:secret)" 200 "alice herself can use it"
+refused "alice's challenge presented by bob" /ota/user/enroll "$w/alice.der" 403 OTA00040 -u bob:secret
+is "$(post_body /ota/user/enroll "$w/alice.der" -u alice:secret)" 200 "alice herself can use it"
 is "$(db_count "select username from ota_device")" alice "the device is recorded as alice's"
 
 # Methods.

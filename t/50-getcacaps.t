@@ -2,6 +2,7 @@
 # The seed's failure: iOS 4 gives up when the CA never answers GetCACaps,
 # and succeeds once the capabilities are written into the SCEP payload.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 scepserver_start
 ok $? "micromdm scepserver runs as the external CA"
@@ -13,18 +14,9 @@ silent=http://127.0.0.1:$T_PORT_FIXED/silent/mscep/mscep.dll
 
 # One profile/enroll pair per GetCACaps setting.
 pair() {   # pair NAME SCEP-URL GETCACAPS-DIRECTIVE-ARGS [EXTRA]
-    cat <<CONF
-<Location /$1/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /$1/enroll
-</Location>
-<Location /$1/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $2
-    OTAEnrollGetCACaps $3
-    $4
-</Location>
-CONF
+    site_locations prefix="/$1" auth=none scep=off subject= scep_url="$2" \
+        enroll_extra="OTAEnrollGetCACaps $3
+${4:-}"
 }
 apache_start seed "$(ndes_like /certsrv/mscep/mscep.dll "$PKI/signing-ca.pem")
 $(ndes_like /silent/mscep/mscep.dll "$PKI/signing-ca.pem")

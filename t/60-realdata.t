@@ -3,6 +3,7 @@
 # accepted for its signature and chain, and refused only for its challenge,
 # which this server never issued.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 fixture=$T_TOP/t/fixtures/apple-real/phase2-macos13-zentral.der
 apple=$T_TOP/apple/apple-device-ca-chain.pem
@@ -24,13 +25,9 @@ out=$("$OTA_DEVICE" inspect "$fixture" --device-ca "$PKI/device-ca-chain.pem" 2>
 ok $? "inspect refuses it against another device CA"
 like "$out" 'VERDICT: untrusted' "as untrusted"
 
-apache_start real "
-<Location /ota/enroll>
-    SetHandler ota-enroll
-    OTAEnrollDeviceCA \"$apple\"
-    OTAEnrollSCEPURL https://ca.example.com/scep
-    OTAEnrollGetCACaps off
-</Location>"
+apache_start real "$(site_locations profile=off scep=off subject= scep_url=https://ca.example.com/scep \
+    enroll_extra="OTAEnrollDeviceCA \"$apple\"
+OTAEnrollGetCACaps off")"
 ok $? "apache2 starts with Apple's real device CA chain"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/pkcs7-signature' \
        --data-binary "@$fixture" "$(t_url /ota/enroll)")

@@ -3,44 +3,22 @@
 # and `ota-device enroll` through phases 1, 2 and the PKIOperation, against
 # the built-in CA (dynamic challenge) and micromdm's scepserver.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 scepserver_start
 ok $? "micromdm scepserver runs as the external CA"
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
-apache_start scep "
+# /ota: the built-in CA, dynamic challenge; /static/scep: the same CA with
+# a static one; /ext: micromdm's scepserver.
+apache_start scep "$(site_locations auth=none subject="O=Example Inc./OU=%{PRODUCT}/CN=%{UDID}" \
+    challenge=dynamic enroll_extra="OTAEnrollGetCACaps auto")
 <Location /static/scep>
     SetHandler ota-scep
-    OTAEnrollCACertificate \"$PKI/signing-ca.pem\"
-    OTAEnrollCAKey \"$PKI/signing-ca.key\"
     OTAEnrollSCEPChallenge static-secret
 </Location>
-<Location /dyn/scep>
-    SetHandler ota-scep
-    OTAEnrollCACertificate \"$PKI/signing-ca.pem\"
-    OTAEnrollCAKey \"$PKI/signing-ca.key\"
-</Location>
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-</Location>
-<Location /ota/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $base/dyn/scep
-    OTAEnrollSCEPSubject \"O=Example Inc./OU=%{PRODUCT}/CN=%{UDID}\"
-    OTAEnrollSCEPChallenge dynamic
-    OTAEnrollGetCACaps auto
-</Location>
-<Location /ext/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ext/enroll
-</Location>
-<Location /ext/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $SCEP_URL
-    OTAEnrollSCEPChallenge scep-secret
-    OTAEnrollGetCACaps auto
-</Location>"
+$(site_locations prefix=/ext auth=none scep=off scep_url="$SCEP_URL" subject= challenge=scep-secret \
+    enroll_extra="OTAEnrollGetCACaps auto")"
 ok $? "apache2 starts"
 
 w=$T_WORK/scep-out
@@ -170,7 +148,7 @@ for os in ios4 current; do
         'subject=CN=6A1B2C3D-0000-4000-8000-00000000D001,OU=iPhone[0-9]+\\,[0-9]+,O=Example Inc\.' \
         "$os: the payload's Subject, in order"
 done
-"$OTA_DEVICE" scep --url "$base/dyn/scep" --send "$T_WORK/ota-ios4-device/scep-request.der" \
+"$OTA_DEVICE" scep --url "$base/ota/scep" --send "$T_WORK/ota-ios4-device/scep-request.der" \
     --key "$T_WORK/ota-ios4-device/device-key.pem" >/dev/null 2>&1
 is "$?" 6 "the enrollment's PKCSReq again: FAILURE"
 

@@ -3,56 +3,20 @@
 # its final profile, encrypted to that identity only. Every other signer
 # is refused with its own log id, and nothing is recorded for it.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 scepserver_start
 ok $? "micromdm scepserver runs as an external CA"
 profile=$T_TOP/t/fixtures/profiles/configuration.mobileconfig
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
-apache_start phase3 "
-OTAEnrollCACertificate \"$PKI/signing-ca.pem\"
-OTAEnrollCAKey \"$PKI/signing-ca.key\"
-<Location /scep>
-    SetHandler ota-scep
-</Location>
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-    AuthType Basic
-    AuthName enrollment
-    AuthUserFile \"$T_WORK/users\"
-    Require valid-user
-</Location>
-<Location /ota/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $base/scep
-    OTAEnrollSCEPSubject \"O=Example Inc./CN=%{UDID}\"
-    OTAEnrollProfile \"$profile\"
-</Location>
-<Location /3des/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /3des/enroll
-</Location>
-<Location /3des/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $base/scep
-    OTAEnrollSCEPSubject \"O=Example Inc./CN=%{UDID}\"
-    OTAEnrollProfile \"$profile\"
-    OTAEnrollProfileCipher des-ede3-cbc
-</Location>
-<Location /ext/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ext/enroll
-</Location>
-<Location /ext/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $SCEP_URL
-    OTAEnrollSCEPChallenge scep-secret
-    OTAEnrollSCEPSubject \"O=Example Inc./CN=%{UDID}\"
-    OTAEnrollIssuerCA \"$SCEP_CA\"
-    OTAEnrollProfile \"$profile\"
-</Location>
-"
+# /ota: the built-in CA; /3des: the same, the final profile in 3DES;
+# /ext: micromdm's scepserver.
+apache_start phase3 "$(site_locations final="$profile")
+$(site_locations prefix=/3des scep=off scep_url="$base/ota/scep" final="$profile" \
+    enroll_extra="OTAEnrollProfileCipher des-ede3-cbc")
+$(site_locations prefix=/ext scep=off scep_url="$SCEP_URL" challenge=scep-secret \
+    final="$profile" enroll_extra="OTAEnrollIssuerCA \"$SCEP_CA\"")"
 ok $? "apache2 starts with a final profile"
 
 D1=6A1B2C3D-0000-4000-8000-00000000D001
@@ -145,7 +109,8 @@ is "$(sed -n 's/.*<key>PayloadIdentifier<\/key><string>\([^<]*\)<.*/\1/p' "$T_WO
    "the same PayloadIdentifier: a re-run replaces the profile"
 
 # OTAEnrollProfileCipher for older devices.
-enroll d1des /3des/profile device
+# alice again: the device is hers (another user would be refused)
+enroll d1des /3des/profile device --user alice:secret
 is "$E_RC" 0 "a location with OTAEnrollProfileCipher des-ede3-cbc"
 final_content "$T_WORK/d1des/phase3.der" >"$T_WORK/enc3.der"
 like "$(openssl cms -cmsout -print -inform DER -in "$T_WORK/enc3.der")" 'des-ede3-cbc' "encrypts with 3DES"
@@ -178,7 +143,7 @@ is "$(post3 "$T_WORK/d2/device-cert.pem" "$T_WORK/d2/device-key.pem" "$D2")" 200
    "the second device, back in its window and unrevoked: 200"
 
 # ---- an external CA: micromdm's scepserver ----
-enroll ext /ext/profile device --scep-legacy
+enroll ext /ext/profile device --user alice:secret --scep-legacy
 is "$E_RC" 0 "with micromdm's scepserver as the CA, the device enrolls through phase 3"
 check "its final profile opens with the key scepserver certified" \
     openssl cms -decrypt -inform DER -in "$T_WORK/ext/encrypted-content.der" \

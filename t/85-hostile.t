@@ -3,42 +3,18 @@
 # (or the SCEP FAILURE reason), exactly one log line with its stable id,
 # and that nothing was stored and no challenge consumed.
 . "$(dirname "$0")/lib.sh"
+t_setup
 
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
+# /ota for anyone, /ota/user for authenticated users; /static-scep: the
+# built-in CA with a static challenge; /ota/big: a body cap of 1 MiB.
 apache_start hostile "
 Timeout 3
-OTAEnrollCACertificate \"$PKI/signing-ca.pem\"
-OTAEnrollCAKey \"$PKI/signing-ca.key\"
-<Location /scep>
-    SetHandler ota-scep
-</Location>
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-</Location>
-<Location /ota/user-profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-    AuthType Basic
-    AuthName enrollment
-    AuthUserFile \"$T_WORK/users\"
-    Require valid-user
-</Location>
-<Location /ota/enroll>
-    SetHandler ota-enroll
-    OTAEnrollMaxBodySize 8192
-    OTAEnrollSCEPURL $base/scep
-    OTAEnrollProfile \"$T_TOP/t/fixtures/profiles/payloads.plist\"
-</Location>
-<Location /ota/user-enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $base/scep
-    AuthType Basic
-    AuthName enrollment
-    AuthUserFile \"$T_WORK/users\"
-    Require valid-user
-</Location>
+$(site_locations auth=none subject='CN=%{UDID}' final="$T_TOP/t/fixtures/profiles/payloads.plist" \
+    enroll_extra="OTAEnrollMaxBodySize 8192")
+$(site_locations prefix=/ota/user scep=off scep_url="$base/ota/scep" subject='CN=%{UDID}' \
+    enroll_extra="$(auth_basic)")
 <Location /static-scep>
     SetHandler ota-scep
     OTAEnrollSCEPChallenge static-secret
@@ -46,7 +22,7 @@ OTAEnrollCAKey \"$PKI/signing-ca.key\"
 <Location /ota/big>
     SetHandler ota-enroll
     OTAEnrollMaxBodySize 1048576
-    OTAEnrollSCEPURL $base/scep
+    OTAEnrollSCEPURL $base/ota/scep
 </Location>
 "
 ok $? "apache2 starts"
@@ -203,9 +179,9 @@ sqlite3 "$T_DB" "update ota_challenge set expires = created - 1 where digest = '
 refused "expired challenge" $enrollment "$w/exp.der" 403 OTA00038
 is "$(post_body $enrollment "$w/good.der")" 200 "(control) the good body"
 refused "replayed challenge" $enrollment "$w/good.der" 403 OTA00039
-c3=$(challenge_of "$base/ota/user-profile" -u alice:secret)
+c3=$(challenge_of "$base/ota/user/profile" -u alice:secret)
 device_attrs "$udid" "$c3" >"$w/x.xml"; device_sign device "$w/x.xml" "$w/alice.der"
-refused "another user's challenge" /ota/user-enroll "$w/alice.der" 403 OTA00040 -u bob:secret
+refused "another user's challenge" /ota/user/enroll "$w/alice.der" 403 OTA00040 -u bob:secret
 
 # ---- phase 3 signers ----
 device_attrs "$udid" "" >"$w/p3.xml"
@@ -217,15 +193,18 @@ refused "phase 3 by a certificate the registry does not know" $enrollment "$w/p3
 refused "phase 3 signed with SHA-1 (strict store)" $enrollment "$w/p3sha1.der" 400 OTA00030
 
 # ---- SCEP ----
-scep_refused() {   # scep_refused NAME FAILINFO ID SCEP-ARGS...
-    local name=$1 want=$2 id=$3 before n0 out
-    shift 3
+scep_refused_at() {   # scep_refused_at URL NAME FAILINFO ID SCEP-ARGS...
+    local url=$1 name=$2 want=$3 id=$4 before n0 out
+    shift 4
     before=$(db_state)
     n0=$(log_count "$id")
-    out=$("$OTA_DEVICE" scep --url "$base/scep" "$@" 2>&1)
+    out=$("$OTA_DEVICE" scep --url "$url" "$@" 2>&1)
     like "$out" "failInfo: $want" "SCEP $name: FAILURE $want"
     is "$(( $(log_count "$id") - n0 ))" 1 "SCEP $name: one $id line"
     is "$(db_state)" "$before" "SCEP $name: nothing stored or consumed"
+}
+scep_refused() {   # scep_refused NAME FAILINFO ID SCEP-ARGS...
+    scep_refused_at "$base/ota/scep" "$@"
 }
 http_refused() {   # http_refused NAME URL STATUS ID [CURL-ARGS]
     local name=$1 url=$2 want=$3 id=$4 before n0
@@ -236,12 +215,12 @@ http_refused() {   # http_refused NAME URL STATUS ID [CURL-ARGS]
     is "$(( $(log_count "$id") - n0 ))" 1 "$name: one $id line"
     is "$(db_state)" "$before" "$name: nothing stored or consumed"
 }
-http_refused "SCEP bad base64" "$base/scep?operation=PKIOperation&message=%%%%" 400 OTA00072
-http_refused "SCEP GET without message" "$base/scep?operation=PKIOperation" 400 OTA00072
-http_refused "SCEP unknown operation" "$base/scep?operation=Bogus" 400 OTA00062
-http_refused "SCEP random bytes by POST" "$base/scep?operation=PKIOperation" 400 OTA00063 \
+http_refused "SCEP bad base64" "$base/ota/scep?operation=PKIOperation&message=%%%%" 400 OTA00072
+http_refused "SCEP GET without message" "$base/ota/scep?operation=PKIOperation" 400 OTA00072
+http_refused "SCEP unknown operation" "$base/ota/scep?operation=Bogus" 400 OTA00062
+http_refused "SCEP random bytes by POST" "$base/ota/scep?operation=PKIOperation" 400 OTA00063 \
     --data-binary "@$w/noise"
-http_refused "SCEP PUT" "$base/scep?operation=GetCACaps" 405 OTA00061 -X PUT
+http_refused "SCEP PUT" "$base/ota/scep?operation=GetCACaps" 405 OTA00061 -X PUT
 scep_refused "MD5" badAlg OTA00063 --digest md5 --challenge x --subject /CN=x
 scep_refused "single DES" badAlg OTA00063 --cipher des --challenge x --subject /CN=x
 scep_refused "3DES not among the capabilities" badAlg OTA00063 --cipher des3 --challenge x --subject /CN=x
@@ -249,31 +228,24 @@ scep_refused "SHA-1 not among the capabilities" badAlg OTA00063 --digest sha1 --
 scep_refused "no challenge" badRequest OTA00065 --subject /CN=x
 scep_refused "unknown challenge" badRequest OTA00065 --challenge nope --subject /CN=x
 scep_static() {   # as scep_refused, against the CA with a static challenge
-    local name=$1 want=$2 id=$3 before n0 out
-    shift 3
-    before=$(db_state)
-    n0=$(log_count "$id")
-    out=$("$OTA_DEVICE" scep --url "$base/static-scep" "$@" 2>&1)
-    like "$out" "failInfo: $want" "SCEP $name: FAILURE $want"
-    is "$(( $(log_count "$id") - n0 ))" 1 "SCEP $name: one $id line"
-    is "$(db_state)" "$before" "SCEP $name: nothing stored or consumed"
+    scep_refused_at "$base/static-scep" "$@"
 }
 scep_static "wrong static challenge" badRequest OTA00066 --challenge wrong --subject /CN=x
 scep_static "a CSR for another key than the signer's" badRequest OTA00067 \
     --csr-key "$PKI/ourca-device.key" --challenge static-secret --subject /CN=x
 scep_refused "poll for an unknown transaction" badCertId OTA00070 --type poll --subject /CN=x \
     --transaction-id NEVER
-"$OTA_DEVICE" scep --url "$base/scep" --challenge x --subject /CN=x --save-request "$w/scep.der" >/dev/null 2>&1
+"$OTA_DEVICE" scep --url "$base/ota/scep" --challenge x --subject /CN=x --save-request "$w/scep.der" >/dev/null 2>&1
 slen=$(stat -c %s "$w/scep.der")
 cp "$w/scep.der" "$w/scep-bad.der"
 printf '\x00\x00\x00\x00' | dd of="$w/scep-bad.der" bs=1 seek=$((slen - 40)) conv=notrunc 2>/dev/null
-http_refused "SCEP tampered signature" "$base/scep?operation=PKIOperation" 200 OTA00063 --data-binary "@$w/scep-bad.der"
+http_refused "SCEP tampered signature" "$base/ota/scep?operation=PKIOperation" 200 OTA00063 --data-binary "@$w/scep-bad.der"
 head -c 400 "$w/scep.der" >"$w/scep-cut.der"
-http_refused "SCEP truncated" "$base/scep?operation=PKIOperation" 400 OTA00063 --data-binary "@$w/scep-cut.der"
+http_refused "SCEP truncated" "$base/ota/scep?operation=PKIOperation" 400 OTA00063 --data-binary "@$w/scep-cut.der"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$w/o.key" -subj /CN=o -days 1 -out "$w/o.pem" 2>/dev/null
 before=$(db_state)
 n0=$(log_count OTA00063)
-"$OTA_DEVICE" scep --url "$base/scep" --cacert "$w/o.pem" --challenge x --subject /CN=x >/dev/null 2>&1
+"$OTA_DEVICE" scep --url "$base/ota/scep" --cacert "$w/o.pem" --challenge x --subject /CN=x >/dev/null 2>&1
 like "$(grep OTA00063 "$T_LOG" | tail -1)" 'badMessageCheck' "SCEP enveloped to the wrong recipient: badMessageCheck"
 is "$(( $(log_count OTA00063) - n0 ))" 1 "SCEP wrong recipient: one OTA00063 line"
 is "$(db_state)" "$before" "SCEP wrong recipient: nothing stored"
@@ -287,11 +259,11 @@ sc=$(sed -n 's/.*<key>Challenge<\/key><string>\([^<]*\)<.*/\1/p' "$w/d2.plist")
 scep_refused "CSR with a foreign subject" badRequest OTA00067 --challenge "$sc" --subject /CN=FOREIGN
 scep_refused "CSR with an RSA-1024 key" badAlg OTA00063 --keysize 1024 --challenge "$sc" \
     --subject /CN=6A1B2C3D-0000-4000-8000-00000000D002
-"$OTA_DEVICE" scep --url "$base/scep" --challenge "$sc" --subject /CN=6A1B2C3D-0000-4000-8000-00000000D002 \
+"$OTA_DEVICE" scep --url "$base/ota/scep" --challenge "$sc" --subject /CN=6A1B2C3D-0000-4000-8000-00000000D002 \
     --save-request "$w/ok.der" >/dev/null 2>&1
 is "$?" 0 "(control) the right CSR: SUCCESS"
 before=$(db_state)
-out=$("$OTA_DEVICE" scep --url "$base/scep" --send "$w/ok.der" 2>&1)
+out=$("$OTA_DEVICE" scep --url "$base/ota/scep" --send "$w/ok.der" 2>&1)
 like "$out" 'failInfo: badRequest' "SCEP replay: FAILURE badRequest"
 like "$(grep -E 'OTA0006[45]' "$T_LOG" | tail -1)" 'transaction already has a certificate' "SCEP replay: logged"
 is "$(db_state)" "$before" "SCEP replay: no second certificate"

@@ -9,15 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 pg_require
-
-A_CONF= B_CONF=
-t_stop_all() {
-    T_CONF=$A_CONF apache_stop 2>/dev/null
-    T_CONF=$B_CONF apache_stop 2>/dev/null
-    pg_cleanup
-    t_cleanup
-}
-trap t_stop_all EXIT
+t_setup
 
 pg_init
 ok $? "a throwaway PostgreSQL cluster runs on 127.0.0.1:$PG_PORT"
@@ -40,24 +32,9 @@ server_conf() {   # server_conf DBD-SETTINGS
 DBDriver pgsql
 DBDParams "$PG_PARAMS"
 $1
-OTAEnrollCACertificate "$PKI/signing-ca.pem"
-OTAEnrollCAKey "$PKI/signing-ca.key"
-<Location /scep>
-    SetHandler ota-scep
-</Location>
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL $B/ota/enroll
-</Location>
-<Location /ota/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $A/scep
-    OTAEnrollSCEPChallenge dynamic
-    OTAEnrollSCEPCACertificate "$PKI/signing-ca.pem"
-    OTAEnrollGetCACaps auto
-    OTAEnrollSCEPSubject "O=Example Inc./CN=%{UDID}"
-    OTAEnrollProfile "$profile"
-</Location>
+$(site_locations auth=none url="$B/ota/enroll" scep_url="$A/ota/scep" challenge=dynamic \
+    final="$profile" enroll_extra="OTAEnrollSCEPCACertificate \"$PKI/signing-ca.pem\"
+OTAEnrollGetCACaps auto")
 CONF
 }
 T_PORT_FIXED=$A_PORT apache_config a "$(server_conf "DBDPersist On
@@ -68,20 +45,18 @@ DBDExptime 60")"
 A_CONF=$T_CONF A_LOG=$T_LOG
 T_PORT_FIXED=$B_PORT apache_config b "$(server_conf "DBDPersist Off")"
 B_CONF=$T_CONF B_LOG=$T_LOG
-
-answers() {   # answers URL: waits until apache2 answers there
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "$1/" && return 0
-        sleep 0.1
-    done
-    return 1
+stop_servers() {
+    T_CONF=$A_CONF apache_stop
+    T_CONF=$B_CONF apache_stop
 }
+T_CLEANUP+=(stop_servers)
+
 # Both start at the same time, on an empty database.
 apache2 -d "$(dirname "$A_CONF")" -f "$A_CONF" -k start >"$T_WORK/a.start" 2>&1 &
 pa=$!
 apache2 -d "$(dirname "$B_CONF")" -f "$B_CONF" -k start >"$T_WORK/b.start" 2>&1 &
 pb=$!
-wait $pa && wait $pb && answers "$A" && answers "$B"
+wait $pa && wait $pb && wait_http "$A/" && wait_http "$B/"
 ok $? "servers A ($A_PORT) and B ($B_PORT) start together"
 
 # ---- migrations: first use by 16 racing requests on both servers ----
@@ -209,7 +184,7 @@ like "$out" 'RESULT: enrolled, final profile installed' "and installs its final 
 a_access=$(cat "$(dirname "$A_CONF")/access.log")
 b_access=$(cat "$(dirname "$B_CONF")/access.log")
 like "$a_access" '"GET /ota/profile HTTP/1.1" 200' "A served phase 1"
-like "$a_access" '"(GET|POST) /scep\?operation=PKIOperation[^"]*" 200' "A served the SCEP PKIOperation"
+like "$a_access" '"(GET|POST) /ota/scep\?operation=PKIOperation[^"]*" 200' "A served the SCEP PKIOperation"
 like "$b_access" "\"POST /ota/enroll HTTP/1.1\" 200 .* udid=$D1 phase=2" "B served phase 2"
 like "$b_access" "\"POST /ota/enroll HTTP/1.1\" 200 .* udid=$D1 phase=3" "B served phase 3"
 unlike "$a_access" "udid=$D1 phase=[23]" "A served neither phase 2 nor phase 3"

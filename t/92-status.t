@@ -6,6 +6,7 @@
 # Chromium), JSON with jq, pagination, filters, 405/400, and nothing
 # secret on the page. The same statements on PostgreSQL when it is here.
 . "$(dirname "$0")/lib.sh"
+t_setup
 PG_HERE=
 if [ -f "$T_TOP/t/pg.sh" ]; then
     . "$T_TOP/t/pg.sh"
@@ -26,43 +27,13 @@ HOSTILE_USER='q"uo\te'
 T_MPM=mpm_prefork
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
-status_locations() {   # the admin view, behind Basic auth
-    cat <<CONF
-<Location /admin/status>
-    SetHandler ota-status
-    AuthType Basic
-    AuthName admin
-    AuthUserFile "$T_WORK/users"
-    Require user alice
-</Location>
-CONF
-}
 apache_start status "
 StartServers 3
 MinSpareServers 2
 MaxConnectionsPerChild 1
 CustomLog \"$T_WORK/status/pid.log\" \"%P %>s %m %U\"
-OTAEnrollCACertificate \"$PKI/signing-ca.pem\"
-OTAEnrollCAKey \"$PKI/signing-ca.key\"
-<Location /scep>
-    SetHandler ota-scep
-</Location>
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-    AuthType Basic
-    AuthName enrollment
-    AuthUserFile \"$T_WORK/users\"
-    Require valid-user
-</Location>
-<Location /ota/enroll>
-    SetHandler ota-enroll
-    OTAEnrollSCEPURL $base/scep
-    OTAEnrollSCEPSubject \"O=Example Inc./CN=%{UDID}\"
-    OTAEnrollGetCACaps AES POSTPKIOperation SHA-256 SHA-512 Renewal SCEPStandard
-    OTAEnrollProfile \"$profile\"
-</Location>
-$(status_locations)
+$(site_locations status=on final="$profile" \
+    enroll_extra="OTAEnrollGetCACaps AES POSTPKIOperation SHA-256 SHA-512 Renewal SCEPStandard")
 "
 ok $? "apache2 starts with an ota-status location"
 
@@ -111,15 +82,15 @@ ok $? "65 devices in the registry"
 
 get() {   # get QUERY [CURL-ARGS]: the page body into $T_WORK/body, code out
     curl -s -u alice:secret -D "$T_WORK/headers" -o "$T_WORK/body" -w '%{http_code}' \
-        "${@:2}" "$base/admin/status$1"
+        "${@:2}" "$base/ota/status$1"
 }
 rows() {
     grep -c '<tr class="device">' "$T_WORK/body"
 }
 
 # ---- HTML ----
-is "$(curl -s -o /dev/null -w '%{http_code}' "$base/admin/status")" 401 "Apache auth protects it"
-is "$(curl -s -o /dev/null -w '%{http_code}' -u bob:secret "$base/admin/status")" 401 "bob is not admitted"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$base/ota/status")" 401 "Apache auth protects it"
+is "$(curl -s -o /dev/null -w '%{http_code}' -u bob:secret "$base/ota/status")" 401 "bob is not admitted"
 is "$(get "")" 200 "alice gets the page"
 html=$(cat "$T_WORK/body")
 like "$(tr -d '\r' <"$T_WORK/headers")" '^Content-Type: text/html; charset=utf-8$' "text/html; charset=utf-8"
@@ -167,11 +138,13 @@ is "$(rows)" 12 "both filters, second page"
 has "$(cat "$T_WORK/body")" '<a rel="prev" href="?page=1&amp;q=iphone&amp;phase=2">' \
     "links keep the filters"
 is "$(get "" -I)" 200 "HEAD"
-is "$(get "" -X POST -d x)" 405 "POST: 405"
+is "$(get "" -X PUT -d x)" 405 "PUT: 405"
 allow=$(tr -d '\r' <"$T_WORK/headers" | grep '^Allow:')
-like "$allow" '^Allow: ([A-Z]+,)*GET(,|$)' "Allow has GET ($allow)"
-unlike "$allow" 'POST' "and not POST"
+like "$allow" '^Allow: ([A-Z]+, ?)*GET(,|$)' "Allow has GET ($allow)"
+like "$allow" 'POST' "and POST (the actions)"
 is "$(log_count OTA00090)" 1 "OTA00090 logged"
+is "$(get "" -X POST -d x)" 403 "a POST that is neither JSON nor a form with the page's token: 403"
+is "$(log_count OTA00111)" 1 "OTA00111 logged"
 is "$(get "?page=abc")" 400 "a bad page number: 400"
 is "$(log_count OTA00091)" 1 "OTA00091 logged"
 
@@ -193,8 +166,8 @@ ok $? "no key or certificate material"
 
 # Every warn id in the README has a short reason on the page.
 missing=
-for id in $(sed -nE 's/^\| OTA000([0-9]{2}) \| warn \|.*/\1/p' "$T_TOP/README.md"); do
-    grep -qE "^    \{ $((10#$id)), \"" "$T_TOP/ota_status.c" || missing="$missing OTA000$id"
+for id in $(sed -nE 's/^\| OTA([0-9]{5}) \| warn \|.*/\1/p' "$T_TOP/README.md"); do
+    grep -qE "^    \{ $((10#$id)), \"" "$T_TOP/ota_status.c" || missing="$missing OTA$id"
 done
 is "$missing" "" "every warn id in the README has its reason in ota_status.c"
 
@@ -219,7 +192,8 @@ jqt '.devices[] | select(.udid == "HOSTILE-1") | .product == "<script>alert(1)</
 ! grep -qE '<script|<img' "$T_WORK/page.json"
 ok $? "JSON: with markup escaped (\\u003c)"
 jqt '[.rejections.by_id[] | {key: .id, value: .count}] | from_entries
-     | .OTA00023 == 3 and .OTA00039 == 1 and .OTA00090 == 1 and .OTA00091 == 1' \
+     | .OTA00023 == 3 and .OTA00039 == 1 and .OTA00090 == 1 and .OTA00091 == 1
+       and .OTA00111 == 1' \
     "JSON: rejections by id"
 jqt '.rejections.by_id[] | select(.id == "OTA00039") | .reason == "challenge already used"
      and (.last_seen | test("Z$"))' "JSON: with reason and last seen"
@@ -238,11 +212,10 @@ if [ ! -x "$CHROMIUM" ] && [ "$(id -u)" -ne 0 ]; then
     for name in "Chromium renders the page" "the DOM has the device's row" \
                 "the DOM has the phase counts" "the DOM has a rejection row" \
                 "no script element came from the registry" "screenshot taken"; do
-        T_RUN=$((T_RUN + 1))
-        echo "ok $T_RUN # skip chromium not installed: $name"
+        skip "chromium not installed" "$name"
     done
 else
-    url=http://alice:secret@127.0.0.1:$T_PORT_FIXED/admin/status
+    url=http://alice:secret@127.0.0.1:$T_PORT_FIXED/ota/status
     chromium_run --dump-dom "$url" >"$T_WORK/dom.html"
     ok $? "Chromium renders the page"
     dom=$(cat "$T_WORK/dom.html")
@@ -271,7 +244,7 @@ jqt '[.rejections.by_id[] | {key: .id, value: .count}] | from_entries | .OTA0002
     "a graceful restart keeps the counts"
 
 apache_stop
-log_clean OTA00023 OTA00039 OTA00090 OTA00091 AH01631
+log_clean OTA00023 OTA00039 OTA00090 OTA00091 OTA00111 AH01631
 
 # ---- the same statements on PostgreSQL ----
 pg_part() {
@@ -281,7 +254,7 @@ pg_part() {
     apache_start status-pg "
 DBDriver pgsql
 DBDParams \"$PG_PARAMS\"
-$(status_locations)
+$(site_locations profile=off enroll=off scep=off status=on)
 " || return 1
     # the first request creates the schema
     [ "$(get "")" = 200 ] || return 1
@@ -322,7 +295,6 @@ if [ -n "$PG_HERE" ]; then
     log_clean
 else
     echo "# PostgreSQL not available: its part skipped"
-    T_RUN=$((T_RUN + 1))
-    echo "ok $T_RUN # skip postgresql not installed"
+    skip "postgresql not installed"
 fi
 done_testing

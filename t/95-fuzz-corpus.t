@@ -7,23 +7,13 @@
 # report, leak, or failed check of a target fails it. Also runs the known
 # answers of the GET message= decoding (fuzz/scepmsg_check.c).
 
-T_TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 cd "$T_TOP" || exit 1
-T_RUN=0
-T_FAIL=0
-ok() {   # ok STATUS NAME
-    T_RUN=$((T_RUN + 1))
-    if [ "$1" -eq 0 ]; then
-        echo "ok $T_RUN - $2"
-    else
-        T_FAIL=$((T_FAIL + 1))
-        echo "not ok $T_RUN - $2"
-    fi
-}
 
 TARGETS="phase2 device_plist scep_pki scep_get final template status"
-OUT=$(mktemp -d "${TMPDIR:-/tmp}/ota-fuzz-replay.XXXXXX")
-trap 'rm -rf "$OUT"' EXIT
+t_workdir ota-fuzz-replay || { echo "Bail out! work directory"; exit 1; }
+OUT=$T_WORK
+trap t_cleanup EXIT
 
 if ! make --no-print-directory -C "$T_TOP" fuzz-replay >"$OUT/build" 2>&1; then
     echo "Bail out! make fuzz-replay failed"
@@ -56,5 +46,4 @@ rc=$?
 grep '^not ok\|^#' "$OUT/scepmsg" | sed 's/^/# /'
 ok $rc "GET message= decoding: known answers ($(grep -c '^ok' "$OUT/scepmsg") checks)"
 
-echo "1..$T_RUN"
-[ "$T_FAIL" -eq 0 ]
+done_testing

@@ -6,11 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v wrk >/dev/null || { echo "1..0 # SKIP wrk not installed"; exit 0; }
-apache_start graceful '
-<Location /ota/profile>
-    SetHandler ota-profile-service
-    OTAEnrollURL /ota/enroll
-</Location>'
+t_setup
+apache_start graceful "$(site_locations auth=none enroll=off scep=off)"
 ok $? "apache2 starts"
 wrk -c 64 -t 2 -d 12s --timeout 10s -H 'Connection: close' \
     "$(t_url /ota/profile)" >"$T_WORK/wrk.out" 2>&1 &

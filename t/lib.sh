@@ -1,32 +1,73 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
-# Shared by the integration tests: TAP output, the test PKI, and a real
-# apache2 started from a generated configuration on a free loopback port.
-# Source it from a t/*.t bash script.
+# The one apache2 launcher, shared by the integration tests (t/*.t), the
+# benchmark (bench/), the demo (demo/run.sh) and the memory soak
+# (fuzz/soak.sh): TAP output, the test PKI, a real apache2 started from a
+# generated configuration on a free loopback port, and the standard
+# locations of an enrollment site (site_locations). Sourcing it only
+# defines things; a test starts with t_setup:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   t_setup
+#   apache_start NAME "$(site_locations auth=none)"
+#   ...
+#   apache_stop
+#   log_clean
+#   done_testing
 
-T_TOP=$(cd "$(dirname "$0")/.." && pwd)
+T_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T_BUILD=$T_TOP/build
 T_MODULES=$(apxs -q LIBEXECDIR)
 OTA_DEVICE=${OTA_DEVICE:-$T_BUILD/ota-device}
 PKI=$T_BUILD/pki
-T_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ota-test.XXXXXX")
-chmod 755 "$T_WORK"
+T_WORK=
 T_RUN=0
 T_FAIL=0
-T_PIDS=()
+T_PIDS=()       # background processes killed at exit
+T_CLEANUP=()    # functions run at exit, the last registered first
 
+# ---- set-up and clean-up ----
+# t_workdir [PREFIX]: a fresh work directory in T_WORK, readable by the
+# server's user.
+t_workdir() {
+    T_WORK=$(mktemp -d "${TMPDIR:-/tmp}/${1:-ota-test}.XXXXXX") || return 1
+    chmod 755 "$T_WORK"
+}
+
+# pki_build: the test PKI in $PKI (t/pki.sh: made once per build tree).
+pki_build() {
+    bash "$T_TOP/t/pki.sh" "$PKI"
+}
+
+# t_setup [PREFIX]: a test's work directory (PREFIX.XXXXXX, ota-test) and
+# the test PKI, and t_cleanup at exit (a signal exits, so that it runs
+# then too).
+t_setup() {
+    t_workdir "${1:-ota-test}" || { echo "Bail out! work directory"; exit 1; }
+    pki_build || { echo "Bail out! test PKI"; exit 1; }
+    trap t_cleanup EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# t_cleanup: the functions in T_CLEANUP, the server, the background
+# processes; the work directory goes unless a test failed or KEEP is set.
 t_cleanup() {
-    local pid
+    local i pid
+    for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do
+        "${T_CLEANUP[i]}" 2>/dev/null
+    done
     apache_stop 2>/dev/null
     for pid in "${T_PIDS[@]}"; do
         kill "$pid" 2>/dev/null
     done
+    [ -n "$T_WORK" ] || return 0
     if [ "$T_FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then
         rm -rf "$T_WORK"
     else
         echo "# work directory kept: $T_WORK"
     fi
 }
-trap t_cleanup EXIT
 
 # ---- TAP ----
 ok() {   # ok CONDITION-EXIT-STATUS NAME
@@ -63,13 +104,14 @@ unlike() {   # unlike TEXT REGEX NAME
     ! printf '%s' "$1" | grep -Eq -- "$2"
     ok $? "$3"
 }
+skip() {   # skip REASON [NAME]: a skipped test
+    T_RUN=$((T_RUN + 1))
+    echo "ok $T_RUN # skip $1${2:+: $2}"
+}
 done_testing() {
     echo "1..$T_RUN"
     [ "$T_FAIL" -eq 0 ]
 }
-
-# ---- PKI (made once per build tree) ----
-bash "$T_TOP/t/pki.sh" "$PKI" || { echo "Bail out! test PKI"; exit 1; }
 
 # ---- apache2 ----
 free_port() {
@@ -85,19 +127,41 @@ free_port() {
     done
 }
 
+# wait_http URL: waits until something answers HTTP(S) at URL (10 s).
+wait_http() {   # wait_http URL: until the server answers (a TLS server
+    local rc       # that wants a client certificate refuses curl: also up)
+    for _ in $(seq 1 100); do
+        curl -sk -o /dev/null "$1"
+        rc=$?
+        case $rc in 0|35|56) return 0 ;; esac
+        sleep 0.1
+    done
+    return 1
+}
+
 T_PORT=
+T_BASE=
 T_CONF=
 T_LOG=
 T_DB=
 
-# apache_config NAME EXTRA-CONFIG: writes $T_WORK/NAME/httpd.conf.
-# The module, mod_dbd with sqlite3, Basic auth users alice and bob
-# (password "secret"), and the test PKI are ready to use in EXTRA.
-# T_PROXY=1 loads mod_proxy and mod_proxy_http, T_NO_DBD=1 leaves mod_dbd
-# out, T_MPM picks the MPM (mpm_event).
+# apache_config NAME EXTRA-CONFIG: writes $T_WORK/NAME/httpd.conf and sets
+# T_PORT, T_BASE (the server's URL), T_CONF, T_LOG and T_DB. The module,
+# mod_dbd with sqlite3, Basic auth users alice and bob (password
+# "secret"), the test PKI and ${SERVER_URL} (Apache's variable for
+# T_BASE) are ready to use in EXTRA. The environment picks:
+#   T_MPM            the MPM (mpm_event)
+#   T_LOAD           more modules by name ("proxy proxy_http")
+#   T_NO_DBD=1       no mod_dbd
+#   T_SSL=1          mod_ssl: https with the test PKI's server identity
+#   T_DB_DIR         the sqlite3 database's directory (NAME/db)
+#   T_SIGNING_CERT   T_SIGNING_KEY: the profile signer (the test PKI's)
+#   T_LOGLEVEL       (info)
+#   T_PORT_FIXED     the port (a free one)
 apache_config() {
-    local dir=$T_WORK/$1 extra=$2 user_lines=
-    mkdir -p "$dir/htdocs" "$dir/db"
+    local dir=$T_WORK/$1 extra=$2 db user_lines= scheme=http m mods=
+    db=${T_DB_DIR:-$dir/db}
+    mkdir -p "$dir/htdocs" "$db"
     chmod 755 "$dir" "$dir/htdocs"
     [ -f "$T_WORK/users" ] || {
         htpasswd -cb "$T_WORK/users" alice secret >/dev/null 2>&1
@@ -105,18 +169,25 @@ apache_config() {
         chmod 644 "$T_WORK/users"
     }
     if [ "$(id -u)" -eq 0 ]; then
-        chown nobody:nogroup "$dir/db"
+        chown nobody:nogroup "$db"
         user_lines="User nobody
 Group nogroup"
     fi
+    for m in ${T_LOAD:-} ${T_SSL:+socache_shmcb ssl}; do
+        mods="${mods}LoadModule ${m}_module $T_MODULES/mod_$m.so
+"
+    done
+    [ -n "${T_SSL:-}" ] && scheme=https
     T_PORT=${T_PORT_FIXED:-$(free_port)}
+    T_BASE=$scheme://127.0.0.1:$T_PORT
     T_CONF=$dir/httpd.conf
     T_LOG=$dir/error.log
-    T_DB=$dir/db/ota.db
+    T_DB=$db/ota.db
     cat >"$T_CONF" <<CONF
 ServerRoot "$dir"
 ServerName 127.0.0.1
 Listen 127.0.0.1:$T_PORT
+Define SERVER_URL $T_BASE
 PidFile "$dir/httpd.pid"
 DefaultRuntimeDir "$dir"
 Mutex file:$dir default
@@ -133,17 +204,18 @@ LoadModule alias_module $T_MODULES/mod_alias.so
 LoadModule rewrite_module $T_MODULES/mod_rewrite.so
 LoadModule mime_module $T_MODULES/mod_mime.so
 ${T_NO_DBD:+#}LoadModule dbd_module $T_MODULES/mod_dbd.so
-${T_PROXY:+LoadModule proxy_module $T_MODULES/mod_proxy.so}
-${T_PROXY:+LoadModule proxy_http_module $T_MODULES/mod_proxy_http.so}
-LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
+${mods}LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
 TypesConfig /etc/mime.types
 DocumentRoot "$dir/htdocs"
+${T_SSL:+SSLEngine on
+SSLCertificateFile \"$PKI/server-chain.pem\"
+SSLCertificateKeyFile \"$PKI/server.key\"}
 ${T_NO_DBD:+#}DBDriver sqlite3
-${T_NO_DBD:+#}DBDParams "$dir/db/ota.db"
-CustomLog "$dir/access.log" "%h %u \"%r\" %>s %b udid=%{OTA_UDID}e phase=%{OTA_PHASE}e"
+${T_NO_DBD:+#}DBDParams "$db/ota.db"
+CustomLog "$dir/access.log" "%h %u \"%r\" %>s %b udid=%{OTA_UDID}e phase=%{OTA_PHASE}e %t"
 
-OTAEnrollSigningCertificate "$PKI/signing-chain.pem"
-OTAEnrollSigningKey "$PKI/signing.key"
+OTAEnrollSigningCertificate "${T_SIGNING_CERT:-$PKI/signing-chain.pem}"
+OTAEnrollSigningKey "${T_SIGNING_KEY:-$PKI/signing.key}"
 OTAEnrollDeviceCA "$PKI/device-ca-chain.pem"
 OTAEnrollOrganization "mod_ota_enroll tests"
 OTAEnrollIdentifier org.example.test.ota
@@ -160,14 +232,13 @@ apache_start() {
         echo "# apache2 failed to start:"; sed 's/^/#   /' "$T_WORK/start.out" "$T_LOG" 2>/dev/null
         return 1
     fi
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$T_PORT/" && return 0
-        sleep 0.1
-    done
+    wait_http "$T_BASE/" && return 0
     echo "# apache2 did not answer on $T_PORT"
     return 1
 }
 
+# apache_stop: stops the server of T_CONF, its children killed if they
+# hang (20 s).
 apache_stop() {
     local pidfile pid
     [ -n "$T_CONF" ] || return 0
@@ -175,13 +246,105 @@ apache_stop() {
     [ -f "$pidfile" ] || return 0
     pid=$(cat "$pidfile")
     kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 200); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
+    # children stuck for good (they would keep sqlite's lock): apache2
+    # -k start made the parent a process group leader
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL -- "-$pid" 2>/dev/null
+        sleep 0.5
+    fi
     rm -f "$pidfile"
 }
 
+t_url() {
+    echo "$T_BASE$1"
+}
+
+# ---- the site ----
+# auth_basic [REQUIRE [REALM]]: Basic authentication against the users
+# file (alice and bob), in a <Location>: Require valid-user unless
+# REQUIRE says otherwise.
+auth_basic() {
+    cat <<CONF
+AuthType Basic
+AuthName "${2:-Device enrollment}"
+AuthUserFile "$T_WORK/users"
+Require ${1:-valid-user}
+CONF
+}
+
+# location PATH HANDLER [DIRECTIVES]: a <Location> with its handler and
+# DIRECTIVES (one a line, blank lines dropped, indented unless they are).
+location() {
+    echo "<Location $1>"
+    echo "    SetHandler $2"
+    printf '%s\n' "${3:-}" | sed '/^[[:space:]]*$/d; s/^\([^[:space:]]\)/    \1/'
+    echo "</Location>"
+}
+
+# site_locations [OPTION=VALUE...]: the standard locations of an
+# enrollment site, for apache_start's EXTRA-CONFIG:
+#   PREFIX/profile  ota-profile-service behind Basic auth, OTAEnrollURL
+#                   PREFIX/enroll
+#   PREFIX/enroll   ota-enroll, OTAEnrollSCEPURL the built-in CA below,
+#                   OTAEnrollSCEPSubject "O=Example Inc./CN=%{UDID}"
+#   PREFIX/scep     ota-scep, the built-in CA (the test PKI's signing CA,
+#                   set server-wide)
+#   PREFIX/status   ota-status behind Basic auth, alice only (status=on)
+# Options:
+#   prefix=/ota               the locations' common prefix
+#   profile=, enroll=, scep=, status=   on or off (on, on, on, off)
+#   auth=basic|none           the profile service behind Basic auth, or
+#                             open to anyone (OTAEnrollAnonymous on)
+#   url=URL                   OTAEnrollURL (PREFIX/enroll)
+#   scep_url=URL              OTAEnrollSCEPURL (this server's PREFIX/scep;
+#                             give it when scep=off)
+#   subject=TEMPLATE          OTAEnrollSCEPSubject (empty: the default)
+#   challenge=MODE            OTAEnrollSCEPChallenge (empty: the default)
+#   final=FILE                OTAEnrollProfile (empty: none)
+#   profile_extra=, enroll_extra=, scep_extra=, status_extra=
+#                             more directives in that location
+site_locations() {
+    local prefix=/ota profile=on enroll=on scep=on status=off auth=basic
+    local url= scep_url= subject='O=Example Inc./CN=%{UDID}' challenge= final=
+    local profile_extra= enroll_extra= scep_extra= status_extra= opt
+    local here='${SERVER_URL}'
+    for opt in "$@"; do
+        case $opt in
+        prefix=*|profile=*|enroll=*|scep=*|status=*|auth=*|url=*|scep_url=*|\
+        subject=*|challenge=*|final=*|profile_extra=*|enroll_extra=*|\
+        scep_extra=*|status_extra=*)
+            printf -v "${opt%%=*}" '%s' "${opt#*=}" ;;
+        *)
+            echo "site_locations: unknown option '$opt'" >&2
+            return 1 ;;
+        esac
+    done
+    [ "$profile" = on ] && location "$prefix/profile" ota-profile-service \
+        "OTAEnrollURL ${url:-$prefix/enroll}
+$([ "$auth" = basic ] && auth_basic || echo "OTAEnrollAnonymous on")
+$profile_extra"
+    [ "$enroll" = on ] && location "$prefix/enroll" ota-enroll \
+        "OTAEnrollSCEPURL ${scep_url:-$here$prefix/scep}
+${subject:+OTAEnrollSCEPSubject \"$subject\"}
+${challenge:+OTAEnrollSCEPChallenge $challenge}
+${final:+OTAEnrollProfile \"$final\"}
+$enroll_extra"
+    if [ "$scep" = on ]; then
+        echo "OTAEnrollCACertificate \"$PKI/signing-ca.pem\""
+        echo "OTAEnrollCAKey \"$PKI/signing-ca.key\""
+        location "$prefix/scep" ota-scep "$scep_extra"
+    fi
+    [ "$status" = on ] && location "$prefix/status" ota-status \
+        "$(auth_basic 'user alice' 'Enrollment admin')
+$status_extra"
+    return 0
+}
+
+# ---- the error log and the database ----
 # log_clean [ALLOWED-ID...]: no [warn]/[error]/[crit]/[alert]/[emerg] line
 # in the error log except those carrying one of the allowed ids.
 log_clean() {
@@ -205,6 +368,7 @@ db_count() {   # db_count SQL: one number from the test database
     sqlite3 "$T_DB" "$1" 2>/dev/null || echo "db-error"
 }
 
+# ---- peers ----
 # ndes_like PATH CA-PEM: Apache config for a SCEP location that answers
 # GetCACert from a file and never answers GetCACaps, as NDES on Windows
 # Server 2008 behaved in the iOS 4 story.
@@ -223,22 +387,21 @@ Alias $1 "$der"
 CONF
 }
 
-# scepserver_start: micromdm's scepserver as an external CA on a free port
-# (SCEP_URL), enrollment challenge "scep-secret".
+# scepserver_start [CHALLENGE]: micromdm's scepserver as an external CA on
+# a free port (SCEP_URL, its CA in SCEP_CA, its pid in SCEP_PID),
+# enrollment challenge CHALLENGE ("scep-secret").
 scepserver_start() {
     local dir=$T_WORK/scepserver port
     mkdir -p "$dir"
     (cd "$dir" && scepserver ca -init -depot depot -keySize 2048 >/dev/null 2>&1)
     port=$(free_port)
-    scepserver -depot "$dir/depot" -port "$port" -challenge scep-secret \
+    scepserver -depot "$dir/depot" -port "$port" -challenge "${1:-scep-secret}" \
         >"$dir/log" 2>&1 &
-    T_PIDS+=($!)
+    SCEP_PID=$!
+    T_PIDS+=("$SCEP_PID")
     SCEP_URL=http://127.0.0.1:$port/scep
     SCEP_CA=$dir/depot/ca.pem
-    for _ in $(seq 1 50); do
-        curl -s -o /dev/null "$SCEP_URL?operation=GetCACaps" && return 0
-        sleep 0.1
-    done
+    wait_http "$SCEP_URL?operation=GetCACaps" && return 0
     echo "# scepserver did not start"
     return 1
 }
@@ -290,8 +453,4 @@ refused() {
     is "$got" "$want" "$name: HTTP $want"
     is "$(( $(log_count "$id") - n0 ))" 1 "$name: one $id line"
     is "$(db_state)" "$before" "$name: nothing stored or consumed"
-}
-
-t_url() {
-    echo "http://127.0.0.1:$T_PORT$1"
 }

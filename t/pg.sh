@@ -3,12 +3,13 @@
 # test's work directory, listening on 127.0.0.1 on a free port with its
 # socket in the work directory, a role and a database for the module
 # (password authentication over TCP), stopped and removed at the end.
-# Source it after t/lib.sh:
+# Source it after t/lib.sh (it only defines things):
 #
 #   . "$(dirname "$0")/lib.sh"
 #   . "$(dirname "$0")/pg.sh"
 #   pg_require          # "1..0 # SKIP postgresql not installed" if missing
-#   pg_init && pg_start
+#   t_setup
+#   pg_init             # stopped by t_cleanup at exit
 #   ... DBDriver pgsql / DBDParams "$PG_PARAMS" ...
 #   pg_sql "select count(*) from ota_device"
 #
@@ -19,10 +20,10 @@ PG_BIN=${PG_BIN:-}
 if [ -z "$PG_BIN" ]; then
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 fi
-PG_DIR=$T_WORK/pg
-PG_DATA=$PG_DIR/data
-PG_SOCK=$PG_DIR/run
-PG_LOG=$PG_DIR/server.log
+PG_DIR=
+PG_DATA=
+PG_SOCK=
+PG_LOG=
 PG_PORT=
 PG_DB=ota
 PG_USER=ota
@@ -37,12 +38,12 @@ pg_available() {
 }
 
 # pg_require: ends the test with a TAP skip when PostgreSQL is missing,
-# except in CI (CI=true), which installs it from .ci/packages: there a
+# except in CI (CI=true), which installs it from .ci/packages-test: there a
 # missing PostgreSQL is a failure, never a silent skip.
 pg_require() {
     pg_available && return 0
     if [ "${CI:-}" = true ]; then
-        echo "Bail out! postgresql not installed (.ci/packages lists it)"
+        echo "Bail out! postgresql not installed (.ci/packages-test lists it)"
         exit 1
     fi
     echo "1..0 # SKIP postgresql not installed"
@@ -58,10 +59,15 @@ pg_as() {
     fi
 }
 
-# pg_init: initdb, configuration, port. Sets PG_PORT and PG_PARAMS (the
-# DBDParams of the module's role).
+# pg_init: initdb in $T_WORK/pg, configuration, port, start; t_cleanup
+# stops it. Sets PG_PORT and PG_PARAMS (the DBDParams of the module's
+# role).
 pg_init() {
-    local pwfile=$PG_DIR/pw
+    PG_DIR=$T_WORK/pg
+    PG_DATA=$PG_DIR/data
+    PG_SOCK=$PG_DIR/run
+    PG_LOG=$PG_DIR/server.log
+    T_CLEANUP+=(pg_stop)
     mkdir -p "$PG_DIR" "$PG_SOCK"
     if [ "$(id -u)" -eq 0 ]; then
         PG_OWNER=postgres
@@ -112,7 +118,7 @@ pg_start() {
 }
 
 pg_stop() {
-    [ -f "$PG_DATA/postmaster.pid" ] || return 0
+    [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ] || return 0
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop \
         >"$PG_DIR/pg_ctl.out" 2>&1
 }
@@ -131,11 +137,3 @@ pg_sql() {
         -c "$1" 2>/dev/null || echo "db-error"
 }
 
-# At exit: the server is stopped before t_cleanup removes its directory.
-pg_cleanup() {
-    pg_stop 2>/dev/null
-}
-trap 'pg_cleanup; t_cleanup' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM

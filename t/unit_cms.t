@@ -1,2 +1,2 @@
 #!/bin/sh
-exec "$(dirname "$0")/../build/t/unit_cms" "$(dirname "$0")"
+exec "$(dirname "$0")/../build/t/$(basename "$0" .t)" "$(dirname "$0")"

@@ -5,6 +5,7 @@
  * and scepserver 2.1.0 (t/fixtures/scep). Usage: unit_scep T_DIR. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <apr_general.h>
@@ -20,15 +21,13 @@
 #include "ota_cms.h"
 #include "ota_scep.h"
 #include "ota_pool.h"
-#include "tap.h"
+#include "unit.h"
 
 #define OID_MESSAGE_TYPE "2.16.840.1.113733.1.9.2"
 #define OID_SENDER_NONCE "2.16.840.1.113733.1.9.5"
 #define OID_TID          "2.16.840.1.113733.1.9.7"
 #define CHALLENGE        "s3cret-Challenge"
 
-static apr_pool_t *pool;
-static const char *tdir, *pki, *scratch;
 static ota_identity *ca, *other;
 
 typedef struct device {
@@ -39,84 +38,6 @@ typedef struct device {
 } device;
 
 /* ---- helpers ---- */
-
-static const char *in_dir(const char *dir, const char *name)
-{
-    return apr_pstrcat(pool, dir, "/", name, NULL);
-}
-
-static int slurp(const char *file, unsigned char **buf, apr_size_t *len)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    int ok;
-
-    if (apr_file_open(&f, file, APR_FOPEN_READ | APR_FOPEN_BINARY,
-                      APR_OS_DEFAULT, pool) != APR_SUCCESS) {
-        return 0;
-    }
-    ok = apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS;
-    if (ok) {
-        *len = (apr_size_t)fi.size;
-        *buf = apr_palloc(pool, *len + 1);
-        ok = apr_file_read_full(f, *buf, *len, NULL) == APR_SUCCESS;
-    }
-    apr_file_close(f);
-    return ok;
-}
-
-static int spill(const char *file, const unsigned char *buf, apr_size_t len)
-{
-    apr_file_t *f;
-    int ok;
-
-    if (apr_file_open(&f, file, APR_FOPEN_WRITE | APR_FOPEN_CREATE
-                      | APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY,
-                      APR_OS_DEFAULT, pool) != APR_SUCCESS) {
-        return 0;
-    }
-    ok = apr_file_write_full(f, buf, len, NULL) == APR_SUCCESS;
-    apr_file_close(f);
-    return ok;
-}
-
-static EVP_PKEY *owned_key(EVP_PKEY *k)
-{
-    return ota_own_pkey(pool, k);
-}
-
-static X509 *pem_cert(const char *file)
-{
-    BIO *b = BIO_new_file(file, "r");
-    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-
-    BIO_free(b);
-    return ota_own_x509(pool, x);
-}
-
-static EVP_PKEY *pem_key(const char *file)
-{
-    BIO *b = BIO_new_file(file, "r");
-    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-
-    BIO_free(b);
-    return owned_key(k);
-}
-
-static ota_identity *identity(const char *name)
-{
-    ota_identity *id = NULL;
-    const char *why = NULL;
-
-    if (ota_identity_load(&id, in_dir(pki, apr_pstrcat(pool, name, ".pem",
-                                                       NULL)),
-                          in_dir(pki, apr_pstrcat(pool, name, ".key", NULL)),
-                          &why, pool) != APR_SUCCESS) {
-        printf("# cannot load %s: %s\n", name, why ? why : "?");
-        return NULL;
-    }
-    return id;
-}
 
 static X509_NAME *subject_name(const char *cn)
 {
@@ -255,24 +176,6 @@ static int same_nonce(const ota_scep_request *r, const ota_scep_sent *s)
 }
 
 /* ---- hand-built messages ---- */
-
-static unsigned char *der_of(CMS_ContentInfo *cms, apr_size_t *len)
-{
-    unsigned char *buf = NULL, *copy = NULL;
-    int n = cms ? i2d_CMS_ContentInfo(cms, &buf) : -1;
-
-    *len = 0;
-    if (n > 0) {
-        copy = apr_pmemdup(pool, buf, n);
-        *len = (apr_size_t)n;
-    }
-    else {
-        printf("# OpenSSL: %s\n", ota_openssl_error(pool));
-    }
-    OPENSSL_free(buf);
-    CMS_ContentInfo_free(cms);
-    return copy;
-}
 
 static unsigned char *csr_der(X509_REQ *csr, apr_size_t *len)
 {
@@ -828,6 +731,95 @@ static void test_poll(device *d)
     ASN1_INTEGER_free(serial);
 }
 
+/* A CRL of the test CA with one entry, DER. */
+static const unsigned char *test_crl(apr_size_t *len)
+{
+    X509_CRL *crl = X509_CRL_new();
+    X509_REVOKED *rev = X509_REVOKED_new();
+    ASN1_INTEGER *serial = ASN1_INTEGER_new();
+    ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL));
+    unsigned char *der = NULL;
+    const unsigned char *copy = NULL;
+    int n = -1;
+
+    if (crl && rev && serial && now && ASN1_INTEGER_set(serial, 0x77)
+        && X509_REVOKED_set_serialNumber(rev, serial)
+        && X509_REVOKED_set_revocationDate(rev, now)
+        && X509_CRL_add0_revoked(crl, rev)
+        && X509_CRL_set_version(crl, X509_CRL_VERSION_2)
+        && X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert))
+        && X509_CRL_set1_lastUpdate(crl, now)
+        && X509_CRL_sign(crl, ca->key, EVP_sha256())) {
+        rev = NULL;
+        n = i2d_X509_CRL(crl, &der);
+    }
+    if (n > 0) {
+        copy = apr_pmemdup(pool, der, n);
+        *len = (apr_size_t)n;
+    }
+    OPENSSL_free(der);
+    X509_REVOKED_free(rev);
+    X509_CRL_free(crl);
+    ASN1_INTEGER_free(serial);
+    ASN1_TIME_free(now);
+    return copy;
+}
+
+/* The CRLs in a CertRep's envelope, opened with the device's key. */
+static int reply_crls(const unsigned char *der, apr_size_t len, device *d)
+{
+    const unsigned char *p = der;
+    CMS_ContentInfo *rep = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+    CMS_ContentInfo *env = NULL, *inner = NULL;
+    BIO *content = BIO_new(BIO_s_mem()), *plain = BIO_new(BIO_s_mem());
+    STACK_OF(X509_CRL) *crls = NULL;
+    int n = -1;
+
+    if (rep && content && plain
+        && CMS_verify(rep, NULL, NULL, NULL, content,
+                      CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1
+        && (env = d2i_CMS_bio(content, NULL)) != NULL
+        && CMS_decrypt(env, d->key, d->self, NULL, plain, CMS_BINARY) == 1
+        && (inner = d2i_CMS_bio(plain, NULL)) != NULL
+        && (crls = CMS_get1_crls(inner)) != NULL) {
+        n = sk_X509_CRL_num(crls);
+    }
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    CMS_ContentInfo_free(inner);
+    CMS_ContentInfo_free(env);
+    CMS_ContentInfo_free(rep);
+    BIO_free(content);
+    BIO_free(plain);
+    return n;
+}
+
+/* GetCRL: read like GetCert, answered with the CRL enveloped to the
+ * requester. */
+static void test_get_crl(device *d)
+{
+    ota_scep_client c = d->c;
+    ota_scep_request *r = NULL;
+    const unsigned char *crl, *der = NULL;
+    apr_size_t crl_len = 0, len = 0;
+    ASN1_INTEGER *serial = ASN1_INTEGER_new();
+
+    ASN1_INTEGER_set(serial, 0x5CE9);
+    c.type = OTA_SCEP_GET_CRL;
+    c.csr = NULL;
+    c.issuer = X509_get_subject_name(ca->cert);
+    c.serial = serial;
+    is_int(verdict_of(send_req(&c), NULL, &r), -1, "GetCRL: server ok");
+    crl = test_crl(&crl_len);
+    ok(r && crl && ota_scep_reply_crl(&der, &len, ca, r, crl, crl_len, pool)
+                   == APR_SUCCESS, "GetCRL: CertRep with the CRL built");
+    is_int(der ? reply_crls(der, len, d) : -1, 1,
+           "GetCRL: the requester opens it and finds the one CRL");
+    ok(r && ota_scep_reply_crl(&der, &len, ca, r,
+                               (const unsigned char *)"junk", 4, pool)
+            == APR_EINVAL, "GetCRL: an unreadable CRL is refused");
+    ASN1_INTEGER_free(serial);
+}
+
 static void test_renewal(device *d, X509 *issued)
 {
     device *n = device_new("renewed", NULL, 2048);
@@ -916,7 +908,7 @@ static void test_certs_only(void)
     STACK_OF(X509) *certs = sk_X509_new_null();
     const unsigned char *der = NULL;
     apr_size_t len = 0;
-    const char *file = in_dir(scratch, "chain.p7");
+    const char *file = scratch_file("chain.p7");
     const char *cmd;
 
     sk_X509_push(certs, ca->cert);
@@ -945,7 +937,7 @@ static void test_openssl_reads(device *d)
     verdict_of(s, NULL, &r);
     der = r && r->ok ? reply(&len, r, OTA_SCEP_SUCCESS, 0, NULL,
                              issue(r->csr)) : NULL;
-    b = BIO_new_file(in_dir(scratch, "dev.pem"), "w");
+    b = BIO_new_file(scratch_file("dev.pem"), "w");
     PEM_write_bio_X509(b, d->self);
     PEM_write_bio_PrivateKey(b, d->key, NULL, NULL, 0, NULL, NULL);
     BIO_free(b);
@@ -955,7 +947,7 @@ static void test_openssl_reads(device *d)
                        "-in env.der -recip dev.pem -binary -out deg.der && "
                        "openssl pkcs7 -inform DER -in deg.der -print_certs "
                        "-noout | grep -q 'CN *= *device'", scratch);
-    ok(der && spill(in_dir(scratch, "rep.der"), der, len)
+    ok(der && spill(scratch_file("rep.der"), der, len)
        && system(cmd) == 0,
        "openssl cms verifies and decrypts the CertRep");
 }
@@ -997,11 +989,11 @@ static void test_scepserver_reply(void)
     ota_scep_reply *rep;
     unsigned char *req, *rsp;
     apr_size_t req_len, rsp_len;
-    X509 *server = pem_cert(in_dir(dir, "scepserver-ca.pem"));
+    X509 *server = cert_file(in_dir(dir, "scepserver-ca.pem"));
 
     memset(&d, 0, sizeof(d));
-    d.c.key = pem_key(in_dir(dir, "client.key"));
-    d.c.cert = pem_cert(in_dir(dir, "client.pem"));
+    d.c.key = key_file(in_dir(dir, "client.key"));
+    d.c.cert = cert_file(in_dir(dir, "client.pem"));
     if (!ok(server && d.c.key && d.c.cert
             && slurp(in_dir(dir, "client-pkcsreq.der"), &req, &req_len)
             && slurp(in_dir(dir, "scepserver-certrep.der"), &rsp, &rsp_len),
@@ -1068,6 +1060,7 @@ static void run(void)
     test_garbage(d);
     test_content_type_bound(d);
     test_poll(d);
+    test_get_crl(d);
     test_renewal(d, issued);
     test_key_size();
     test_challenge_forms(d);
@@ -1080,28 +1073,11 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/unit_scep.XXXXXX";
-    const char *cmd;
-
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    tdir = argc > 1 ? argv[1] : "t";
-    pki = apr_pstrcat(pool, tdir, "/../build/pki", NULL);
-    cmd = apr_psprintf(pool, "bash %s/pki.sh %s", tdir, pki);
-    if (ok(system(cmd) == 0, "test PKI built")
-        && ok((scratch = mkdtemp(tmpl)) != NULL, "scratch directory")
-        && ok((ca = identity("signing-ca")) != NULL
-              && (other = identity("signing")) != NULL,
+    if (unit_setup(argc, argv, UNIT_PKI | UNIT_SCRATCH)
+        && ok((ca = identity("signing-ca.pem", "signing-ca.key")) != NULL
+              && (other = identity("signing.pem", "signing.key")) != NULL,
               "CA and another identity load")) {
         run();
     }
-    if (scratch) {
-        cmd = apr_psprintf(pool, "rm -rf %s", scratch);
-        if (system(cmd) != 0) {
-            printf("# could not remove %s\n", scratch);
-        }
-    }
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

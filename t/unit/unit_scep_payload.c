@@ -14,14 +14,10 @@
 #include "ota_plist.h"
 #include "ota_profile.h"
 #include "scep_payload.h"
-#include "tap.h"
+#include "unit.h"
+#include "plist_check.h"
 
 #define UDID "6A1B2C3D-0000-4000-8000-00000000D001"
-
-static apr_pool_t *pool;
-
-#include "plist_check.h"
-static const char *tdir;
 
 static const ota_plist_limits loose = { 1024 * 1024, 16, 256, 4096 };
 
@@ -519,17 +515,11 @@ static void test_payload(void)
 
 int main(int argc, char **argv)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    tdir = argc > 1 ? argv[1] : "t";
-
+    unit_setup(argc, argv, 0);
     test_subject();
     test_fill();
     test_capabilities();
     test_payload();
     test_san();
-
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

@@ -10,11 +10,10 @@
 
 #include "ota_challenge.h"
 #include "ota_store.h"
-#include "tap.h"
+#include "unit.h"
 
 #define RACERS 8
 
-static apr_pool_t *pool;
 static const apr_dbd_driver_t *drv;
 static char dbpath[] = "/tmp/unit_store.XXXXXX";
 static ota_db db;
@@ -263,21 +262,49 @@ static void test_refusals(void)
     is_int(count("device"), 4, "four devices");
 }
 
+/* A device re-enrolls for its own user only: another user's challenge
+ * cannot take its UDID (nothing is consumed or stored); its own user
+ * with another device identity is allowed and noted. */
 static void test_reenroll(void)
 {
     const char *why = NULL, *got = NULL;
     const char *first = device_col("UDID-1", 3);
+    ota_device_record dev = { "UDID-1", "SERIAL", "iPhone15,2", "17.1",
+                              "alice" };
+    ota_challenge_verdict v;
     apr_status_t rv;
+    int used_before;
 
     ota_store_challenge_add(&db, "c6", NULL, t0, apr_time_from_sec(600),
                             &why, pool);
+    used_before = count("challenge_used");
     is_int(redeem("c6", NULL, t0 + apr_time_from_sec(100), "UDID-1", "dave",
-                  &got, &rv), OTA_CHALLENGE_OK, "same device enrolls again");
+                  &got, &rv), OTA_CHALLENGE_DEVICE_BOUND,
+           "another user's challenge for alice's UDID: device-bound");
+    is_str(ota_challenge_verdict_name(OTA_CHALLENGE_DEVICE_BOUND),
+           "device-bound", "its name");
+    is_int(count("device"), 4, "nothing stored");
+    is_str(device_col("UDID-1", 0), "alice", "the device stays alice's");
+    is_int(count("challenge_used"), used_before,
+           "the challenge is not consumed");
+    dev.identity = "digest-1";
+    ota_store_challenge_redeem(&v, &db, "c6", NULL,
+                               t0 + apr_time_from_sec(100), &dev, &why,
+                               pool);
+    is_int(v, OTA_CHALLENGE_OK, "the same user enrolls the device again");
+    is_str(dev.bound_user, "alice", "... it was bound to her");
     is_int(count("device"), 4, "device updated, not duplicated");
-    is_str(device_col("UDID-1", 0), "dave", "caller's user kept");
     is_str(device_col("UDID-1", 3), first, "first_seen kept");
     is_str(device_col("UDID-1", 4),
            apr_ltoa(pool, (long)apr_time_sec(t0) + 100), "last_seen moved");
+    ota_store_challenge_add(&db, "c6b", NULL, t0, apr_time_from_sec(600),
+                            &why, pool);
+    dev.identity = "digest-2";
+    ota_store_challenge_redeem(&v, &db, "c6b", NULL,
+                               t0 + apr_time_from_sec(101), &dev, &why,
+                               pool);
+    ok(v == OTA_CHALLENGE_OK && dev.identity_changed,
+       "the same user with another device identity: allowed, noted");
 }
 
 static void test_errors(void)
@@ -299,7 +326,7 @@ static void test_errors(void)
     ok(rv != APR_SUCCESS && v != OTA_CHALLENGE_OK,
        "device insert failure is a database error");
     ok(why && strstr(why, "refused by test"), "why has the driver's reason");
-    is_int(count("challenge_used"), 5, "failed redeem rolled back");
+    is_int(count("challenge_used"), 6, "failed redeem rolled back");
     is_int(redeem("c7", NULL, t0, "UDID-5", NULL, NULL, &rv),
            OTA_CHALLENGE_OK, "challenge still redeemable");
     is_int(ota_store_count(&n, &db, "passwd", &why, pool), APR_EINVAL,
@@ -672,11 +699,15 @@ static void test_revocation(void)
     ok(stored, "CRL 2 replaces CRL 1");
     ota_store_crl_put(&stored, &db, "CAID", 1, &row, &why, pool);
     ok(!stored, "a replacement of CRL 1 that came late is not stored");
-    ota_store_crl_get(&got, &db, "CAID", &why, pool);
+    ota_store_crl_get(&got, &db, "CAID", 1, &why, pool);
     ok(got.found && got.number == 2 && !strcmp(got.der_base64, "MAE=")
        && got.next_update == row.next_update - row.next_update
                                                 % APR_USEC_PER_SEC,
        "the stored CRL reads back");
+    ota_store_crl_due(&db, &why, pool);
+    ota_store_crl_get(&got, &db, "CAID", 0, &why, pool);
+    ok(got.found && got.number == 2 && got.next_update == 0
+       && !got.der_base64, "marked due; its head reads without the DER");
 }
 
 /* The writer forks before the holder opens its connection: sqlite keeps
@@ -720,12 +751,11 @@ static void test_locked_retry(void)
     unlink(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    int fd, rc;
+    int fd;
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    unit_setup(argc, argv, 0);
     apr_dbd_init(pool);
     t0 = apr_time_now();
     if ((fd = mkstemp(dbpath)) < 0) {
@@ -733,28 +763,22 @@ int main(void)
         return 1;
     }
     close(fd);
-    if (!ok(apr_dbd_get_driver(pool, "sqlite3", &drv) == APR_SUCCESS,
-            "sqlite3 driver")
-        || !ok(open_db(&db, dbpath, pool) == APR_SUCCESS,
-               "database opened")) {
-        unlink(dbpath);
-        return tap_done();
+    if (ok(apr_dbd_get_driver(pool, "sqlite3", &drv) == APR_SUCCESS,
+           "sqlite3 driver")
+        && ok(open_db(&db, dbpath, pool) == APR_SUCCESS, "database opened")) {
+        test_schema();
+        test_redeem();
+        test_refusals();
+        test_reenroll();
+        test_errors();
+        test_registry();
+        test_revocation();
+        test_migration();
+        test_concurrent_schema();
+        test_race();
+        test_locked_retry();
+        apr_dbd_close(drv, db.handle);
     }
-    test_schema();
-    test_redeem();
-    test_refusals();
-    test_reenroll();
-    test_errors();
-    test_registry();
-    test_revocation();
-    test_migration();
-    test_concurrent_schema();
-    test_race();
-    test_locked_retry();
-    apr_dbd_close(drv, db.handle);
     unlink(dbpath);
-    apr_pool_destroy(pool);
-    rc = tap_done();
-    apr_terminate();
-    return rc;
+    return unit_done();
 }

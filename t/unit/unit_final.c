@@ -17,62 +17,21 @@
 
 #include "ota_final.h"
 #include "ota_pool.h"
-#include "tap.h"
+#include "unit.h"
 
 #define UDID_A "6A1B2C3D-0000-4000-8000-00000000D0CA"
 #define UDID_B "6A1B2C3D-0000-4000-8000-00000000D0CB"
 #define WIFI_UUID "5B0E1C44-2F7A-4D2B-8C1E-9A6F3D2B7E02"
 
-static apr_pool_t *pool;
-static const char *tdir, *pki, *scratch;
 static X509 *dev_cert, *other_cert;
 static EVP_PKEY *dev_key, *other_key;
 static const ota_profile_meta meta = {
     "com.example.ota", "Example Org", "Device enrollment", "Final settings"
 };
 
-static const char *in_dir(const char *dir, const char *name)
-{
-    return apr_pstrcat(pool, dir, "/", name, NULL);
-}
-
 static const char *fixture(const char *name)
 {
     return apr_pstrcat(pool, tdir, "/fixtures/profiles/", name, NULL);
-}
-
-static int spill(const char *file, const void *data, apr_size_t len)
-{
-    FILE *f = fopen(file, "wb");
-    int good;
-
-    if (!f) {
-        return 0;
-    }
-    good = fwrite(data, 1, len, f) == len;
-    return fclose(f) == 0 && good;
-}
-
-static const char *slurp(const char *file)
-{
-    char *text = NULL;
-    apr_size_t len = 0;
-    apr_file_t *f;
-    apr_finfo_t fi;
-
-    if (apr_file_open(&f, file, APR_FOPEN_READ, APR_OS_DEFAULT, pool)
-        != APR_SUCCESS) {
-        return NULL;
-    }
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS) {
-        text = apr_pcalloc(pool, (apr_size_t)fi.size + 1);
-        if (apr_file_read_full(f, text, (apr_size_t)fi.size, &len)
-            != APR_SUCCESS) {
-            text = NULL;
-        }
-    }
-    apr_file_close(f);
-    return text;
 }
 
 static int count_of(const char *text, const char *needle)
@@ -84,24 +43,6 @@ static int count_of(const char *text, const char *needle)
         text += strlen(needle);
     }
     return n;
-}
-
-static X509 *cert_load(const char *name)
-{
-    BIO *b = BIO_new_file(in_dir(pki, name), "r");
-    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-
-    BIO_free(b);
-    return ota_own_x509(pool, x);
-}
-
-static EVP_PKEY *key_load(const char *name)
-{
-    BIO *b = BIO_new_file(in_dir(pki, name), "r");
-    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-
-    BIO_free(b);
-    return ota_own_pkey(pool, k);
 }
 
 /* A self-signed P-256 certificate, made with the X509 API. */
@@ -351,12 +292,12 @@ static const char *deep_profile(int n)
 
 static void test_refusals_made_here(void)
 {
-    const char *big = in_dir(scratch, "big.plist");
-    const char *bom = in_dir(scratch, "bom.plist");
-    const char *deep = in_dir(scratch, "deep.plist");
-    const char *blank = in_dir(scratch, "blank.plist");
-    const char *signed_file = in_dir(scratch, "signed.mobileconfig");
-    const char *xml = slurp(fixture("payloads.plist")), *cmd;
+    const char *big = scratch_file("big.plist");
+    const char *bom = scratch_file("bom.plist");
+    const char *deep = scratch_file("deep.plist");
+    const char *blank = scratch_file("blank.plist");
+    const char *signed_file = scratch_file("signed.mobileconfig");
+    const char *xml = slurp_text(fixture("payloads.plist")), *cmd;
     char *pad = apr_palloc(pool, OTA_FINAL_MAX_FILE + 2);
     ota_final_profile *fp;
 
@@ -368,13 +309,13 @@ static void test_refusals_made_here(void)
     refused(big, "larger than 1048576 bytes", "a file over 1 MiB refused");
     ok(spill(blank, " \n", 2), "a blank file written");
     refused(blank, "not an XML property list", "a blank file refused");
-    refused(in_dir(scratch, "missing.plist"), "cannot read",
+    refused(scratch_file("missing.plist"), "cannot read",
             "a missing file refused");
     refused(scratch, "not a regular file", "a directory refused");
     cmd = apr_psprintf(pool, "openssl cms -sign -nodetach -binary -outform DER"
                        " -in %s -signer %s -inkey %s -out %s 2>/dev/null",
-                       fixture("payloads.plist"), in_dir(pki, "signing.pem"),
-                       in_dir(pki, "signing.key"), signed_file);
+                       fixture("payloads.plist"), pki_file("signing.pem"),
+                       pki_file("signing.key"), signed_file);
     ok(system(cmd) == 0, "a signed profile made with openssl cms -sign");
     refused(signed_file, "signed (CMS) profile", "a signed profile refused");
 
@@ -495,9 +436,9 @@ static void test_openssl(const ota_final_profile *fc, const char *name)
     const char *cipher = name ? name : "aes-256-cbc";
     plist_t outer = build(fc, UDID_A, "alice",
                           name ? ota_final_cipher(name) : NULL);
-    const char *env = in_dir(scratch, "env.der");
-    const char *out = in_dir(scratch, "out.xml");
-    const char *print = in_dir(scratch, "print.txt");
+    const char *env = scratch_file("env.der");
+    const char *out = scratch_file("out.xml");
+    const char *print = scratch_file("print.txt");
     const char *der, *text, *cmd;
     apr_size_t len = 0;
 
@@ -506,22 +447,22 @@ static void test_openssl(const ota_final_profile *fc, const char *name)
        apr_psprintf(pool, "%s: envelope written", cipher));
     cmd = apr_psprintf(pool, "openssl cms -decrypt -binary -inform DER -in %s"
                        " -inkey %s -recip %s -out %s", env,
-                       in_dir(pki, "ourca-device.key"),
-                       in_dir(pki, "ourca-device.pem"), out);
+                       pki_file("ourca-device.key"),
+                       pki_file("ourca-device.pem"), out);
     ok(system(cmd) == 0, "openssl cms -decrypt with the device key");
-    text = slurp(out);
+    text = slurp_text(out);
     ok(text && strncmp(text, "<?xml", 5) == 0 && strstr(text, "<array>")
        && strstr(text, "<string>alice</string>")
        && strstr(text, "com.apple.wifi.managed"),
        "openssl outputs the filled payload array");
     cmd = apr_psprintf(pool, "openssl cms -decrypt -binary -inform DER -in %s"
                        " -inkey %s -recip %s -out %s 2>/dev/null", env,
-                       in_dir(pki, "selfsigned-device.key"),
-                       in_dir(pki, "selfsigned-device.pem"), out);
+                       pki_file("selfsigned-device.key"),
+                       pki_file("selfsigned-device.pem"), out);
     ok(system(cmd) != 0, "openssl cms -decrypt with another key fails");
     cmd = apr_psprintf(pool, "openssl cms -cmsout -print -inform DER -in %s "
                        "-out %s", env, print);
-    text = system(cmd) == 0 ? slurp(print) : NULL;
+    text = system(cmd) == 0 ? slurp_text(print) : NULL;
     ok(text && strstr(text, "pkcs7-envelopedData"), "an EnvelopedData");
     is_int(count_of(text, "d.ktri:"), 1, "exactly one recipient, "
            "KeyTransRecipientInfo");
@@ -552,7 +493,7 @@ static const char inline_xml[] =
 
 static void test_inline(void)
 {
-    const char *file = in_dir(scratch, "inline.plist");
+    const char *file = scratch_file("inline.plist");
     ota_final_profile *fp = NULL;
     plist_t outer, arr, d, item;
     const char *xml, *blob = NULL;
@@ -659,10 +600,10 @@ static void run(void)
 {
     ota_final_profile *fc, *fa;
 
-    dev_cert = cert_load("ourca-device.pem");
-    dev_key = key_load("ourca-device.key");
-    other_cert = cert_load("selfsigned-device.pem");
-    other_key = key_load("selfsigned-device.key");
+    dev_cert = cert_file(pki_file("ourca-device.pem"));
+    dev_key = key_file(pki_file("ourca-device.key"));
+    other_cert = cert_file(pki_file("selfsigned-device.pem"));
+    other_key = key_file(pki_file("selfsigned-device.key"));
     if (!ok(dev_cert && dev_key && other_cert && other_key,
             "device identities loaded")) {
         return;
@@ -688,25 +629,8 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/unit_final.XXXXXX";
-    const char *cmd;
-
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    tdir = argc > 1 ? argv[1] : "t";
-    pki = apr_pstrcat(pool, tdir, "/../build/pki", NULL);
-    cmd = apr_psprintf(pool, "bash %s/pki.sh %s", tdir, pki);
-    if (ok(system(cmd) == 0, "test PKI built")
-        && ok((scratch = mkdtemp(tmpl)) != NULL, "scratch directory")) {
+    if (unit_setup(argc, argv, UNIT_PKI | UNIT_SCRATCH)) {
         run();
     }
-    if (scratch) {
-        cmd = apr_psprintf(pool, "rm -rf %s", scratch);
-        if (system(cmd) != 0) {
-            printf("# could not remove %s\n", scratch);
-        }
-    }
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Typed look-ups in property lists, for the unit tests. The including
- * file defines `static apr_pool_t *pool`. */
+/* Typed look-ups in property lists, for the unit tests; included after
+ * unit.h (its pool). */
 #ifndef OTA_PLIST_CHECK_H
 #define OTA_PLIST_CHECK_H
 

@@ -15,13 +15,11 @@
 
 #include "ota_ca.h"
 #include "ota_pool.h"
-#include "tap.h"
+#include "unit.h"
 
 #define UDID "6A1B2C3D-0000-4000-8000-00000000D001"
 #define ORG  "mod_ota_enroll test"
 
-static apr_pool_t *pool;
-static const char *tdir, *pki, *scratch;
 static long next_serial = 1;
 
 /* The subject most tests request: O=..., CN=UDID (two RDNs). */
@@ -29,55 +27,9 @@ static const ota_ca_subject_entry device_subject[] = {
     { "O", ORG, 0 }, { "CN", UDID, 0 }
 };
 
-static const char *in_dir(const char *dir, const char *name)
-{
-    return apr_pstrcat(pool, dir, "/", name, NULL);
-}
-
-static const char *pki_file(const char *name)
-{
-    return in_dir(pki, name);
-}
-
-static const char *scratch_file(const char *name)
-{
-    return in_dir(scratch, name);
-}
-
-static EVP_PKEY *owned_key(EVP_PKEY *key)
-{
-    if (!ota_own_pkey(pool, key)) {
-        printf("# key generation: %s\n", ota_openssl_error(pool));
-    }
-    return key;
-}
-
-static EVP_PKEY *key_file(const char *name)
-{
-    EVP_PKEY *key = NULL;
-    const char *why = NULL;
-
-    if (ota_key_load(&key, pki_file(name), &why, pool) != APR_SUCCESS) {
-        printf("# %s\n", why ? why : "?");
-    }
-    return key;
-}
-
 static EVP_PKEY *ec_key(const char *curve)
 {
     return owned_key(EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve));
-}
-
-static X509 *cert_file(const char *file)
-{
-    STACK_OF(X509) *certs = NULL;
-    const char *why = NULL;
-
-    if (ota_certs_load(&certs, file, &why, pool) != APR_SUCCESS) {
-        printf("# %s\n", why ? why : "?");
-        return NULL;
-    }
-    return sk_X509_value(certs, 0);
 }
 
 static int write_file(const char *file, const char *a, const char *b)
@@ -486,7 +438,7 @@ static void test_load_good(void)
 
 static void test_load_refused(void)
 {
-    EVP_PKEY *root = key_file("signing-root.key");
+    EVP_PKEY *root = key_file(pki_file("signing-root.key"));
     const char *ca_ext = "critical,CA:TRUE";
     const char *ku = "critical,keyCertSign,cRLSign";
     const char *why;
@@ -503,7 +455,7 @@ static void test_load_refused(void)
             "did not issue", "a second certificate that is not the issuer");
     refused(make_ca("expired-ca", root, EVP_sha256(), ca_ext, ku, -30, -1),
             scratch_file("expired-ca.key"), "expired", "an expired CA");
-    refused(make_ca("rsa1024-ca", key_file("device.key"), EVP_sha256(),
+    refused(make_ca("rsa1024-ca", key_file(pki_file("device.key")), EVP_sha256(),
                     ca_ext, ku, -1, 365),
             scratch_file("rsa1024-ca.key"), "its key", "an RSA-1024 CA");
     refused(make_ca("k1-ca", ec_key("secp256k1"), EVP_sha256(), ca_ext, ku,
@@ -711,7 +663,7 @@ static void test_san_text(void)
 static void test_lifetimes(const ota_ca *ca, EVP_PKEY *key)
 {
     X509_REQ *csr = csr_for(key, EVP_sha256());
-    EVP_PKEY *root = key_file("signing-root.key");
+    EVP_PKEY *root = key_file(pki_file("signing-root.key"));
     const char *why = NULL;
     ota_ca *short_ca;
     X509 *cert;
@@ -813,7 +765,7 @@ static void test_ec_ca(EVP_PKEY *rsa)
 static void test_csr_keys(EVP_PKEY *a, EVP_PKEY *b)
 {
     ota_ca_policy pol = { 0 };
-    EVP_PKEY *rsa1024 = key_file("device.key");
+    EVP_PKEY *rsa1024 = key_file(pki_file("device.key"));
 
     is_int(verdict(csr_full(device_subject, 2, MBSTRING_UTF8, a, b,
                             EVP_sha256(), NULL), NULL),
@@ -1046,26 +998,18 @@ static void test_names(void)
 
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/unit_ca.XXXXXX";
-    const char *cmd, *why;
+    const char *why;
     ota_ca *ca;
     EVP_PKEY *a, *b;
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    tdir = argc > 1 ? argv[1] : "t";
-    pki = apr_pstrcat(pool, tdir, "/../build/pki", NULL);
-    cmd = apr_psprintf(pool, "bash %s/pki.sh %s", tdir, pki);
-    fflush(stdout);
-    if (!ok(system(cmd) == 0, "test PKI built")
-        || !ok((scratch = mkdtemp(tmpl)) != NULL, "scratch directory")) {
-        return tap_done();
+    if (!unit_setup(argc, argv, UNIT_PKI | UNIT_SCRATCH)) {
+        return unit_done();
     }
     ok(write_file(scratch_file("signing-ca-and-root.pem"),
                   pki_file("signing-ca.pem"), pki_file("signing-root.pem")),
        "signing-ca-and-root.pem written");
     a = owned_key(EVP_RSA_gen(2048));
-    b = key_file("server.key");
+    b = key_file(pki_file("server.key"));
 
     test_load_good();
     test_load_refused();
@@ -1085,11 +1029,5 @@ int main(int argc, char **argv)
     test_csr_extensions(ca, a);
     test_names();
     test_san_text();
-
-    if (system(apr_psprintf(pool, "rm -rf %s", scratch)) != 0) {
-        printf("# could not remove %s\n", scratch);
-    }
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

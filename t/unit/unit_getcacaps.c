@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 
 #include "ota_getcacaps.h"
-#include "tap.h"
+#include "unit.h"
 
 /* What the test server answers. */
 enum {
@@ -541,36 +541,32 @@ static void test_cache_answer(test_server *s, apr_pool_t *root)
        "cache: pool destroy stops an idle thread promptly");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    apr_pool_t *root;
     test_server srv;
+    int rc;
 
-    apr_initialize();
+    unit_setup(argc, argv, 0);
     apr_signal(SIGPIPE, SIG_IGN);
     /* The in-process server must be reached directly. */
     setenv("no_proxy", "*", 1);
     setenv("NO_PROXY", "*", 1);
-    apr_pool_create(&root, NULL);
 
-    test_parse_ok(root);
-    test_parse_bad(root);
-    test_parse_bounds(root);
+    test_parse_ok(pool);
+    test_parse_bad(pool);
+    test_parse_bounds(pool);
 
-    if (!ok(srv_start(&srv, root) == APR_SUCCESS, "test server started")) {
-        return tap_done();
+    if (ok(srv_start(&srv, pool) == APR_SUCCESS, "test server started")) {
+        test_fetch_ok(&srv, pool);
+        test_fetch_fail(&srv, pool);
+        test_fetch_timeout(&srv, pool);
+        test_cache_silent(&srv, pool);
+        test_cache_abort(&srv, pool);
+        test_cache_idle(&srv, pool);
+        test_cache_answer(&srv, pool);
+        srv_stop(&srv, pool);
     }
-    test_fetch_ok(&srv, root);
-    test_fetch_fail(&srv, root);
-    test_fetch_timeout(&srv, root);
-    test_cache_silent(&srv, root);
-    test_cache_abort(&srv, root);
-    test_cache_idle(&srv, root);
-    test_cache_answer(&srv, root);
-    srv_stop(&srv, root);
-
-    apr_pool_destroy(root);
-    apr_terminate();
+    rc = unit_done();
     curl_global_cleanup();
-    return tap_done();
+    return rc;
 }

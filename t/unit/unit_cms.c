@@ -1,5 +1,5 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* ota_cms: identities, the two trust stores of DESIGN.md §2, signing, and
+/* ota_cms: identities, the two trust stores (README's "Trust"), signing, and
  * verifying what devices post, against a real Apple phase-2 body and the
  * real Apple chain, and against hostile shapes built here with OpenSSL's
  * CMS API. Usage: unit_cms T_DIR (the t/ directory). */
@@ -19,7 +19,7 @@
 
 #include "ota_cms.h"
 #include "ota_pool.h"
-#include "tap.h"
+#include "unit.h"
 
 #define REAL_UDID "78897E40-F532-5DE0-A7DC-56BAC5CEEB9C"
 #define PAYLOAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" \
@@ -27,55 +27,6 @@
     "\t<string>6A1B2C3D-0000-4000-8000-00000000D001</string>\n" \
     "\t<key>CHALLENGE</key>\n\t<string>abcdefghijklmnop</string>\n" \
     "</dict>\n</plist>\n"
-
-static apr_pool_t *pool;
-static const char *tdir, *pki, *scratch;
-
-static const char *in_dir(const char *dir, const char *name)
-{
-    return apr_pstrcat(pool, dir, "/", name, NULL);
-}
-
-static const char *pki_file(const char *name)
-{
-    return in_dir(pki, name);
-}
-
-static int slurp(const char *file, unsigned char **buf, apr_size_t *len)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-
-    if (apr_file_open(&f, file, APR_FOPEN_READ | APR_FOPEN_BINARY,
-                      APR_OS_DEFAULT, pool) != APR_SUCCESS) {
-        return 0;
-    }
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
-        apr_file_close(f);
-        return 0;
-    }
-    *len = (apr_size_t)fi.size;
-    *buf = apr_palloc(pool, *len + 1);
-    if (apr_file_read_full(f, *buf, *len, NULL) != APR_SUCCESS) {
-        apr_file_close(f);
-        return 0;
-    }
-    apr_file_close(f);
-    return 1;
-}
-
-static ota_identity *identity(const char *cert, const char *key)
-{
-    ota_identity *id = NULL;
-    const char *why = NULL;
-
-    if (ota_identity_load(&id, pki_file(cert), pki_file(key), &why, pool)
-        != APR_SUCCESS) {
-        printf("# cannot load identity %s: %s\n", cert, why ? why : "?");
-        return NULL;
-    }
-    return id;
-}
 
 static ota_trust *trust(const char *file, ota_trust_kind kind)
 {
@@ -123,27 +74,6 @@ static const unsigned char *sign(apr_size_t *len, const ota_identity *id,
 }
 
 /* DER of a CMS structure built here (frees it), or NULL. */
-static unsigned char *der_of(CMS_ContentInfo *cms, apr_size_t *len)
-{
-    unsigned char *buf = NULL, *copy;
-    int n;
-
-    *len = 0;
-    if (!cms) {
-        printf("# OpenSSL: %s\n", ota_openssl_error(pool));
-        return NULL;
-    }
-    n = i2d_CMS_ContentInfo(cms, &buf);
-    CMS_ContentInfo_free(cms);
-    if (n <= 0) {
-        return NULL;
-    }
-    copy = apr_pmemdup(pool, buf, n);
-    OPENSSL_free(buf);
-    *len = (apr_size_t)n;
-    return copy;
-}
-
 static BIO *payload_bio(void)
 {
     return BIO_new_mem_buf(PAYLOAD, (int)strlen(PAYLOAD));
@@ -247,18 +177,6 @@ static const char *cn_of(X509 *x)
         return NULL;
     }
     return apr_pstrdup(pool, buf);
-}
-
-static X509 *cert_file(const char *file)
-{
-    STACK_OF(X509) *certs = NULL;
-    const char *why = NULL;
-
-    if (ota_certs_load(&certs, file, &why, pool) != APR_SUCCESS) {
-        printf("# %s\n", why ? why : "?");
-        return NULL;
-    }
-    return sk_X509_value(certs, 0);
 }
 
 static int cert_verdict(const ota_trust *t, X509 *x)
@@ -460,8 +378,8 @@ static void test_device_bodies(const ota_trust *dev, const ota_trust *apple)
 /* MD5 signature made by the openssl command (fallback). */
 static unsigned char *md5_by_command(apr_size_t *len, int attrs)
 {
-    const char *in = in_dir(scratch, "payload.xml");
-    const char *out = in_dir(scratch, attrs ? "md5a.der" : "md5.der");
+    const char *in = scratch_file("payload.xml");
+    const char *out = scratch_file(attrs ? "md5a.der" : "md5.der");
     const char *cmd;
     unsigned char *der = NULL;
     apr_file_t *f;
@@ -770,7 +688,7 @@ static void test_strict(const ota_trust *dev)
                                   "weak-ourca-device.key");
     ota_identity *client = identity("ourca-device.pem", "ourca-device.key");
     const unsigned char *der;
-    const char *both = in_dir(scratch, "signing-root-and-ca.pem");
+    const char *both = scratch_file("signing-root-and-ca.pem");
     ota_signed_message *m = NULL;
     apr_size_t len;
     int v;
@@ -973,20 +891,10 @@ static void test_names(void)
 int main(int argc, char **argv)
 {
     ota_trust *apple, *dev;
-    char tmpl[] = "/tmp/unit_cms.XXXXXX";
-    const char *cmd;
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    tdir = argc > 1 ? argv[1] : "t";
-    pki = apr_pstrcat(pool, tdir, "/../build/pki", NULL);
-    cmd = apr_psprintf(pool, "bash %s/pki.sh %s", tdir, pki);
-    if (!ok(system(cmd) == 0, "test PKI built")) {
-        return tap_done();
+    if (!unit_setup(argc, argv, UNIT_PKI | UNIT_SCRATCH)) {
+        return unit_done();
     }
-    scratch = mkdtemp(tmpl);
-    ok(scratch != NULL, "scratch directory");
-
     apple = trust(in_dir(tdir, "../apple/apple-device-ca-chain.pem"),
                   OTA_TRUST_APPLE_DEVICE);
     dev = trust(pki_file("device-ca-chain.pem"), OTA_TRUST_APPLE_DEVICE);
@@ -1004,14 +912,5 @@ int main(int argc, char **argv)
     test_sha1(in_dir(tdir, "fixtures/apple-real/"
                      "device-appletv-2024-sha256-micromdm.pem"));
     test_names();
-
-    if (scratch) {
-        cmd = apr_psprintf(pool, "rm -rf %s", scratch);
-        if (system(cmd) != 0) {
-            printf("# could not remove %s\n", scratch);
-        }
-    }
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

@@ -9,11 +9,9 @@
 
 #include "ota_status.h"
 #include "ota_store.h"
-#include "tap.h"
+#include "unit.h"
 
 #define HOSTILE "<script>alert(1)</script>"
-
-static apr_pool_t *pool;
 
 static int contains(const char *s, const char *part)
 {
@@ -91,6 +89,8 @@ static void test_log_ids(void)
 
     is_int(ota_status_log_id("OTA00037: refused device X"), 37, "OTA00037");
     is_int(ota_status_log_id("OTA00099"), 99, "OTA00099");
+    is_int(ota_status_log_id("OTA00150: revoked"), 150, "OTA00150");
+    is_int(ota_status_log_id("OTA00250"), -1, "beyond the ids counted");
     is_int(ota_status_log_id("OTA000123: x"), -1, "OTA000123 is not ours");
     is_int(ota_status_log_id("OTA0003"), -1, "short id");
     is_int(ota_status_log_id("AH00037: x"), -1, "httpd's ids");
@@ -372,12 +372,9 @@ static void test_store(void)
     unlink(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    int rc;
-
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    unit_setup(argc, argv, 0);
     apr_dbd_init(pool);
     test_escaping();
     test_query();
@@ -385,8 +382,5 @@ int main(void)
     test_html();
     test_json();
     test_store();
-    apr_pool_destroy(pool);
-    rc = tap_done();
-    apr_terminate();
-    return rc;
+    return unit_done();
 }

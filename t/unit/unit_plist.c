@@ -12,7 +12,7 @@
 
 #include "ota_cms.h"
 #include "ota_plist.h"
-#include "tap.h"
+#include "unit.h"
 
 #define HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" \
     "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" " \
@@ -49,8 +49,6 @@ static const char real_shape[] = HEAD
     "\t<string>22A380</string>\n"
     "</dict>\n" TAIL;
 
-static apr_pool_t *pool;
-static const char *tdir;
 
 static const ota_plist_limits big = {
     64 * 1024 * 1024, 1000000, 1000000, 1000000
@@ -534,18 +532,12 @@ static void test_attributes(void)
 
 int main(int argc, char **argv)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    tdir = argc > 1 ? argv[1] : "t";
-
+    unit_setup(argc, argv, 0);
     test_parse_good();
     test_parse_refused();
     test_depth();
     test_sizes();
     test_attributes_real();
     test_attributes();
-
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

@@ -12,30 +12,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-#include "tap.h"
 #include "ota_ca.h"
 #include "ota_crl.h"
 #include "ota_ocsp.h"
 #include "ota_scep.h"
-
-static apr_pool_t *pool;
-static const char *pki, *scratch;
-
-static const char *in_dir(const char *dir, const char *name)
-{
-    return apr_pstrcat(pool, dir, "/", name, NULL);
-}
-
-static int write_file(const char *path, const void *data, apr_size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(data, 1, len, f) == len;
-
-    if (f) {
-        fclose(f);
-    }
-    return ok;
-}
+#include "unit.h"
 
 /* Runs a shell command, its output (stdout and stderr) as a string. */
 static const char *run(const char *cmd)
@@ -83,7 +64,7 @@ static X509 *issued(const ota_ca *ca, const char *name,
     if (key && ota_scep_csr(&csr, key, subject, NULL, pool) == APR_SUCCESS
         && ota_ca_issue(&cert, NULL, &why, ca, csr, opts, pool)
            == APR_SUCCESS
-        && (f = fopen(in_dir(scratch, apr_pstrcat(pool, name, ".pem", NULL)),
+        && (f = fopen(scratch_file(apr_pstrcat(pool, name, ".pem", NULL)),
                       "w")) != NULL) {
         PEM_write_X509(f, cert);
         fclose(f);
@@ -118,7 +99,7 @@ static const char *crl_written(const ota_ca *ca, const ota_revoked *e,
 {
     const unsigned char *der = NULL, *cursor;
     apr_size_t len = 0;
-    const char *why = NULL, *pem = in_dir(scratch, "crl.pem");
+    const char *why = NULL, *pem = scratch_file("crl.pem");
     apr_time_t now = apr_time_now();
     X509_CRL *crl;
     FILE *f;
@@ -128,7 +109,7 @@ static const char *crl_written(const ota_ca *ca, const ota_revoked *e,
         printf("# ota_crl_build: %s\n", why ? why : "?");
         return NULL;
     }
-    write_file(in_dir(scratch, "crl.der"), der, len);
+    spill(scratch_file("crl.der"), der, len);
     cursor = der;
     crl = d2i_X509_CRL(NULL, &cursor, (long)len);
     if (crl && (f = fopen(pem, "w")) != NULL) {
@@ -145,7 +126,7 @@ static void test_crl(const ota_ca *ca)
     X509 *good = issued(ca, "good", &opts), *lost = issued(ca, "lost", &opts);
     X509 *old = issued(ca, "old", &opts);
     ota_revoked e[3];
-    const char *pem, *out, *cafile = in_dir(pki, "signing-ca.pem");
+    const char *pem, *out, *cafile = pki_file("signing-ca.pem");
     const unsigned char *der;
     apr_size_t len;
     const char *why = NULL;
@@ -224,28 +205,15 @@ static void test_urls(const ota_ca *ca)
        && urls == NULL, "no URLs: no extensions");
 }
 
-/* A file's bytes (at most 64 KiB), or NULL. */
-static const unsigned char *slurp(const char *file, apr_size_t *len)
-{
-    unsigned char buf[65536];
-    FILE *f = fopen(file, "rb");
-    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
-
-    if (f) {
-        fclose(f);
-    }
-    *len = n;
-    return f ? apr_pmemdup(pool, buf, n) : NULL;
-}
-
 static ota_ocsp_request *read_req(const ota_ocsp_responder *r,
                                   const char *file)
 {
     apr_size_t n = 0;
-    const unsigned char *der = slurp(file, &n);
+    unsigned char *der = NULL;
     ota_ocsp_request *q = NULL;
 
-    if (!der || ota_ocsp_request_read(&q, der, n, r, pool) != APR_SUCCESS) {
+    if (!slurp(file, &der, &n)
+        || ota_ocsp_request_read(&q, der, n, r, pool) != APR_SUCCESS) {
         return NULL;
     }
     if (q->verdict != OTA_OCSP_READ_OK) {
@@ -257,7 +225,7 @@ static ota_ocsp_request *read_req(const ota_ocsp_responder *r,
 /* openssl ocsp ARGS -reqout FILE: the request a relying party sends. */
 static ota_ocsp_request *asked(const ota_ocsp_responder *r, const char *args)
 {
-    const char *file = in_dir(scratch, "req.der");
+    const char *file = scratch_file("req.der");
 
     const char *out;
 
@@ -290,7 +258,7 @@ static const char *answered(const ota_ocsp_responder *r, ota_ocsp_request *q,
                                       0, pool) != APR_SUCCESS) {
         return "(no response)";
     }
-    write_file(in_dir(scratch, "resp.der"), der, len);
+    spill(scratch_file("resp.der"), der, len);
     /* The request's nonce is checked apart: openssl would compare the
      * answer's with a nonce of its own. */
     return run(apr_psprintf(pool, "cd %s && openssl ocsp -respin resp.der "
@@ -300,8 +268,11 @@ static const char *answered(const ota_ocsp_responder *r, ota_ocsp_request *q,
 static int nonce_echoed(void)
 {
     apr_size_t qlen = 0, rlen = 0;
-    const unsigned char *q = slurp(in_dir(scratch, "req.der"), &qlen);
-    const unsigned char *a = slurp(in_dir(scratch, "resp.der"), &rlen);
+    unsigned char *qbuf = NULL, *abuf = NULL;
+    const unsigned char *q = slurp(scratch_file("req.der"), &qbuf, &qlen)
+                             ? qbuf : NULL;
+    const unsigned char *a = slurp(scratch_file("resp.der"), &abuf, &rlen)
+                             ? abuf : NULL;
     OCSP_REQUEST *req = q ? d2i_OCSP_REQUEST(NULL, &q, (long)qlen) : NULL;
     OCSP_RESPONSE *resp = a ? d2i_OCSP_RESPONSE(NULL, &a, (long)rlen) : NULL;
     OCSP_BASICRESP *bs = resp ? OCSP_response_get1_basic(resp) : NULL;
@@ -371,7 +342,7 @@ static void test_ocsp_refusals(const ota_ocsp_responder *r)
        "17 CertIDs: malformed");
     ok(ota_ocsp_error_build(&der, &len, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
                             pool) == APR_SUCCESS
-       && write_file(in_dir(scratch, "err.der"), der, len),
+       && spill(scratch_file("err.der"), der, len),
        "a malformedRequest answer is built");
     has(run(apr_psprintf(pool, "openssl ocsp -respin %s/err.der -resp_text "
                          "-noverify", scratch)), "malformedrequest (1)",
@@ -382,12 +353,12 @@ static void test_ocsp_delegated(const ota_ca *ca)
 {
     ota_identity *id = NULL, *wrong = NULL;
     ota_ocsp_responder *r = NULL;
-    const char *why = NULL, *out, *cafile = in_dir(scratch, "chain.pem");
+    const char *why = NULL, *out, *cafile = scratch_file("chain.pem");
 
     run(apr_psprintf(pool, "cat %s/signing-ca.pem %s/signing-root.pem >%s",
                      pki, pki, cafile));
-    ota_identity_load(&id, in_dir(pki, "ocsp-responder.pem"),
-                      in_dir(pki, "ocsp-responder.key"), &why, pool);
+    ota_identity_load(&id, pki_file("ocsp-responder.pem"),
+                      pki_file("ocsp-responder.key"), &why, pool);
     ok(id && ota_ocsp_responder_new(&r, ca, id, &why, pool) == APR_SUCCESS,
        "a delegated responder (OCSPSigning, issued by the CA) is taken");
     out = r ? answered(r, asked(r, apr_psprintf(pool, "-issuer %s -cert "
@@ -397,34 +368,29 @@ static void test_ocsp_delegated(const ota_ca *ca)
             : "";
     has(out, "Response verify OK", "delegated: Response verify OK");
     has(out, "good.pem: good", "delegated: good");
-    ota_identity_load(&wrong, in_dir(pki, "signing.pem"),
-                      in_dir(pki, "signing.key"), &why, pool);
+    ota_identity_load(&wrong, pki_file("signing.pem"),
+                      pki_file("signing.key"), &why, pool);
     ok(wrong && ota_ocsp_responder_new(&r, ca, wrong, &why, pool)
                 == APR_EINVAL && strstr(why, "OCSPSigning"),
        "a certificate without OCSPSigning is refused as responder");
-    ota_identity_load(&wrong, in_dir(pki, "server.pem"),
-                      in_dir(pki, "server.key"), &why, pool);
+    ota_identity_load(&wrong, pki_file("server.pem"),
+                      pki_file("server.key"), &why, pool);
     ok(wrong && ota_ocsp_responder_new(&r, ca, wrong, &why, pool)
                 == APR_EINVAL, "... and so is the TLS server's");
 }
 
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/unit_revocation.XXXXXX";
-    const char *tdir = argc > 1 ? argv[1] : "t", *why = NULL;
+    const char *why = NULL;
     static const ota_ca_issue_opts opts = { 30, NULL, NULL };
     ota_ocsp_responder *r = NULL;
     ota_ca *ca = NULL;
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    pki = apr_pstrcat(pool, tdir, "/../build/pki", NULL);
-    if (ok(system(apr_psprintf(pool, "bash %s/pki.sh %s", tdir, pki)) == 0,
-           "test PKI built")
+    if (unit_setup(argc, argv, UNIT_PKI)
         && ok((pki = realpath(pki, NULL)) != NULL, "its absolute path")
-        && ok((scratch = mkdtemp(tmpl)) != NULL, "scratch directory")
-        && ok(ota_ca_load(&ca, in_dir(pki, "signing-ca.pem"),
-                          in_dir(pki, "signing-ca.key"), &why, pool)
+        && unit_scratch(argv[0])
+        && ok(ota_ca_load(&ca, pki_file("signing-ca.pem"),
+                          pki_file("signing-ca.key"), &why, pool)
               == APR_SUCCESS, "the CA loads")) {
         test_reasons();
         test_crl(ca);
@@ -433,14 +399,9 @@ int main(int argc, char **argv)
            "the CA's own responder");
         ok(issued(ca, "good", &opts) && issued(ca, "lost", &opts),
            "certificates to ask about");
-        test_ocsp_statuses(r, in_dir(pki, "signing-ca.pem"));
+        test_ocsp_statuses(r, pki_file("signing-ca.pem"));
         test_ocsp_refusals(r);
         test_ocsp_delegated(ca);
     }
-    if (scratch && system(apr_psprintf(pool, "rm -rf %s", scratch)) != 0) {
-        printf("# could not remove %s\n", scratch);
-    }
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }

@@ -15,10 +15,7 @@
 #include "ota_challenge.h"
 #include "ota_plist.h"
 #include "ota_profile.h"
-#include "tap.h"
-
-static apr_pool_t *pool;
-
+#include "unit.h"
 #include "plist_check.h"
 
 static const ota_plist_limits loose = { 1024 * 1024, 16, 256, 4096 };
@@ -330,16 +327,11 @@ static void test_challenge(void)
 
 int main(int argc, char **argv)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-
+    unit_setup(argc, argv, 0);
     test_uuid();
     test_attribute_known();
     test_service();
     test_configuration();
     test_challenge();
-
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return tap_done();
+    return unit_done();
 }
