@@ -8,7 +8,7 @@
 #include "ota_store.h"
 #include "ota_store_sql.h"
 
-#define OTA_STORE_SCHEMA_VERSION 4
+#define OTA_STORE_SCHEMA_VERSION 5
 /* sqlite3: how long a new connection retries its schema check and
  * statement preparation while another process holds the write lock. */
 #define OTA_STORE_SQLITE_PREPARE_TRIES 100
@@ -75,8 +75,29 @@ static const char *const schema_v4[] = {
     NULL
 };
 
+/* Approval and audit: certificate requests held for an administrator
+ * (OTAEnrollSCEPApproval manual), and every admin action, in the shared
+ * store so every server shows the same. */
+static const char *const schema_v5[] = {
+    "CREATE TABLE IF NOT EXISTS ota_pending ("
+    "transaction_id TEXT PRIMARY KEY, udid TEXT, subject TEXT NOT NULL, "
+    "san TEXT, username TEXT, product TEXT, requester TEXT NOT NULL, "
+    "challenge TEXT, csr TEXT NOT NULL, requested BIGINT NOT NULL, "
+    "expires BIGINT NOT NULL, decided BIGINT, decision TEXT, "
+    "decided_by TEXT)",
+    "CREATE INDEX IF NOT EXISTS ota_pending_open "
+    "ON ota_pending (requested) WHERE decided IS NULL",
+    "CREATE TABLE IF NOT EXISTS ota_audit ("
+    "at BIGINT NOT NULL, admin TEXT NOT NULL, remote TEXT, "
+    "action TEXT NOT NULL, udid TEXT, serial TEXT, transaction_id TEXT, "
+    "detail TEXT)",
+    "CREATE INDEX IF NOT EXISTS ota_audit_at ON ota_audit (at)",
+    "UPDATE ota_schema_version SET version = 5 WHERE id = 1",
+    NULL
+};
+
 static const char *const *const migrations[] = {
-    schema_v1, schema_v2, schema_v3, schema_v4
+    schema_v1, schema_v2, schema_v3, schema_v4, schema_v5
 };
 
 const ota_store_statement ota_store_statements[] = {

@@ -164,13 +164,13 @@ static void test_schema(void)
            "schema again is harmless");
     version = select1(&db, "SELECT version FROM ota_schema_version", &rows);
     is_int(rows, 1, "one schema version row");
-    is_str(version, "4", "schema version 4");
+    is_str(version, "5", "schema version 5");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 5");
+                  "UPDATE ota_schema_version SET version = 6");
     ok(ota_store_schema(&db, &why, pool) != APR_SUCCESS && why
        && strstr(why, "newer"), "a newer schema is refused");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 4");
+                  "UPDATE ota_schema_version SET version = 5");
 
     /* makes the device insert fail for one UDID (see test_errors);
      * created before preparing: DDL invalidates sqlite3 statements */
@@ -475,7 +475,7 @@ static void test_migration(void)
     is_int(ota_store_schema(&old, &why, pool), APR_SUCCESS,
            "a version 1 database is migrated");
     v = select1(&old, "SELECT version FROM ota_schema_version", &rows);
-    is_str(v, "4", "to version 4");
+    is_str(v, "5", "to version 5");
     v = select1(&old, "SELECT COUNT(*) FROM ota_certificate", &rows);
     is_str(v, "0", "with the certificate table");
     v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
@@ -494,6 +494,10 @@ static void test_migration(void)
     is_str(v, "0", "the CRL table is there");
     v = select1(&old, "SELECT COUNT(identity) FROM ota_device", &rows);
     is_str(v, "0", "devices gain their identity");
+    v = select1(&old, "SELECT COUNT(*) FROM ota_pending", &rows);
+    is_str(v, "0", "the table of held requests is there");
+    v = select1(&old, "SELECT COUNT(*) FROM ota_audit", &rows);
+    is_str(v, "0", "and the audit table");
     apr_dbd_close(drv, old.handle);
     unlink(path);
 }
