@@ -27,6 +27,8 @@ APLOG_USE_MODULE(ota_enroll);
 
 #define OCSP_MAX_REQUEST 16384        /* bytes: POST body or decoded GET */
 #define RESPONDERS 8                  /* (CA, signer) pairs per process */
+#define ANSWERS 4096                  /* pre-produced answers per process */
+#define ANSWER_AGE apr_time_from_sec(60)
 
 /* Responders are built once per (CA, delegated signer) in each process:
  * the CA's name and key hashes, the signer's checks. */
@@ -41,12 +43,83 @@ static struct {
     int used;
 } responders;
 
+/* Answers to requests without a nonce, reused while the certificate's
+ * status is what it was when they were signed, for at most ANSWER_AGE
+ * (RFC 5019's pre-produced responses): the registry is still read on
+ * every request, so a revocation is answered at once; only the signature
+ * is saved. A request with a nonce is always signed anew. */
+typedef struct answer {
+    ota_ocsp_status st;
+    apr_time_t produced;
+    const ota_ocsp_responder *by;
+    unsigned char *der;
+    apr_size_t len;
+} answer;
+
+static struct {
+    apr_thread_mutex_t *lock;
+    apr_pool_t *pool;             /* cleared when ANSWERS are kept */
+    apr_hash_t *by_id;            /* "hash-nid:serial" -> answer */
+} answers;
+
 void ota_ocsp_child_init(apr_pool_t *pchild, server_rec *s)
 {
     memset(&responders, 0, sizeof(responders));
     responders.pool = pchild;
     apr_thread_mutex_create(&responders.lock, APR_THREAD_MUTEX_DEFAULT,
                             pchild);
+    apr_thread_mutex_create(&answers.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    apr_pool_create(&answers.pool, pchild);
+    answers.by_id = apr_hash_make(answers.pool);
+}
+
+static const char *answer_key(const ota_ocsp_request *q, apr_pool_t *p)
+{
+    return q->count == 1 && !q->nonce
+           ? apr_psprintf(p, "%d:%s", q->hash_nids[0], q->serials[0]) : NULL;
+}
+
+/* A kept answer for the same status, still young: copied into p. */
+static int answer_find(const char *key, const ota_ocsp_responder *by,
+                       const ota_ocsp_status *st, const unsigned char **der,
+                       apr_size_t *len, apr_pool_t *p)
+{
+    answer *a;
+    int found = 0;
+
+    apr_thread_mutex_lock(answers.lock);
+    a = apr_hash_get(answers.by_id, key, APR_HASH_KEY_STRING);
+    if (a && a->by == by && a->st.status == st->status
+        && a->st.revoked == st->revoked && a->st.reason == st->reason
+        && apr_time_now() - a->produced < ANSWER_AGE) {
+        *der = apr_pmemdup(p, a->der, a->len);
+        *len = a->len;
+        found = 1;
+    }
+    apr_thread_mutex_unlock(answers.lock);
+    return found;
+}
+
+static void answer_keep(const char *key, const ota_ocsp_responder *by,
+                        const ota_ocsp_status *st, const unsigned char *der,
+                        apr_size_t len)
+{
+    answer *a;
+
+    apr_thread_mutex_lock(answers.lock);
+    if (apr_hash_count(answers.by_id) >= ANSWERS) {
+        apr_pool_clear(answers.pool);
+        answers.by_id = apr_hash_make(answers.pool);
+    }
+    a = apr_palloc(answers.pool, sizeof(*a));
+    a->st = *st;
+    a->produced = apr_time_now();
+    a->by = by;
+    a->der = apr_pmemdup(answers.pool, der, len);
+    a->len = len;
+    apr_hash_set(answers.by_id, apr_pstrdup(answers.pool, key),
+                 APR_HASH_KEY_STRING, a);
+    apr_thread_mutex_unlock(answers.lock);
 }
 
 static ota_ocsp_responder *responder_of(const ota_conf *c, const char **why)
@@ -188,11 +261,12 @@ static int statuses_of(request_rec *r, const ota_ocsp_request *q,
     return OK;
 }
 
-static int answer(request_rec *r, const ota_ocsp_responder *resp,
-                  const ota_ocsp_request *q)
+static int respond(request_rec *r, const ota_ocsp_responder *resp,
+                   const ota_ocsp_request *q)
 {
     ota_ocsp_status st[OTA_OCSP_MAX_IDS];
     const unsigned char *der;
+    const char *key;
     apr_size_t len;
     int rv;
 
@@ -202,11 +276,18 @@ static int answer(request_rec *r, const ota_ocsp_responder *resp,
         send_error(r, OCSP_RESPONSE_STATUS_TRYLATER, NULL, NULL);
         return rv == HTTP_SERVICE_UNAVAILABLE ? OK : rv;
     }
+    key = answer_key(q, r->pool);
+    if (key && answer_find(key, resp, st, &der, &len, r->pool)) {
+        return send_response(r, der, len);
+    }
     if (ota_ocsp_response_build(&der, &len, q, st, resp, apr_time_now(), 0,
                                 r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00015: cannot sign "
                       "the OCSP response: %s", ota_openssl_error(r->pool));
         return send_error(r, OCSP_RESPONSE_STATUS_INTERNALERROR, NULL, NULL);
+    }
+    if (key) {
+        answer_keep(key, resp, st, der, len);
     }
     return send_response(r, der, len);
 }
@@ -248,5 +329,5 @@ int ota_ocsp_handler(request_rec *r)
         return send_error(r, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
                           "OTA00107", q->detail);
     }
-    return answer(r, resp, q);
+    return respond(r, resp, q);
 }

@@ -136,15 +136,16 @@ static ota_ocsp_read_verdict read_ids(ota_ocsp_request *q,
     ASN1_OBJECT *alg = NULL;
     ASN1_INTEGER *serial = NULL;
     OCSP_CERTID *id;
-    int i, nid;
+    int i, nid, *nids;
 
     q->serials = apr_pcalloc(p, sizeof(*q->serials) * q->count);
+    q->hash_nids = nids = apr_pcalloc(p, sizeof(*nids) * q->count);
     for (i = 0; i < q->count; i++) {
         id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(q->req, i));
         if (!OCSP_id_get0_info(NULL, &alg, NULL, &serial, id)) {
             return read_fail(q, OTA_OCSP_READ_MALFORMED, "unreadable CertID");
         }
-        nid = OBJ_obj2nid(alg);
+        nid = nids[i] = OBJ_obj2nid(alg);
         if (nid != NID_sha1 && nid != NID_sha256) {
             return read_fail(q, OTA_OCSP_READ_MALFORMED,
                              apr_psprintf(p, "CertID hash %s not supported "
@@ -225,6 +226,8 @@ apr_status_t ota_ocsp_request_read(ota_ocsp_request **out,
     }
     else if (read_ids(q, r, p) == OTA_OCSP_READ_OK) {
         q->detail = "ok";
+        q->nonce = OCSP_REQUEST_get_ext_by_NID(q->req, NID_id_pkix_OCSP_Nonce,
+                                               -1) >= 0;
     }
     return APR_SUCCESS;
 }

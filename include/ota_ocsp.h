@@ -42,6 +42,8 @@ typedef struct ota_ocsp_request {
     const char *detail;           /* why, for the log */
     int count;                    /* ids asked about */
     const char **serials;         /* upper-case hex, as the registry */
+    const int *hash_nids;         /* each CertID's hash (SHA-1, SHA-256) */
+    int nonce;                    /* the request carries a nonce */
     OCSP_REQUEST *req;            /* owned by the pool */
 } ota_ocsp_request;
 

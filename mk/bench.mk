@@ -14,6 +14,9 @@
 #                       machine has hardware counters, else callgrind on
 #                       apache2 -X): build/bench/profile.txt
 #   make bench-floor    builds build/bench/floor only
+#   make bench-revocation  ota-ocsp against openssl ocsp -index (with and
+#                       without a nonce), a CRL of 100,000 entries:
+#                       build/bench/revocation.txt (also run by make bench)
 #
 # Knobs (environment): BENCH_N (requests per phase, 2000), BENCH_C
 # (concurrency, 8), BENCH_MPMS ("event prefork"), BENCH_BASE_MPM (prefork:
@@ -37,9 +40,16 @@ bench-floor: $(BENCH_BUILD)/floor
 bench:
 	@$(MAKE) --no-print-directory all $(BENCH_BUILD)/floor
 	@bash bench/run.sh
+	@bash bench/revocation.sh
 
 bench-profile:
 	@$(MAKE) --no-print-directory all $(BENCH_BUILD)/floor
 	@bash bench/profile.sh
 
-.PHONY: bench bench-floor bench-profile
+# The OCSP responder against openssl ocsp, and a CRL of 100,000 entries
+# (bench/revocation.sh; build/bench/revocation.txt).
+bench-revocation:
+	@$(MAKE) --no-print-directory all
+	@bash bench/revocation.sh
+
+.PHONY: bench bench-floor bench-profile bench-revocation

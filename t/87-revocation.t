@@ -57,6 +57,8 @@ ocsp() {   # ocsp NAME [ARGS]: openssl ocsp for NAME's certificate
 out=$(ocsp alice)
 has "$out" "Response verify OK" "openssl ocsp: Response verify OK"
 has "$out" "device-cert.pem: good" "alice's certificate is good"
+has "$(ocsp alice -no_nonce)" "device-cert.pem: good" "without a nonce: good"
+has "$(ocsp alice -no_nonce)" "Response verify OK" "asked again (the answer reused): verified"
 like "$(openssl ocsp -url "$base/ota/ocsp" -sha256 -issuer "$PKI/signing-ca.pem" \
         -cert "$T_WORK/alice/device-cert.pem" -CAfile "$T_WORK/ca-chain.pem" 2>&1)" \
     "device-cert.pem: good" "asked with a SHA-256 CertID too"
@@ -109,6 +111,8 @@ out=$(ocsp alice)
 has "$out" "device-cert.pem: revoked" "openssl ocsp: revoked, at once"
 has "$out" "Reason: keyCompromise" "with its reason"
 has "$out" "Response verify OK" "signed by the CA"
+has "$(ocsp alice -no_nonce)" "device-cert.pem: revoked" \
+    "without a nonce too: a kept answer is never reused after the status changed"
 has "$(ocsp bob)" "device-cert.pem: good" "bob's stays good"
 T_BASE=$RP_OCSP_BASE
 is "$(rp_get alice)" 000 "mod_ssl (OCSP) now refuses alice's device"
