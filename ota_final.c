@@ -1,5 +1,5 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Phase 3: the final profile, encrypted to the device (DESIGN.md §1).
+/* Phase 3: the final profile, encrypted to the device (README: Phase 3).
  *
  * The administrator's file is parsed and checked once, at startup, and is
  * read-only afterwards: each request copies its payload array (libplist

@@ -20,7 +20,7 @@ typedef struct ota_identity {
     STACK_OF(X509) *chain;
 } ota_identity;
 
-/* The two trust stores of DESIGN.md §2 share one shape. A relaxed store
+/* The two trust stores (README: Trust) share one shape. A relaxed store
  * (the Apple device store) skips time and purpose checks and accepts SHA-1
  * and RSA-1024; it also names the issuing CAs a signer's chain must pass
  * through. A strict store checks everything. */

@@ -1,5 +1,5 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Phase 3: the final profile (DESIGN.md §1). The administrator's payloads
+/* Phase 3: the final profile (README: Phase 3). The administrator's payloads
  * are read and checked once, at startup; per device they are copied, their
  * %{FIELD} templates filled, and the payload array is encrypted (CMS
  * EnvelopedData) to the device's certificate inside a Configuration profile

@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The phase-2 com.apple.security.scep payload, GetCACaps included
- * (DESIGN.md §1, Apple's key spellings). Pure APR + libplist. */
+ * (README's introduction; Apple's key spellings, apple/schemas). Pure APR +
+ * libplist. */
 #ifndef SCEP_PAYLOAD_H
 #define SCEP_PAYLOAD_H
 
