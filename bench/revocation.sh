@@ -22,8 +22,14 @@ REPORT=$OUT/revocation.txt
 t_workdir ota-bench-revocation || die "no work directory"
 mkdir -p "$OUT"
 OPENSSL_PID=
+# openssl ocsp -multi's workers outlive their parent: stop them by name
+openssl_stop() {
+    pkill -f "openssl ocsp -index $T_WORK/" 2>/dev/null
+    [ -n "$OPENSSL_PID" ] && wait "$OPENSSL_PID" 2>/dev/null
+    OPENSSL_PID=
+}
 cleanup() {
-    [ -n "$OPENSSL_PID" ] && kill "$OPENSSL_PID" 2>/dev/null
+    openssl_stop
     apache_stop
     [ -n "${KEEP:-}" ] && echo "work directory kept: $T_WORK" || rm -rf "$T_WORK"
 }
@@ -57,7 +63,7 @@ printf 'V\t%s\t\t%s\tunknown\t/CN=device\n' "$expiry" "$serial" >"$T_WORK/index.
 # openssl_start: the responder anew (idle keep-alive connections left by
 # one wrk run would hold its processes)
 openssl_start() {
-    [ -n "$OPENSSL_PID" ] && kill "$OPENSSL_PID" 2>/dev/null && wait "$OPENSSL_PID" 2>/dev/null
+    openssl_stop
     OPENSSL_PORT=$(free_port)
     openssl ocsp -index "$T_WORK/index.txt" -port "$OPENSSL_PORT" -CA "$PKI/signing-ca.pem" \
         -rsigner "$PKI/signing-ca.pem" -rkey "$PKI/signing-ca.key" -multi 2 -ignore_err \
