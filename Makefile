@@ -38,14 +38,19 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
            -DOTA_DEVICE_CA_DEFAULT='"$(DEVICE_CA_DEFAULT)"'
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
-CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_store_revoke ota_action ota_profile ota_ca ota_san ota_crl ota_ocsp \
-           ota_scep ota_scepmsg scep_payload ota_getcacaps ota_final ota_status
+CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_store_revoke ota_store_approval ota_action ota_profile ota_ca ota_san ota_crl ota_ocsp \
+           ota_scep ota_scepmsg scep_payload ota_getcacaps ota_final ota_status \
+           ota_store_scale ota_store_list ota_status_registry \
+           ota_dbfile ota_status_store \
+           ota_status_admin
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 # httpd glue: the only files that call httpd
 GLUE     = mod_ota_enroll mod_ota_enroll_profile mod_ota_enroll_phase2 \
            mod_ota_enroll_final mod_ota_enroll_scep mod_ota_enroll_status \
            mod_ota_enroll_action mod_ota_enroll_revoke mod_ota_enroll_ocsp \
-           mod_ota_enroll_request mod_ota_enroll_check mod_ota_enroll_config
+           mod_ota_enroll_request mod_ota_enroll_dbcheck mod_ota_enroll_registry \
+           mod_ota_enroll_check \
+           mod_ota_enroll_config
 GLUE_OBJ = $(GLUE:%=$(BUILD)/%.o)
 UNITS    = $(patsubst t/unit/%.c,%,$(wildcard t/unit/unit_*.c))
 UNIT_BIN = $(UNITS:%=$(BUILD)/t/%)

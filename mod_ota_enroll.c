@@ -7,10 +7,13 @@
  * mod_ota_enroll_phase2.c phase 2, mod_ota_enroll_final.c phase 3,
  * mod_ota_enroll_scep.c the built-in CA, mod_ota_enroll_status.c the
  * admin view and its actions, mod_ota_enroll_revoke.c the CRL,
- * mod_ota_enroll_ocsp.c the OCSP responder), then mod_ota_enroll_request.c (what the handlers share),
- * then mod_ota_enroll_config.c (directives and defaults). The protocol
- * logic lives in the ota_*.c and scep_payload.c files, which do not call
- * httpd. */
+ * mod_ota_enroll_ocsp.c the OCSP responder), then
+ * mod_ota_enroll_request.c (what the handlers share), then
+ * mod_ota_enroll_dbcheck.c (the database file under a running server,
+ * database errors) and mod_ota_enroll_registry.c (the sqlite3 write lock,
+ * the retention purge), then mod_ota_enroll_config.c (directives and
+ * defaults). The protocol logic lives in the ota_*.c and scep_payload.c
+ * files, which do not call httpd. */
 #include "httpd.h"
 #include "http_config.h"
 
@@ -18,6 +21,8 @@
 #include "mod_ota_enroll_check.h"
 #include "mod_ota_enroll_config.h"
 #include "mod_ota_enroll_request.h"
+#include "mod_ota_enroll_dbcheck.h"
+#include "mod_ota_enroll_registry.h"
 #include "mod_ota_enroll_profile.h"
 #include "mod_ota_enroll_phase2.h"
 #include "mod_ota_enroll_scep.h"
@@ -38,6 +43,7 @@ static int ota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rv;
 
     if ((rv = ota_request_post_config(s)) != OK
+        || (rv = ota_dbcheck_post_config(pconf, ptemp, s)) != OK
         || (rv = ota_config_post_config(pconf, s)) != OK
         || (rv = ota_scep_post_config(s)) != OK) {
         return rv;
@@ -65,6 +71,8 @@ static void ota_register_hooks(apr_pool_t *p)
     ap_hook_handler(ota_crl_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ota_ocsp_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ota_status_register_hooks(p);      /* the error_log hook that counts */
+    ota_dbcheck_register_hooks(p);     /* mod_dbd's post_connect */
+    ota_registry_register_hooks(p);    /* the write lock, the purge */
     ap_hook_handler(ota_scep_front_handler, NULL, NULL,
                     APR_HOOK_REALLY_FIRST);
 }

@@ -32,10 +32,14 @@ APLOG_USE_MODULE(ota_enroll);
 #define DEFAULT_KEY_USAGE 5                     /* signing and encryption */
 #define DEFAULT_RETRIES 3
 #define DEFAULT_RETRY_DELAY 10                  /* seconds */
+#define DEFAULT_MANUAL_RETRY_DELAY 30           /* seconds, while held */
+#define DEFAULT_PENDING_LIFETIME 3600           /* seconds */
 #define DEFAULT_CERTIFICATE_LIFETIME 365        /* days */
 #define DEFAULT_ENROLLMENT_WINDOW 3600          /* seconds */
 #define DEFAULT_CRL_LIFETIME 86400              /* seconds */
 #define DEFAULT_BODY_TIMEOUT 20                 /* seconds */
+#define DEFAULT_RETENTION 7                     /* days */
+#define MAX_RETENTION 3650                      /* days */
 #define DEFAULT_SUBJECT "CN=%{UDID}"
 #define DEFAULT_DISPLAY_NAME "Device enrollment"
 
@@ -51,10 +55,15 @@ static const char *const default_capabilities[] = {
 static apr_array_header_t *config_sections;
 static int reading_config;
 
+/* OTAEnrollRetention: server-wide (the purge runs with the main
+ * server's database), read again at every restart. */
+static int retention_days;
+
 void ota_config_sections_reset(apr_pool_t *pconf)
 {
     config_sections = apr_array_make(pconf, 16, sizeof(ota_conf *));
     reading_config = 1;
+    retention_days = UNSET;
 }
 
 const apr_array_header_t *ota_config_sections(void)
@@ -78,6 +87,8 @@ void *ota_create_dir_conf(apr_pool_t *p, char *dir)
     c->enrollment_window = UNSET;
     c->crl_lifetime = UNSET;
     c->supersede = UNSET;
+    c->scep_approval = UNSET;
+    c->pending_lifetime = UNSET;
     c->body_timeout = UNSET;
     c->anonymous = UNSET;
     if (reading_config && config_sections) {
@@ -102,6 +113,8 @@ static void merge_revocation(ota_conf *c, const ota_conf *base,
     c->ocsp_key_file = ocsp->ocsp_key_file;
     c->ocsp_identity = ocsp->ocsp_identity;
     c->supersede = PICK_INT(supersede);
+    c->scep_approval = PICK_INT(scep_approval);
+    c->pending_lifetime = PICK_INT(pending_lifetime);
 }
 
 void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -515,7 +528,7 @@ static const int_range body_range = {
 static const int_range usage_range = {
     APR_OFFSETOF(ota_conf, scep_key_usage), 0, 5 };
 static const int_range retries_range = {
-    APR_OFFSETOF(ota_conf, scep_retries), 0, 100 };
+    APR_OFFSETOF(ota_conf, scep_retries), 0, 10000 };
 static const int_range cert_lifetime_range = {
     APR_OFFSETOF(ota_conf, cert_lifetime), 1, 3650 };
 static const int_range window_range = {
@@ -526,6 +539,8 @@ static const int_range crl_lifetime_range = {
     APR_OFFSETOF(ota_conf, crl_lifetime), 300, 30 * 86400 };
 static const int_range body_timeout_range = {
     APR_OFFSETOF(ota_conf, body_timeout), 1, 300 };
+static const int_range pending_lifetime_range = {
+    APR_OFFSETOF(ota_conf, pending_lifetime), 10, 30 * 86400 };
 
 static const char *set_int(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -620,6 +635,19 @@ static const char *set_scep_challenge(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+static const char *set_scep_approval(cmd_parms *cmd, void *dc,
+                                     const char *arg)
+{
+    ota_conf *c = dc;
+
+    if (strcasecmp(arg, "auto") && strcasecmp(arg, "manual")) {
+        return directive_error(cmd, "expects auto (issue at once) or manual "
+                               "(hold every request for an administrator)");
+    }
+    c->scep_approval = !strcasecmp(arg, "manual");
+    return NULL;
+}
+
 static const char *set_getcacaps(cmd_parms *cmd, void *dc, const char *arg)
 {
     ota_conf *c = dc;
@@ -647,6 +675,23 @@ static const char *set_getcacaps(cmd_parms *cmd, void *dc, const char *arg)
     }
     c->caps = OTA_CAPS_LIST;
     APR_ARRAY_PUSH(c->caps_list, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_retention(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end = NULL;
+    long v = strtol(arg, &end, 10);
+
+    if (err) {
+        return err;
+    }
+    if (!*arg || *end || v < 0 || v > MAX_RETENTION) {
+        return directive_error(cmd, apr_psprintf(cmd->pool, "expects a "
+                               "number of days from 0 to %d", MAX_RETENTION));
+    }
+    retention_days = (int)v;
     return NULL;
 }
 
@@ -756,6 +801,13 @@ const command_rec ota_cmds[] = {
                  (void *)APR_OFFSETOF(ota_conf, supersede), WHERE,
                  "On (default): a device's older certificates are revoked "
                  "as superseded when the built-in CA issues it a new one"),
+    AP_INIT_TAKE1("OTAEnrollSCEPApproval", set_scep_approval, NULL, WHERE,
+                  "auto, or manual: the built-in CA answers PENDING until "
+                  "an administrator approves or rejects the request"),
+    AP_INIT_TAKE1("OTAEnrollPendingLifetime", set_int,
+                  (void *)&pending_lifetime_range, WHERE,
+                  "seconds a request held for approval waits for a "
+                  "decision"),
     AP_INIT_TAKE1("OTAEnrollBodyTimeout", set_int,
                   (void *)&body_timeout_range, WHERE,
                   "seconds a request body may take to arrive (408 after)"),
@@ -763,6 +815,9 @@ const command_rec ota_cmds[] = {
                  (void *)APR_OFFSETOF(ota_conf, anonymous), WHERE,
                  "On: serve phase 1 without an authenticated user (anyone "
                  "who reaches the URL may enroll a device)"),
+    AP_INIT_TAKE1("OTAEnrollRetention", set_retention, NULL, RSRC_CONF,
+                  "days used and expired challenges are kept after they "
+                  "expired (server-wide; 0: deleted at the next pass)"),
     {NULL}
 };
 
@@ -921,14 +976,25 @@ int ota_cfg_key_usage(const ota_conf *c)
     return OR_DEFAULT(c->scep_key_usage, DEFAULT_KEY_USAGE);
 }
 
-int ota_cfg_retries(const ota_conf *c)
+/* Held requests wait for a person: the device polls every RetryDelay
+ * until the request expires, instead of giving up after 3 tries. */
+int ota_cfg_retry_delay(const ota_conf *c, const ota_conf *ca)
 {
-    return OR_DEFAULT(c->scep_retries, DEFAULT_RETRIES);
+    int held = ca && ota_cfg_scep_manual(ca);
+
+    return OR_DEFAULT(c->scep_retry_delay, held ? DEFAULT_MANUAL_RETRY_DELAY
+                                                : DEFAULT_RETRY_DELAY);
 }
 
-int ota_cfg_retry_delay(const ota_conf *c)
+int ota_cfg_retries(const ota_conf *c, const ota_conf *ca)
 {
-    return OR_DEFAULT(c->scep_retry_delay, DEFAULT_RETRY_DELAY);
+    int delay = ota_cfg_retry_delay(c, ca);
+
+    if (c->scep_retries != UNSET || !ca || !ota_cfg_scep_manual(ca)) {
+        return OR_DEFAULT(c->scep_retries, DEFAULT_RETRIES);
+    }
+    delay = delay > 0 ? delay : 1;
+    return (ota_cfg_pending_lifetime(ca) + delay - 1) / delay + 1;
 }
 
 int ota_cfg_scep_dynamic(const ota_conf *c, const ota_conf *ca)
@@ -986,6 +1052,16 @@ int ota_cfg_supersede(const ota_conf *c)
     return OR_DEFAULT(c->supersede, 1);
 }
 
+int ota_cfg_scep_manual(const ota_conf *c)
+{
+    return c->scep_approval == 1;
+}
+
+int ota_cfg_pending_lifetime(const ota_conf *c)
+{
+    return OR_DEFAULT(c->pending_lifetime, DEFAULT_PENDING_LIFETIME);
+}
+
 apr_interval_time_t ota_cfg_body_timeout(const ota_conf *c)
 {
     return apr_time_from_sec(OR_DEFAULT(c->body_timeout,
@@ -995,4 +1071,11 @@ apr_interval_time_t ota_cfg_body_timeout(const ota_conf *c)
 int ota_cfg_anonymous(const ota_conf *c)
 {
     return OR_DEFAULT(c->anonymous, 0);
+}
+
+apr_interval_time_t ota_cfg_retention(void)
+{
+    return apr_time_from_sec((apr_int64_t)OR_DEFAULT(retention_days,
+                                                     DEFAULT_RETENTION)
+                             * 86400);
 }

@@ -14,6 +14,7 @@
 #include "ota_plist.h"
 #include "ota_profile.h"
 #include "scep_payload.h"
+#include "ota_store_approval.h"
 
 #include "mod_ota_enroll_config.h"
 #include "mod_ota_enroll_request.h"
@@ -55,11 +56,27 @@ static apr_table_t *device_fields(const phase3 *x)
     return fields;
 }
 
-/* The device passed phase 2, recently enough. */
+/* A certificate issued for a request held for approval: the window
+ * counts from the approval (the device waited for a person). *since is 0
+ * for any other certificate. */
+static int approved_at(phase3 *x, apr_time_t *since)
+{
+    const char *why = NULL;
+
+    if (ota_store_pending_approved_at(since, &x->db, x->serial, &why,
+                                      x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    return OK;
+}
+
+/* The device passed phase 2 (or its held request was approved), recently
+ * enough. */
 static int check_device(phase3 *x)
 {
     const char *why = NULL;
-    int window = ota_cfg_enrollment_window(x->c);
+    int window = ota_cfg_enrollment_window(x->c), late, rv;
+    apr_time_t approved = 0;
 
     if (ota_store_device_get(&x->device, &x->db, x->a->udid, &why,
                              x->r->pool)) {
@@ -68,8 +85,11 @@ static int check_device(phase3 *x)
     if (!x->device || x->device->phase < 2) {
         return refuse(x, "OTA00080", "the device did not pass phase 2");
     }
-    if (apr_time_now() - x->device->phase2_at
-        > apr_time_from_sec(window)) {
+    late = apr_time_now() - x->device->phase2_at > apr_time_from_sec(window);
+    if (late && (rv = approved_at(x, &approved)) != OK) {
+        return rv;
+    }
+    if (late && apr_time_now() - approved > apr_time_from_sec(window)) {
         return refuse(x, "OTA00081", apr_psprintf(x->r->pool, "phase 2 was "
                       "more than OTAEnrollEnrollmentWindow (%d s) ago",
                       window));

@@ -240,8 +240,8 @@ static int scep_profile_build(plist_t *root, phase2 *x)
     s.key_usage = ota_cfg_key_usage(c);
     s.ca_fingerprint = fingerprint_of(x);
     s.ca_fingerprint_len = s.ca_fingerprint ? 20 : 0;
-    s.retries = ota_cfg_retries(c);
-    s.retry_delay = ota_cfg_retry_delay(c);
+    s.retries = ota_cfg_retries(c, x->local_ca);
+    s.retry_delay = ota_cfg_retry_delay(c, x->local_ca);
     s.getcacaps = caps_of(x);
     ota_cfg_profile_meta(&meta, c, x->r->server, x->r->pool);
     ota_scep_payload_build(&payload, &s, &meta, x->fields, x->r->pool);
@@ -343,8 +343,7 @@ static int device_read(phase2 *x, ota_signed_message **msg)
     if ((rv = verify_device(r, x->c, issuer_of(x), msg)) != OK) {
         return rv;
     }
-    x->identity = ota_key_digest_hex(X509_get0_pubkey((*msg)->signer),
-                                     r->pool);
+    x->identity = ota_cert_key_digest_hex((*msg)->signer, r->pool);
     if (ota_device_attributes_parse(&x->a, (*msg)->content,
                                     (*msg)->content_len, &why, r->pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "OTA00035: device "

@@ -20,6 +20,8 @@
 #include "ota_media.h"
 
 #include "mod_ota_enroll_request.h"
+#include "mod_ota_enroll_dbcheck.h"
+#include "mod_ota_enroll_registry.h"
 
 APLOG_USE_MODULE(ota_enroll);
 
@@ -179,28 +181,35 @@ int ota_db_open(ota_db *db, request_rec *r)
 {
     ap_dbd_t *dbd = dbd_acquire(r);
     const char *why = NULL;
+    int rv;
 
     if (!dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00013: no database "
                       "connection from mod_dbd (check DBDriver/DBDParams)");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return ota_dbcheck_unavailable(r, "OTA00013", "no database "
+                                       "connection from mod_dbd");
+    }
+    /* sqlite3: the connection's file is still the one at DBDParams */
+    if ((rv = ota_dbcheck_connection(r, dbd)) != OK) {
+        return rv;
     }
     db->driver = dbd->driver;
     db->handle = dbd->handle;
     db->prepared = dbd->prepared;
+    ota_registry_attach(db);            /* sqlite3: the write lock */
     if (ota_store_connection_init(db, &why, dbd->pool)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00014: cannot "
-                      "prepare the enrollment tables: %s", why);
-        return HTTP_SERVICE_UNAVAILABLE;
+        return ota_dbcheck_error(r, apr_pstrcat(r->pool, "cannot prepare "
+                                                "the enrollment tables: ",
+                                                why, NULL));
     }
     return OK;
 }
 
+/* Logged by what fixes it (OTA00007 read-only, OTA00008 disk, OTA00009
+ * damaged, OTA00014 the rest), 503 with Retry-After. */
 int ota_db_failed(request_rec *r, const char *why)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "OTA00014: database error: "
-                  "%s", why ? why : "unknown");
-    return HTTP_SERVICE_UNAVAILABLE;
+    return ota_dbcheck_error(r, why);
 }
 
 int ota_challenge_make(request_rec *r, const char **challenge)

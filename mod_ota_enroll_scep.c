@@ -1,7 +1,10 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The built-in SCEP CA (handler ota-scep) and the GetCACaps front for
- * external CAs behind mod_proxy. httpd glue only: the SCEP messages are
- * ota_scep.c, issuance ota_ca.c, the registry ota_store.c. */
+ * external CAs behind mod_proxy. With OTAEnrollSCEPApproval manual a
+ * request that would issue is held (PENDING) until an administrator
+ * decides; the requester's next GetCertInitial then gets the certificate
+ * or FAILURE. httpd glue only: the SCEP messages are ota_scep.c, issuance
+ * ota_ca.c, the registry ota_store.c and ota_store_approval.c. */
 #include <string.h>
 
 #include "httpd.h"
@@ -16,6 +19,7 @@
 #include "ota_media.h"
 #include "ota_scep.h"
 #include "ota_scepmsg.h"
+#include "ota_store_approval.h"
 
 #include "mod_ota_enroll_config.h"
 #include "mod_ota_enroll_request.h"
@@ -91,6 +95,8 @@ typedef struct scep_exchange {
     const char *san;                    /* bound names, canonical */
     const GENERAL_NAMES *san_names;     /* the same, or a renewed cert's */
     const char *ignored;                /* what the CSR asked, not issued */
+    const char *user;                   /* a held request's user */
+    const char *approver;               /* who approved it */
 } scep_exchange;
 
 static int reply(scep_exchange *x, ota_scep_status status,
@@ -217,8 +223,6 @@ static int check_csr(scep_exchange *x, EVP_PKEY *must_key)
     return OK;
 }
 
-/* Issues, records (consuming the dynamic challenge in the same
- * transaction) and answers. */
 /* The device's older certificates, revoked as superseded with this one:
  * logged, and the CRL made due. */
 static int superseded(scep_exchange *x, const ota_certificate_record *rec)
@@ -257,6 +261,7 @@ static int record(scep_exchange *x, X509 *cert, const char *serial,
     rec->pem = ota_cert_pem(cert, x->r->pool);
     rec->requester = ota_key_digest_hex(X509_get0_pubkey(x->req->signer),
                                         x->r->pool);
+    rec->user = x->user;
     if (x->udid && ota_cfg_supersede(x->c)) {
         rec->superseded = apr_array_make(x->r->pool, 2,
                                          sizeof(const char *));
@@ -299,9 +304,11 @@ static int issue(scep_exchange *x, const char *challenge)
         return rv;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00069: issued "
-                  "certificate %s to %s%s%s, valid %d days%s%s", serial,
+                  "certificate %s to %s%s%s, valid %d days%s%s%s%s", serial,
                   rec.subject, x->udid ? " for device " : "",
                   x->udid ? x->udid : "", opts.lifetime_days,
+                  x->approver ? ", approved by " : "",
+                  x->approver ? x->approver : "",
                   x->ignored ? "; " : "", x->ignored ? x->ignored : "");
     if (x->udid) {
         apr_table_setn(x->r->subprocess_env, "OTA_UDID", x->udid);
@@ -327,16 +334,143 @@ static int replayed(scep_exchange *x)
                  : OK;
 }
 
-static int pkcs_req(scep_exchange *x)
+/* ---- requests held for approval ---- */
+
+/* Holds a request that passed every check, so a held request is one that
+ * would issue: recorded, the dynamic challenge consumed in the same
+ * transaction, and answered PENDING. */
+static int hold(scep_exchange *x, const char *challenge)
+{
+    ota_pending_record rec;
+    ota_issue_verdict verdict;
+    apr_pool_t *p = x->r->pool;
+    const char *why = NULL;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.transaction_id = x->req->transaction_id;
+    rec.udid = x->udid;
+    rec.subject = ota_ca_name_text(X509_REQ_get_subject_name(x->req->csr),
+                                   p);
+    rec.san = x->san;
+    rec.requester = ota_key_digest_hex(X509_get0_pubkey(x->req->signer), p);
+    rec.csr = ota_ca_csr_pem(x->req->csr, p);
+    rec.expires = apr_time_now()
+                  + apr_time_from_sec(ota_cfg_pending_lifetime(x->c));
+    if (!rec.requester || !rec.csr) {
+        return ota_config_missing(x->r, "memory");
+    }
+    if (ota_store_pending_add(&verdict, &x->db, challenge, &rec,
+                              apr_time_now(), &why, p)) {
+        return ota_db_failed(x->r, why);
+    }
+    if (verdict != OTA_ISSUE_OK) {
+        return refuse(x, verdict == OTA_ISSUE_REPLAY ? "OTA00064"
+                                                     : "OTA00065",
+                      OTA_SCEP_BAD_REQUEST,
+                      verdict == OTA_ISSUE_REPLAY
+                      ? "transaction already held or answered"
+                      : "SCEP challenge used meanwhile");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00125: certificate "
+                  "request %s for %s%s%s%s%s held for approval (PENDING "
+                  "until %s)", rec.transaction_id, rec.subject,
+                  x->udid ? ", device " : "", x->udid ? x->udid : "",
+                  rec.user ? ", user " : "", rec.user ? rec.user : "",
+                  ap_ht_time(p, rec.expires, "%Y-%m-%d %H:%M:%S UTC", 1));
+    if (x->udid) {
+        apr_table_setn(x->r->subprocess_env, "OTA_UDID", x->udid);
+    }
+    return reply(x, OTA_SCEP_PENDING, 0, NULL);
+}
+
+/* An approved request: the CA's normal issuance, with the names bound to
+ * the device when it was held, for the user it was held for. */
+static int approved_issue(scep_exchange *x, const ota_pending_record *rec,
+                          X509_REQ *csr)
 {
     int rv;
 
-    if ((rv = replayed(x)) != OK || (rv = check_challenge(x)) != OK
+    x->req->csr = csr;
+    x->udid = rec->udid;
+    x->san = rec->san;
+    x->user = rec->user;
+    x->approver = rec->decided_by ? rec->decided_by : "?";
+    if ((rv = check_csr(x, X509_get0_pubkey(x->req->signer))) != OK) {
+        return rv;
+    }
+    return issue(x, NULL);
+}
+
+/* A held request, polled (or sent again) by its requester: PENDING while
+ * it waits, then the certificate or FAILURE. */
+static int held_answer(scep_exchange *x, const ota_pending_record *rec,
+                       X509_REQ *csr)
+{
+    const char *digest = ota_key_digest_hex(X509_get0_pubkey(x->req->signer),
+                                            x->r->pool);
+
+    if (!digest || !rec->requester || strcmp(digest, rec->requester)) {
+        return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
+                      "the poll is not signed by the requester's key");
+    }
+    switch (ota_pending_state_of(rec, apr_time_now())) {
+    case OTA_PENDING_OPEN:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, x->r, "OTA00128: request "
+                      "%s still waits for approval", rec->transaction_id);
+        return reply(x, OTA_SCEP_PENDING, 0, NULL);
+    case OTA_PENDING_REJECTED:
+        return refuse(x, "OTA00126", OTA_SCEP_BAD_REQUEST, apr_pstrcat(
+                      x->r->pool, "request ", rec->transaction_id,
+                      " rejected by ", rec->decided_by ? rec->decided_by
+                                                       : "?", NULL));
+    case OTA_PENDING_EXPIRED:
+        return refuse(x, "OTA00127", OTA_SCEP_BAD_REQUEST, apr_pstrcat(
+                      x->r->pool, "request ", rec->transaction_id,
+                      " expired undecided (OTAEnrollPendingLifetime)",
+                      NULL));
+    default:
+        return approved_issue(x, rec, csr);
+    }
+}
+
+/* The held request of this transaction: *rec NULL when there is none;
+ * its stored CSR in *csr. */
+static int held_find(scep_exchange *x, ota_pending_record **rec,
+                     X509_REQ **csr)
+{
+    const char *why = NULL;
+
+    *csr = NULL;
+    if (ota_store_pending_get(rec, &x->db, x->req->transaction_id, &why,
+                              x->r->pool)) {
+        return ota_db_failed(x->r, why);
+    }
+    if (*rec && !(*csr = ota_ca_csr_from_pem((*rec)->csr, x->r->pool))) {
+        return ota_config_missing(x->r, "a readable held request");
+    }
+    return OK;
+}
+
+static int pkcs_req(scep_exchange *x)
+{
+    ota_pending_record *held;
+    X509_REQ *csr;
+    const char *challenge;
+    int rv;
+
+    if ((rv = replayed(x)) != OK || (rv = held_find(x, &held, &csr)) != OK) {
+        return rv;
+    }
+    if (held) {
+        return held_answer(x, held, csr);   /* sent again while held */
+    }
+    if ((rv = check_challenge(x)) != OK
         || (rv = check_csr(x, X509_get0_pubkey(x->req->signer))) != OK) {
         return rv;
     }
-    return issue(x, ota_cfg_scep_dynamic(x->c, x->c) ? x->req->challenge
-                                                     : NULL);
+    challenge = ota_cfg_scep_dynamic(x->c, x->c) ? x->req->challenge : NULL;
+    return ota_cfg_scep_manual(x->c) ? hold(x, challenge)
+                                     : issue(x, challenge);
 }
 
 /* RenewalReq: signed by a still-valid certificate we issued, for the same
@@ -402,8 +536,30 @@ static int poller_is_requester(scep_exchange *x,
     return EVP_PKEY_eq(key, X509_get0_pubkey(cert)) == 1;
 }
 
-/* GetCertInitial: the certificate of a transaction, to a poller. The CA
- * decides at once, so a known transaction is always complete. */
+/* GetCertInitial for a transaction without a certificate: a held request
+ * of this CA, for this subject. */
+static int held_poll(scep_exchange *x)
+{
+    ota_pending_record *rec;
+    X509_REQ *csr;
+    int rv;
+
+    if ((rv = held_find(x, &rec, &csr)) != OK) {
+        return rv;
+    }
+    if (!rec || !ota_ca_csr_has_subject(csr, x->req->subject)
+        || !x->req->issuer
+        || X509_NAME_cmp(x->req->issuer,
+                         X509_get_subject_name(ota_ca_cert(x->c->ca)))) {
+        return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
+                      "no certificate or held request for this "
+                      "transaction, issuer and subject");
+    }
+    return held_answer(x, rec, csr);
+}
+
+/* GetCertInitial: the certificate of a transaction, to a poller; for a
+ * held request, what its decision says. */
 static int cert_poll(scep_exchange *x)
 {
     ota_certificate_record *prior;
@@ -415,7 +571,10 @@ static int cert_poll(scep_exchange *x)
                                    x->r->pool)) {
         return ota_db_failed(x->r, why);
     }
-    if (!prior || !(cert = ota_cert_from_pem(prior->pem, x->r->pool))
+    if (!prior) {
+        return held_poll(x);
+    }
+    if (!(cert = ota_cert_from_pem(prior->pem, x->r->pool))
         || !ota_ca_cert_has_subject(cert, x->req->subject)
         || !x->req->issuer
         || X509_NAME_cmp(x->req->issuer,

@@ -20,6 +20,7 @@
 #include "ota_status.h"
 
 #include "mod_ota_enroll_request.h"
+#include "mod_ota_enroll_dbcheck.h"
 #include "mod_ota_enroll_action.h"
 #include "mod_ota_enroll_status.h"
 
@@ -142,10 +143,55 @@ static void rejections_of(ota_status_page *pg, request_rec *r)
     pg->server = server_name(r);
 }
 
-/* Two statements: the counts by phase (which also give the number of
- * pages) and one page of devices. */
+/* What the tallies say: rows per table, and devices per phase when
+ * nothing is searched; the cursor of the next page. */
+static void status_tally(ota_status_page *pg, const ota_store_tally *tally,
+                         const apr_array_header_t *devices, int search)
+{
+    int i;
+
+    pg->tally = tally;
+    for (i = 0; !search && i <= OTA_STATUS_MAX_PHASE && i < 5; i++) {
+        pg->phase_count[i] = (int)tally->phase[i];
+    }
+    pg->devices = devices;
+    if (pg->more && devices->nelts) {
+        ota_store_cursor_after(&pg->next, &APR_ARRAY_IDX(devices,
+                               devices->nelts - 1, ota_device_summary),
+                               search);
+    }
+}
+
+/* A search's first page that holds every match (no phase filter, no
+ * next page) counts them itself. */
+static int search_counted(ota_status_page *pg,
+                          const apr_array_header_t *devices)
+{
+    const ota_device_summary *d;
+    int i;
+
+    if (*pg->query.after || pg->query.phase || pg->more) {
+        return 0;
+    }
+    for (i = 0; i < devices->nelts; i++) {
+        d = &APR_ARRAY_IDX(devices, i, ota_device_summary);
+        if (d->phase >= 0 && d->phase <= OTA_STATUS_MAX_PHASE) {
+            pg->phase_count[d->phase]++;
+        }
+    }
+    return 1;
+}
+
+/* Two statements, whatever the registry's size: the tallies (rows per
+ * table, devices per phase) and one page of devices from its cursor on,
+ * through an index. A search adds a third, its matches counted up to
+ * OTA_STORE_COUNT_CAP, unless its page held them all. */
 static int status_read(ota_status_page *pg, request_rec *r)
 {
+    ota_store_tally *tally = apr_pcalloc(r->pool, sizeof(*tally));
+    const ota_device_cursor *after = *pg->query.after ? &pg->query.cursor
+                                                      : NULL;
+    int search = *pg->query.q != '\0';
     apr_array_header_t *devices;
     const char *why = NULL;
     ota_db db;
@@ -154,16 +200,40 @@ static int status_read(ota_status_page *pg, request_rec *r)
     if ((rv = ota_db_open(&db, r)) != OK) {
         return rv;
     }
-    if (ota_store_device_phases(pg->phase_count, OTA_STATUS_MAX_PHASE, &db,
-                                pg->query.q, &why, r->pool)
-        || ota_store_device_page(&devices, &db, pg->query.q, pg->query.phase,
-                                 OTA_STATUS_PAGE_SIZE,
-                                 (pg->query.page - 1) * OTA_STATUS_PAGE_SIZE,
-                                 &why, r->pool)) {
+    if (ota_store_tally_get(tally, &db, &why, r->pool)
+        || ota_store_device_page(&devices, &pg->more, &db, pg->query.q,
+                                 pg->query.phase, after,
+                                 OTA_STATUS_PAGE_SIZE, &why, r->pool)
+        || (search && !search_counted(pg, devices)
+            && ota_store_device_phases(pg->phase_count, OTA_STATUS_MAX_PHASE,
+                                       &pg->counts_capped, &db, pg->query.q,
+                                       &why, r->pool))) {
         return ota_db_failed(r, why);
     }
-    pg->devices = devices;
+    pg->self = r->uri;
+    status_tally(pg, tally, devices, search);
     return OK;
+}
+
+/* Whether the store works: a failure answered with 503 (r->status) is
+ * shown on the page rather than as a bare error, as are database files
+ * the server cannot write (the page itself still reads). 0: rv is another
+ * error, answered as it is. */
+static int status_store(ota_status_page *pg, request_rec *r, int rv)
+{
+    if (!ota_dbcheck_store_failing(r, &pg->store_failure_id,
+                                   &pg->store_failure)) {
+        pg->store_failure_id = NULL;
+        return rv == OK;
+    }
+    if (rv != OK) {
+        r->status = HTTP_SERVICE_UNAVAILABLE;
+        if (!pg->devices) {
+            pg->devices = apr_array_make(r->pool, 0,
+                                         sizeof(ota_device_summary));
+        }
+    }
+    return 1;
 }
 
 static int status_send(request_rec *r, const ota_status_page *pg)
@@ -179,8 +249,7 @@ static int status_send(request_rec *r, const ota_status_page *pg)
         ota_status_html(&body, &len, pg, r->pool);
         type = OTA_MEDIA_HTML;
         apr_table_setn(r->headers_out, "Content-Security-Policy",
-                       "default-src 'none'; style-src 'unsafe-inline'; "
-                       "form-action 'self'; frame-ancestors 'none'");
+                       ota_status_csp());
     }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
@@ -211,7 +280,10 @@ int ota_status_handler(request_rec *r)
                       "query refused: %s", why);
         return HTTP_BAD_REQUEST;
     }
-    if ((rv = status_read(&pg, r)) != OK) {
+    if ((rv = status_read(&pg, r)) == OK) {
+        rv = ota_action_page_read(r, ota_conf_of(r), &pg);
+    }
+    if (!status_store(&pg, r, rv)) {
         return rv;
     }
     pg.now = r->request_time;

@@ -11,6 +11,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -790,4 +791,37 @@ int ota_ca_cert_subject_is(X509 *cert, const ota_ca_subject_entry *entries,
                            int count)
 {
     return subject_matches(X509_get_subject_name(cert), entries, count);
+}
+
+/* ---- requests kept for later (held for approval) ---- */
+
+const char *ota_ca_csr_pem(X509_REQ *csr, apr_pool_t *p)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *pem = NULL;
+    char *data;
+    long n;
+
+    if (bio && PEM_write_bio_X509_REQ(bio, csr)) {
+        n = BIO_get_mem_data(bio, &data);
+        pem = apr_pstrmemdup(p, data, n);
+    }
+    BIO_free(bio);
+    return pem;
+}
+
+X509_REQ *ota_ca_csr_from_pem(const char *pem, apr_pool_t *p)
+{
+    BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+    X509_REQ *csr = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL)
+                        : NULL;
+
+    BIO_free(bio);
+    ERR_clear_error();
+    return ota_own_x509_req(p, csr);
+}
+
+int ota_ca_csr_has_subject(X509_REQ *csr, X509_NAME *name)
+{
+    return name && X509_NAME_cmp(X509_REQ_get_subject_name(csr), name) == 0;
 }

@@ -625,6 +625,30 @@ const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p)
     return hex;
 }
 
+/* The certificate already holds its SubjectPublicKeyInfo: encoding it
+ * back from the ASN.1 structure costs a few thousand instructions, where
+ * i2d_PUBKEY of the EVP_PKEY goes through OpenSSL 3's encoders (about a
+ * million, 6% of a phase-2 request). Same bytes, same digest. */
+const char *ota_cert_key_digest_hex(X509 *cert, apr_pool_t *p)
+{
+    unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+    X509_PUBKEY *spki = cert ? X509_get_X509_PUBKEY(cert) : NULL;
+    char *hex;
+    int len = spki ? i2d_X509_PUBKEY(spki, &der) : -1;
+    size_t i;
+
+    if (len <= 0 || !SHA256(der, (size_t)len, md)) {
+        OPENSSL_free(der);
+        return NULL;
+    }
+    OPENSSL_free(der);
+    hex = apr_palloc(p, 2 * sizeof(md) + 1);
+    for (i = 0; i < sizeof(md); i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02X", md[i]);
+    }
+    return hex;
+}
+
 const char *ota_cert_pem(X509 *cert, apr_pool_t *p)
 {
     BIO *bio = BIO_new(BIO_s_mem());

@@ -246,12 +246,38 @@ static int number_of(int *out, const char *v, int dflt, int min, int max)
     return 0;
 }
 
+/* Characters, not bytes: UTF-8 continuation bytes are not counted. */
+static apr_size_t utf8_chars(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++) {
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+/* Keyset pages have no numbers: a deep page is reached through the next
+ * links (after=), never by counting rows. */
+static int page_refused(const char *value)
+{
+    return *value && strcmp(value, "1");
+}
+
 static apr_status_t query_pair(ota_status_query *out, const char *key,
                                const char *value, const char **why)
 {
-    if (!strcmp(key, "page")
-        && number_of(&out->page, value, 1, 1, OTA_STATUS_MAX_PAGE)) {
-        *why = "page must be a number from 1 to 1000000";
+    if (!strcmp(key, "page") && page_refused(value)) {
+        *why = "page=N is not supported: follow the next link (after=)";
+    }
+    else if (!strcmp(key, "after") && *value
+             && (strlen(value) > OTA_STATUS_MAX_CURSOR
+                 || ota_status_cursor_parse(&out->cursor, value, NULL))) {
+        *why = "after is not a cursor of this page";
+    }
+    else if (!strcmp(key, "q") && *value
+             && utf8_chars(value) < OTA_STORE_SEARCH_MIN) {
+        *why = "q needs at least 3 characters";
     }
     else if (!strcmp(key, "phase")
              && number_of(&out->phase, value, 0, 0, OTA_STATUS_MAX_PHASE)) {
@@ -271,6 +297,9 @@ static apr_status_t query_pair(ota_status_query *out, const char *key,
         else if (!strcmp(key, "q")) {
             out->q = value;
         }
+        else if (!strcmp(key, "after")) {
+            out->after = value;
+        }
         return APR_SUCCESS;
     }
     return APR_EINVAL;
@@ -283,7 +312,7 @@ apr_status_t ota_status_query_parse(ota_status_query *out, const char *args,
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
-    out->page = 1;
+    out->after = "";
     out->q = "";
     copy = apr_pstrdup(p, args ? args : "");
     for (pair = apr_strtok(copy, "&", &state); pair;
@@ -382,6 +411,9 @@ static const struct {
     { 111, "admin action: no JSON type or form token" },
     { 112, "admin action: malformed" },
     { 113, "admin action: unknown serial or device" },
+    { 124, "admin action: request already decided or expired" },
+    { 126, "SCEP: held request rejected" },
+    { 127, "SCEP: held request expired undecided" },
     { 0, NULL }
 };
 
@@ -448,23 +480,6 @@ int ota_status_total(const ota_status_page *pg)
     return total;
 }
 
-static int pages_of(const ota_status_page *pg)
-{
-    return (ota_status_total(pg) + OTA_STATUS_PAGE_SIZE - 1)
-           / OTA_STATUS_PAGE_SIZE;
-}
-
-/* The page before this one (past the end: the last one), 0 for none. */
-static int prev_page(const ota_status_page *pg)
-{
-    int page = pg->query.page, pages = pages_of(pg);
-
-    if (page <= 1) {
-        return 0;
-    }
-    return page - 1 < pages ? page - 1 : (pages ? pages : 1);
-}
-
 /* Phases 2 to 4 always, others when some device has them. */
 static int phase_shown(const ota_status_page *pg, int phase)
 {
@@ -485,17 +500,32 @@ static const char *time_text(apr_time_t t, const char *fmt, apr_pool_t *p)
 #define HTML_TIME "%Y-%m-%d %H:%M:%S UTC"
 #define JSON_TIME "%Y-%m-%dT%H:%M:%SZ"
 
-/* A link to another page of the same view, unescaped. */
-static const char *link_to(const ota_status_page *pg, int page, int json,
-                           apr_pool_t *p)
+/* A link to a page of the same view (after a cursor; NULL: the first
+ * page), unescaped, relative to the page ("?..."). */
+static const char *link_to(const ota_status_page *pg, const char *after,
+                           int json, apr_pool_t *p)
 {
     const ota_status_query *q = &pg->query;
+    const char *link;
 
-    return apr_psprintf(p, "?%spage=%d%s%s%s", json ? "format=json&" : "",
-                        page, *q->q ? "&q=" : "",
-                        *q->q ? url_encode(q->q, p) : "",
-                        q->phase ? apr_psprintf(p, "&phase=%d", q->phase)
-                                 : "");
+    link = apr_pstrcat(p, json ? "format=json&" : "",
+                       after ? "after=" : "", after ? url_encode(after, p)
+                                                    : "",
+                       *q->q ? "&q=" : "", *q->q ? url_encode(q->q, p) : "",
+                       q->phase ? apr_psprintf(p, "&phase=%d", q->phase)
+                                : "", NULL);
+    if (*link == '&') {
+        link++;
+    }
+    return apr_pstrcat(p, "?", link, NULL);
+}
+
+/* The cursor of the next page, NULL on the last one. */
+static const char *next_cursor(const ota_status_page *pg, apr_pool_t *p)
+{
+    return pg->more ? ota_status_cursor_text(&pg->next, *pg->query.q != '\0',
+                                             p)
+                    : NULL;
 }
 
 /* ---- HTML ---- */
@@ -508,7 +538,8 @@ static const char style[] =
     "vertical-align:top}"
     "th{background:#eef1f4}td.num{text-align:right}"
     ".mono{font-family:monospace}.muted{color:#777}.bad{color:#a00}"
-    "nav a{margin-left:1em}form{margin:.5em 0}";
+    "nav a{margin-left:1em}form{margin:.5em 0}"
+    "form.act{display:inline;margin:0 .25em 0 0}";
 
 static void html_cell(buf *b, const char *cls, const char *text)
 {
@@ -537,7 +568,8 @@ static void html_head(buf *b, const ota_status_page *pg)
             "<p class=\"muted\">Generated ");
     buf_add(b, time_text(pg->now, HTML_TIME, b->p));
     buf_add(b, ". <a href=\"");
-    html_add(b, link_to(pg, pg->query.page, 1, b->p));
+    html_add(b, link_to(pg, *pg->query.after ? pg->query.after : NULL, 1,
+                        b->p));
     buf_add(b, "\">This page as JSON</a></p>\n");
 }
 
@@ -562,16 +594,24 @@ static void html_counts(buf *b, const ota_status_page *pg)
             buf_add(b, "</tr>\n");
         }
     }
-    buf_printf(b, "<tr data-phase=\"all\"><th>all</th><th class=\"num\">%d"
-               "</th></tr>\n</tbody></table>\n", total);
+    buf_add(b, "<tr data-phase=\"all\"><th>all</th><th class=\"num\">");
+    buf_add(b, pg->counts_capped ? apr_psprintf(b->p, "more than %d",
+                                                OTA_STORE_COUNT_CAP)
+                                 : apr_itoa(b->p, total));
+    buf_add(b, "</th></tr>\n</tbody></table>\n");
+    if (pg->counts_capped) {
+        buf_printf(b, "<p class=\"muted\">A search counts its first %d "
+                   "matches only.</p>\n", OTA_STORE_COUNT_CAP);
+    }
 }
 
 static void html_filter(buf *b, const ota_status_page *pg)
 {
     int i;
 
-    buf_add(b, "<form method=\"get\"><label>UDID, serial, product or user "
-            "contains <input type=\"search\" name=\"q\" value=\"");
+    buf_add(b, "<form method=\"get\"><label>UDID, serial, product, user or "
+            "certificate serial contains (3 characters or more) "
+            "<input type=\"search\" name=\"q\" minlength=\"3\" value=\"");
     html_add(b, pg->query.q);
     buf_add(b, "\"></label> <label>phase <select name=\"phase\">"
             "<option value=\"\">any</option>");
@@ -608,7 +648,8 @@ static void html_expiry(buf *b, const ota_device_summary *d, apr_time_t now)
     }
 }
 
-static void html_device(buf *b, const ota_device_summary *d, apr_time_t now)
+static void html_device(buf *b, const ota_device_summary *d,
+                        const ota_status_page *pg)
 {
     buf_add(b, "<tr class=\"device\">");
     html_cell(b, "mono udid", d->udid);
@@ -618,27 +659,36 @@ static void html_device(buf *b, const ota_device_summary *d, apr_time_t now)
     html_cell(b, NULL, d->user);
     html_cell(b, "phase", phase_text(d->phase, b->p));
     html_cell(b, "mono", d->cert_serial);
-    html_expiry(b, d, now);
+    html_expiry(b, d, pg->now);
     html_cell(b, NULL, d->last_seen ? time_text(d->last_seen, HTML_TIME,
                                                 b->p) : "");
+    buf_add(b, ota_status_html_device_actions(d, pg->token, b->p));
     buf_add(b, "</tr>\n");
 }
 
+/* Keyset pages: the first page and the next one, no numbers. */
 static void html_pager(buf *b, const ota_status_page *pg)
 {
-    int page = pg->query.page, pages = pages_of(pg), prev = prev_page(pg);
+    const char *next = next_cursor(pg, b->p);
+    int total = ota_status_total(pg);
 
-    buf_printf(b, "<nav class=\"pages\">Page %d of %d, %d device%s", page,
-               pages ? pages : 1, ota_status_total(pg),
-               ota_status_total(pg) == 1 ? "" : "s");
-    if (prev) {
-        buf_add(b, "<a rel=\"prev\" href=\"");
-        html_add(b, link_to(pg, prev, 0, b->p));
-        buf_add(b, "\">&larr; previous</a>");
+    buf_add(b, "<nav class=\"pages\">");
+    if (pg->counts_capped) {
+        buf_printf(b, "More than %d devices", OTA_STORE_COUNT_CAP);
     }
-    if (page < pages) {
+    else {
+        buf_printf(b, "%d device%s", total, total == 1 ? "" : "s");
+    }
+    buf_add(b, *pg->query.q ? ", the devices recorded last first"
+                            : ", last seen first");
+    if (*pg->query.after) {
+        buf_add(b, "<a rel=\"first\" href=\"");
+        html_add(b, link_to(pg, NULL, 0, b->p));
+        buf_add(b, "\">&larr; first page</a>");
+    }
+    if (next) {
         buf_add(b, "<a rel=\"next\" href=\"");
-        html_add(b, link_to(pg, page + 1, 0, b->p));
+        html_add(b, link_to(pg, next, 0, b->p));
         buf_add(b, "\">next &rarr;</a>");
     }
     buf_add(b, "</nav>\n");
@@ -654,10 +704,11 @@ static void html_devices(buf *b, const ota_status_page *pg)
     buf_add(b, "<table id=\"devices\"><thead><tr><th>UDID</th>"
             "<th>serial</th><th>product</th><th>OS version</th><th>user</th>"
             "<th>phase</th><th>certificate serial</th><th>certificate "
-            "expires</th><th>last seen</th></tr></thead><tbody>\n");
+            "expires</th><th>last seen</th><th>actions</th></tr></thead>"
+            "<tbody>\n");
     for (i = 0; i < pg->devices->nelts; i++) {
         html_device(b, &APR_ARRAY_IDX(pg->devices, i, ota_device_summary),
-                    pg->now);
+                    pg);
     }
     buf_add(b, "</tbody></table>\n");
     if (!pg->devices->nelts) {
@@ -714,9 +765,13 @@ apr_status_t ota_status_html(const char **out, apr_size_t *len,
 
     buf_init(&b, 16384, p);
     html_head(&b, pg);
+    buf_add(&b, ota_status_html_store(pg, p));
+    buf_add(&b, ota_status_html_pending(pg, p));
     html_counts(&b, pg);
+    buf_add(&b, ota_status_html_tables(pg, p));
     html_rejections(&b, pg);         /* the summaries first, then the list */
     html_devices(&b, pg);
+    buf_add(&b, ota_status_html_audit(pg, p));
     buf_add(&b, "</body></html>\n");
     *out = b.s;
     *len = b.len;
@@ -755,16 +810,20 @@ static void json_device(buf *b, const ota_device_summary *d)
     buf_add(b, "}");
 }
 
+/* "next" (the next page's URL, its cursor in after=) is absent on the
+ * last page. */
 static void json_page(buf *b, const ota_status_page *pg)
 {
-    int page = pg->query.page, pages = pages_of(pg);
+    const char *next = next_cursor(pg, b->p);
 
-    buf_printf(b, "\"page\":{\"number\":%d,\"size\":%d,\"devices\":%d,"
-               "\"pages\":%d,\"prev\":", page, OTA_STATUS_PAGE_SIZE,
-               ota_status_total(pg), pages);
-    buf_add(b, prev_page(pg) ? apr_itoa(b->p, prev_page(pg)) : "null");
-    buf_add(b, ",\"next\":");
-    buf_add(b, page < pages ? apr_itoa(b->p, page + 1) : "null");
+    buf_printf(b, "\"page\":{\"size\":%d,\"devices\":%d,\"after\":",
+               OTA_STATUS_PAGE_SIZE, ota_status_total(pg));
+    json_add(b, *pg->query.after ? pg->query.after : NULL);
+    if (next) {
+        buf_add(b, ",\"next\":");
+        json_add(b, apr_pstrcat(b->p, pg->self ? pg->self : "",
+                                link_to(pg, next, 1, b->p), NULL));
+    }
     buf_add(b, "}");
 }
 
@@ -781,7 +840,8 @@ static void json_counts(buf *b, const ota_status_page *pg)
             first = 0;
         }
     }
-    buf_printf(b, "},\"total\":%d}", total);
+    buf_printf(b, "},\"total\":%d,\"capped\":%s}", total,
+               pg->counts_capped ? "true" : "false");
 }
 
 static void json_rejections(buf *b, const ota_status_page *pg)
@@ -819,6 +879,8 @@ apr_status_t ota_status_json(const char **out, apr_size_t *len,
     buf_init(&b, 16384, p);
     buf_add(&b, "{\"generated\":");
     json_time(&b, pg->now);
+    buf_add(&b, ",");
+    buf_add(&b, ota_status_json_store(pg, p));
     buf_add(&b, ",\"filter\":{\"q\":");
     json_add(&b, pg->query.q);
     buf_add(&b, ",\"phase\":");
@@ -827,6 +889,8 @@ apr_status_t ota_status_json(const char **out, apr_size_t *len,
     json_page(&b, pg);
     buf_add(&b, ",");
     json_counts(&b, pg);
+    buf_add(&b, ",");
+    buf_add(&b, ota_status_json_tables(pg, p));
     buf_add(&b, ",\"devices\":[");
     for (i = 0; i < pg->devices->nelts; i++) {
         buf_add(&b, i ? ",\n" : "\n");
@@ -834,6 +898,8 @@ apr_status_t ota_status_json(const char **out, apr_size_t *len,
     }
     buf_add(&b, "],\n");
     json_rejections(&b, pg);
+    buf_add(&b, ",\n");
+    buf_add(&b, ota_status_json_admin(pg, p));
     buf_add(&b, "}\n");
     *out = b.s;
     *len = b.len;

@@ -5,10 +5,11 @@
 #include <apr_strings.h>
 
 #include "ota_challenge.h"
+#include "ota_dbfile.h"
 #include "ota_store.h"
 #include "ota_store_sql.h"
 
-#define OTA_STORE_SCHEMA_VERSION 5
+#define OTA_STORE_SCHEMA_VERSION 6
 /* sqlite3: how long a new connection retries its schema check and
  * statement preparation while another process holds the write lock. */
 #define OTA_STORE_SQLITE_PREPARE_TRIES 100
@@ -96,8 +97,49 @@ static const char *const schema_v5[] = {
     NULL
 };
 
+/* A million devices: indexes for what the status page sorts and filters
+ * and for the retention purge, and one row of tallies (rows per table,
+ * devices per phase) that triggers keep, so the page counts without
+ * scanning. The search index, the device id a search is ordered by and
+ * the triggers differ by driver (ota_store_scale.c). */
+#define TALLY_COUNT(column, from)                                          \
+    "(SELECT COUNT(*) FROM " from ") AS " column
+static const char *const schema_v6[] = {
+    "CREATE INDEX IF NOT EXISTS ota_device_seen "
+    "ON ota_device (last_seen, udid)",
+    "CREATE INDEX IF NOT EXISTS ota_device_phase_seen "
+    "ON ota_device (phase, last_seen, udid)",
+    "CREATE INDEX IF NOT EXISTS ota_challenge_expires "
+    "ON ota_challenge (expires)",
+    "CREATE INDEX IF NOT EXISTS ota_scep_challenge_expires "
+    "ON ota_scep_challenge (expires)",
+    "CREATE TABLE IF NOT EXISTS ota_tally ("
+    "slot INTEGER PRIMARY KEY, challenges BIGINT NOT NULL DEFAULT 0, "
+    "scep_challenges BIGINT NOT NULL DEFAULT 0, "
+    "devices BIGINT NOT NULL DEFAULT 0, "
+    "certificates BIGINT NOT NULL DEFAULT 0, "
+    "pending BIGINT NOT NULL DEFAULT 0, audit BIGINT NOT NULL DEFAULT 0, "
+    "phase0 BIGINT NOT NULL DEFAULT 0, phase1 BIGINT NOT NULL DEFAULT 0, "
+    "phase2 BIGINT NOT NULL DEFAULT 0, phase3 BIGINT NOT NULL DEFAULT 0, "
+    "phase4 BIGINT NOT NULL DEFAULT 0)",
+    "INSERT INTO ota_tally (slot, challenges, scep_challenges, devices, "
+    "certificates, pending, audit, phase0, phase1, phase2, phase3, phase4) "
+    "SELECT 0, " TALLY_COUNT("c", "ota_challenge") ", "
+    TALLY_COUNT("s", "ota_scep_challenge") ", "
+    TALLY_COUNT("d", "ota_device") ", "
+    TALLY_COUNT("r", "ota_certificate") ", "
+    TALLY_COUNT("p", "ota_pending") ", " TALLY_COUNT("a", "ota_audit") ", "
+    TALLY_COUNT("p0", "ota_device WHERE phase = 0") ", "
+    TALLY_COUNT("p1", "ota_device WHERE phase = 1") ", "
+    TALLY_COUNT("p2", "ota_device WHERE phase = 2") ", "
+    TALLY_COUNT("p3", "ota_device WHERE phase = 3") ", "
+    TALLY_COUNT("p4", "ota_device WHERE phase = 4"),
+    "UPDATE ota_schema_version SET version = 6 WHERE id = 1",
+    NULL
+};
+
 static const char *const *const migrations[] = {
-    schema_v1, schema_v2, schema_v3, schema_v4, schema_v5
+    schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6
 };
 
 const ota_store_statement ota_store_statements[] = {
@@ -176,6 +218,47 @@ const ota_store_statement ota_store_statements[] = {
     { "ota_device_cert",
       "UPDATE ota_device SET phase = 3, last_seen = %lld, cert_at = %lld, "
       "cert_serial = %s WHERE udid = %s" },
+    /* Approval and the audit (ota_store_approval.c). */
+    { "ota_pending_add",
+      "INSERT INTO ota_pending (transaction_id, udid, subject, san, "
+      "username, product, requester, challenge, csr, requested, expires, "
+      "decided, decision, decided_by) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+      "%s, %s, %lld, %lld, NULL, NULL, NULL)" },
+    { "ota_pending_get",
+      "SELECT transaction_id, udid, subject, san, username, product, "
+      "requester, csr, requested, expires, decided, decision, decided_by "
+      "FROM ota_pending WHERE transaction_id = %s" },
+    { "ota_pending_open",
+      "SELECT transaction_id, udid, subject, san, username, product, "
+      "requester, NULL, requested, expires, decided, decision, decided_by "
+      "FROM ota_pending WHERE decided IS NULL AND expires > %lld "
+      "ORDER BY requested, transaction_id LIMIT %d" },
+    { "ota_pending_decide",
+      "UPDATE ota_pending SET decided = %lld, decision = %s, "
+      "decided_by = %s WHERE transaction_id = %s AND decided IS NULL "
+      "AND expires > %lld" },
+    { "ota_pending_reject_device",
+      "UPDATE ota_pending SET decided = %lld, decision = 'rejected', "
+      "decided_by = %s WHERE udid = %s AND decided IS NULL" },
+    { "ota_pending_approved_at",
+      "SELECT p.decided FROM ota_pending p JOIN ota_certificate c "
+      "ON c.transaction_id = p.transaction_id "
+      "WHERE c.serial = %s AND p.decision = 'approved'" },
+    { "ota_pending_device",
+      "SELECT username, product FROM ota_device WHERE udid = %s" },
+    { "ota_device_release",
+      "UPDATE ota_device SET username = NULL WHERE udid = %s" },
+    { "ota_device_delete",
+      "DELETE FROM ota_device WHERE udid = %s" },
+    { "ota_scep_challenge_retire",
+      "UPDATE ota_scep_challenge SET used = %lld "
+      "WHERE udid = %s AND used IS NULL" },
+    { "ota_audit_add",
+      "INSERT INTO ota_audit (at, admin, remote, action, udid, serial, "
+      "transaction_id, detail) VALUES (%lld, %s, %s, %s, %s, %s, %s, %s)" },
+    { "ota_audit_recent",
+      "SELECT at, admin, remote, action, udid, serial, transaction_id, "
+      "detail FROM ota_audit ORDER BY at DESC, action, udid LIMIT %d" },
     { "ota_count_challenge",
       "SELECT COUNT(*) FROM ota_challenge" },
     { "ota_count_challenge_used",
@@ -188,28 +271,6 @@ const ota_store_statement ota_store_statements[] = {
       "SELECT COUNT(*) FROM ota_scep_challenge WHERE used IS NOT NULL" },
     { "ota_count_certificate",
       "SELECT COUNT(*) FROM ota_certificate" },
-    /* The status page. q (5 times) is a LIKE literal, lower-cased here;
-     * '%%' is apr_dbd's spelling of '%'. */
-    { "ota_device_page",
-      "SELECT d.udid, d.serial, d.product, d.version, d.username, d.phase, "
-      "d.cert_serial, c.not_after, c.revoked, d.last_seen "
-      "FROM ota_device d "
-      "LEFT JOIN ota_certificate c ON c.serial = d.cert_serial "
-      "WHERE (LOWER(d.udid) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.product) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.username) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.cert_serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\') "
-      "AND (%d = 0 OR d.phase = %d) "
-      "ORDER BY d.last_seen DESC, d.udid LIMIT %d OFFSET %d" },
-    { "ota_device_phases",
-      "SELECT d.phase, COUNT(*) FROM ota_device d "
-      "WHERE LOWER(d.udid) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.product) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.username) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "OR LOWER(d.cert_serial) LIKE '%%' || LOWER(%s) || '%%' ESCAPE '\\' "
-      "GROUP BY d.phase" },
     { NULL, NULL }
 };
 
@@ -311,8 +372,51 @@ static apr_status_t schema_not_newer(apr_int64_t version, const char **why,
     return APR_SUCCESS;
 }
 
+/* The write lock nests: a single write inside a transaction keeps the
+ * transaction's; only the outermost release lets it go. */
+apr_status_t ota_sql_write_lock(ota_db *db, const char **why, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!db->lock) {
+        return APR_SUCCESS;
+    }
+    if (db->lock_held == 0
+        && (rv = db->lock->acquire(db->lock->baton)) != APR_SUCCESS) {
+        if (why) {
+            *why = apr_psprintf(p, "cannot take the database write lock "
+                                "(%d)", rv);
+        }
+        return rv;
+    }
+    db->lock_held++;
+    return APR_SUCCESS;
+}
+
+void ota_sql_write_unlock(ota_db *db)
+{
+    if (db->lock && db->lock_held > 0 && --db->lock_held == 0) {
+        db->lock->release(db->lock->baton);
+    }
+}
+
+apr_status_t ota_sql_txn_start(ota_db *db, apr_dbd_transaction_t **trans,
+                               const char **why, apr_pool_t *p)
+{
+    apr_status_t rv = ota_sql_write_lock(db, why, p);
+    int rc;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = apr_dbd_transaction_start(db->driver, p, db->handle, trans);
+    return rc ? ota_sql_error(db, rc, "starting transaction", why, p)
+              : APR_SUCCESS;
+}
+
 /* Ends trans (if BEGIN failed, sqlite3 still attached it to the handle),
- * rolling back unless rv is success and commit is set. */
+ * rolling back unless rv is success and commit is set; then the write
+ * lock goes. */
 apr_status_t ota_sql_txn_end(ota_db *db, apr_dbd_transaction_t *trans,
                              apr_status_t rv, int commit, const char **why,
                              apr_pool_t *p)
@@ -320,6 +424,7 @@ apr_status_t ota_sql_txn_end(ota_db *db, apr_dbd_transaction_t *trans,
     int rc;
 
     if (!trans) {
+        ota_sql_write_unlock(db);
         return rv;
     }
     if (rv != APR_SUCCESS || !commit) {
@@ -327,6 +432,7 @@ apr_status_t ota_sql_txn_end(ota_db *db, apr_dbd_transaction_t *trans,
                                      APR_DBD_TRANSACTION_ROLLBACK);
     }
     rc = apr_dbd_transaction_end(db->driver, p, trans);
+    ota_sql_write_unlock(db);
     if (rc && rv == APR_SUCCESS) {
         rv = ota_sql_error(db, rc, "ending transaction", why, p);
     }
@@ -358,11 +464,11 @@ static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
     apr_dbd_transaction_t *trans = NULL;
     apr_status_t rv;
     apr_int64_t version = 0;
-    int rc;
 
-    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-    rv = rc ? ota_sql_error(db, rc, "starting transaction", why, p)
-            : run_all(db, version_table, why, p);
+    rv = ota_sql_txn_start(db, &trans, why, p);
+    if (rv == APR_SUCCESS) {
+        rv = run_all(db, version_table, why, p);
+    }
     if (rv == APR_SUCCESS
         && (rv = schema_version(&version, db, why, p)) == APR_SUCCESS) {
         rv = schema_not_newer(version, why, p);
@@ -370,6 +476,11 @@ static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
     for (; rv == APR_SUCCESS && version < OTA_STORE_SCHEMA_VERSION;
          version++) {
         rv = run_all(db, migrations[version], why, p);
+        /* what differs between sqlite3 and PostgreSQL (ota_store_scale.c) */
+        if (rv == APR_SUCCESS) {
+            rv = run_all(db, ota_store_migration_driver(db, version + 1),
+                         why, p);
+        }
     }
     return ota_sql_txn_end(db, trans, rv, 1, why, p);
 }
@@ -410,10 +521,15 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
 {
     const ota_store_statement *s;
     apr_dbd_prepared_t *st;
+    apr_status_t rv;
     int rc;
 
     if (!db->prepared) {
         db->prepared = apr_hash_make(p);
+    }
+    /* first: ota_store_connection_init sees the others all prepared */
+    if ((rv = ota_store_prepare_driver(db, why, p)) != APR_SUCCESS) {
+        return rv;
     }
     for (s = ota_store_statements; s->label; s++) {
         if (ota_sql_statement(db, s->label)) {
@@ -475,6 +591,12 @@ static apr_status_t sqlite_connection_init(ota_db *db, const char **why,
             && (rv = schema_and_statements(db, why, p)) == APR_SUCCESS) {
             break;
         }
+        /* a busy database is worth waiting for; a read-only, full or
+         * damaged one fails at once */
+        if (why && *why
+            && ota_dbfile_error_kind(*why) != OTA_DBFILE_ERROR_OTHER) {
+            break;
+        }
         apr_sleep(OTA_STORE_SQLITE_PREPARE_PAUSE);
     }
     return rv;
@@ -508,6 +630,7 @@ static apr_status_t write_challenge_add_once(ota_db *db, const char *challenge,
     apr_int64_t created = apr_time_sec(now);
     apr_int64_t expires = apr_time_sec(now + lifetime);
     const char *digest;
+    apr_status_t rv;
     int nrows, rc;
 
     if (!st) {
@@ -520,8 +643,12 @@ static apr_status_t write_challenge_add_once(ota_db *db, const char *challenge,
     if (!(digest = ota_challenge_digest(challenge, p))) {
         return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
+    if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
+        return rv;
+    }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
                           user ? user : "", &created, &expires);
+    ota_sql_write_unlock(db);
     if (rc) {
         return ota_sql_error(db, rc, "storing challenge", why, p);
     }
@@ -752,7 +879,6 @@ static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
     apr_dbd_transaction_t *trans = NULL;
     const char *digest;
     apr_status_t rv;
-    int rc;
 
     *verdict = OTA_CHALLENGE_UNKNOWN;
     if (!challenge || !device || !device->udid || !*device->udid) {
@@ -763,11 +889,8 @@ static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
     if (!(digest = ota_challenge_digest(challenge, p))) {
         return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
-    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-    if (rc) {
-        rv = ota_sql_error(db, rc, "starting transaction", why, p);
-    }
-    else {
+    rv = ota_sql_txn_start(db, &trans, why, p);
+    if (rv == APR_SUCCESS) {
         rv = redeem_txn(verdict, db, digest, user ? user : "",
                         apr_time_sec(now), device, why, p);
     }
@@ -997,17 +1120,17 @@ static apr_status_t write_certificate_add_once(
     apr_dbd_transaction_t *trans = NULL;
     const char *digest = NULL;
     apr_status_t rv;
-    int rc;
 
     *verdict = OTA_ISSUE_CHALLENGE_GONE;
     if (scep_challenge
         && !(digest = ota_challenge_digest(scep_challenge, p))) {
         return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
-    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-    rv = rc ? ota_sql_error(db, rc, "starting transaction", why, p)
-            : certificate_txn(verdict, db, digest, rec, apr_time_sec(now),
-                              why, p);
+    rv = ota_sql_txn_start(db, &trans, why, p);
+    if (rv == APR_SUCCESS) {
+        rv = certificate_txn(verdict, db, digest, rec, apr_time_sec(now),
+                             why, p);
+    }
     return ota_sql_txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why, p);
 }
 
@@ -1058,14 +1181,19 @@ static apr_status_t write_device_enrolled_once(ota_db *db, const char *udid,
 {
     apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_enrolled");
     apr_int64_t t = apr_time_sec(now);
+    apr_status_t rv;
     int nrows = 0, rc;
 
     if (!st) {
         return ota_sql_fail(APR_EGENERAL,
                             "ota_device_enrolled not prepared", why);
     }
+    if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
+        return rv;
+    }
     rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &t, &t,
                           serial, udid);
+    ota_sql_write_unlock(db);
     if (rc) {
         return ota_sql_error(db, rc, "recording enrollment", why, p);
     }
@@ -1073,125 +1201,7 @@ static apr_status_t write_device_enrolled_once(ota_db *db, const char *udid,
                       : ota_sql_fail(APR_NOTFOUND, "no such device", why);
 }
 
-/* ---- the status page ---- */
-
-/* q for the status statements' LIKE: its wildcards and the escape
- * character made plain (ESCAPE '\'). */
-static const char *like_literal(const char *q, apr_pool_t *p)
-{
-    char *out = apr_palloc(p, 2 * strlen(q) + 1), *o = out;
-
-    for (; *q; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\') {
-            *o++ = '\\';
-        }
-        *o++ = *q;
-    }
-    *o = '\0';
-    return out;
-}
-
-static apr_int64_t datum_time(ota_db *db, apr_dbd_row_t *row, int col)
-{
-    apr_int64_t v = 0;
-
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_LONGLONG, &v)
-        != APR_SUCCESS) {
-        return 0;
-    }
-    return apr_time_from_sec(v);
-}
-
-static const char *datum_text(ota_db *db, apr_dbd_row_t *row, int col,
-                              apr_pool_t *p)
-{
-    char *v = NULL;
-
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v)
-        != APR_SUCCESS || !v) {
-        return NULL;
-    }
-    return apr_pstrdup(p, v);
-}
-
-static void device_summary(ota_device_summary *d, ota_db *db,
-                           apr_dbd_row_t *row, apr_pool_t *p)
-{
-    d->udid = datum_text(db, row, 0, p);
-    d->serial = datum_text(db, row, 1, p);
-    d->product = datum_text(db, row, 2, p);
-    d->version = datum_text(db, row, 3, p);
-    d->user = datum_text(db, row, 4, p);
-    apr_dbd_datum_get(db->driver, row, 5, APR_DBD_TYPE_INT, &d->phase);
-    d->cert_serial = datum_text(db, row, 6, p);
-    d->cert_not_after = datum_time(db, row, 7);
-    d->cert_revoked = datum_time(db, row, 8);
-    d->last_seen = datum_time(db, row, 9);
-}
-
-apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
-                                   const char *q, int phase, int limit,
-                                   int offset, const char **why,
-                                   apr_pool_t *p)
-{
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_page");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *like = like_literal(q ? q : "", p);
-    int rc;
-
-    *out = apr_array_make(p, limit > 0 ? limit : 1,
-                          sizeof(ota_device_summary));
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL, "ota_device_page not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, like,
-                           like, like, like, like, &phase, &phase, &limit,
-                           &offset);
-    if (rc) {
-        return ota_sql_error(db, rc, "listing devices", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        ota_device_summary *d = apr_array_push(*out);
-
-        memset(d, 0, sizeof(*d));
-        device_summary(d, db, row, p);
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
-                                     const char *q, const char **why,
-                                     apr_pool_t *p)
-{
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_phases");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *like = like_literal(q ? q : "", p);
-    apr_int64_t n;
-    int phase, rc;
-
-    memset(counts, 0, sizeof(*counts) * (max + 1));
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_device_phases not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, like,
-                           like, like, like, like);
-    if (rc) {
-        return ota_sql_error(db, rc, "counting devices by phase", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        phase = -1;
-        n = 0;
-        apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_INT, &phase);
-        apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_LONGLONG, &n);
-        if (phase >= 0 && phase <= max) {
-            counts[phase] = (int)n;
-        }
-    }
-    return APR_SUCCESS;
-}
+/* The status page's reads are in ota_store_list.c. */
 
 /* ---- writes, retried while sqlite3 is locked ---- */
 

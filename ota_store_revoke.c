@@ -1,8 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Revocation in the registry: revoking by serial or by device, the list
  * the CRL is built from, the CRL every server serves, and the status OCSP
- * answers. Writes run in transactions and are retried like the others
- * while sqlite3 is locked. */
+ * answers. Writes take the write lock, run in transactions and are
+ * retried like the others while sqlite3 is locked. */
 #include <string.h>
 #include <apr_strings.h>
 
@@ -213,15 +213,16 @@ static apr_status_t revoke_run(revoke_job *j, ota_db *db, const char **why,
 {
     apr_dbd_transaction_t *trans = NULL;
     apr_status_t rv;
-    int rc, i = 0;
+    int i = 0;
 
     db->locked = 0;
     do {
         trans = NULL;
         j->verdict = OTA_REVOKE_UNKNOWN;
-        rc = apr_dbd_transaction_start(db->driver, p, db->handle, &trans);
-        rv = rc ? ota_sql_error(db, rc, "starting transaction", why, p)
-                : revoke_txn(j, db, why, p);
+        rv = ota_sql_txn_start(db, &trans, why, p);
+        if (rv == APR_SUCCESS) {
+            rv = revoke_txn(j, db, why, p);
+        }
         rv = ota_sql_txn_end(db, trans, rv, 1, why, p);
     } while (ota_sql_again(db, rv, i++));
     return rv;
@@ -338,12 +339,16 @@ static apr_status_t crl_put_once(int *stored, ota_db *db, const char *ca,
     if (!q) {
         return ota_sql_fail(APR_EGENERAL, "CRL statements not prepared", why);
     }
+    if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
+        return rv;
+    }
     rc = prior ? apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q,
                                   &number, &this_update, &next_update,
                                   row->der_base64, ca, &prior)
                : apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q, ca,
                                   &number, &this_update, &next_update,
                                   row->der_base64);
+    ota_sql_write_unlock(db);
     *stored = !rc && nrows == 1;
     if (!rc) {
         return APR_SUCCESS;
@@ -379,7 +384,11 @@ apr_status_t ota_store_crl_due(ota_db *db, const char **why, apr_pool_t *p)
     }
     db->locked = 0;
     do {
+        if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
+            return rv;
+        }
         rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q);
+        ota_sql_write_unlock(db);
         rv = rc ? ota_sql_error(db, rc, "marking the CRL due", why, p)
                 : APR_SUCCESS;
     } while (ota_sql_again(db, rv, i++));

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         memset(&pg.query, 0, sizeof(pg.query));   /* the defaults */
-        pg.query.page = 1;
+        pg.query.after = "";
         pg.query.q = "";
     }
     for (line = line ? apr_strtok(line, "\n", &lines) : NULL; line;
@@ -88,6 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i++;
     }
     pg.devices = devices;
+    pg.more = i > 1;               /* the next link, its cursor the last's */
+    if (pg.more) {
+        ota_store_cursor_after(&pg.next, &APR_ARRAY_IDX(devices,
+                               devices->nelts - 1, ota_device_summary),
+                               *pg.query.q != '\0');
+    }
+    pg.self = "/ota/status";
     pg.server = "fuzz";
     pg.now = apr_time_from_sec(1800000000);
     if (ota_status_html(&out, &len, &pg, p) != APR_SUCCESS || !out

@@ -84,6 +84,10 @@ typedef struct ota_conf {
     ota_identity *ocsp_identity;
     int supersede;                  /* OTAEnrollSupersede */
 
+    /* approval */
+    int scep_approval;              /* OTAEnrollSCEPApproval: 1 manual */
+    int pending_lifetime;           /* OTAEnrollPendingLifetime, seconds */
+
     /* every handler */
     int body_timeout;               /* OTAEnrollBodyTimeout, seconds */
     int anonymous;                  /* OTAEnrollAnonymous */
@@ -131,8 +135,11 @@ const ota_trust *ota_cfg_device_trust(const ota_conf *c);
 const apr_array_header_t *ota_cfg_scep_subject(const ota_conf *c);
 int ota_cfg_key_size(const ota_conf *c);
 int ota_cfg_key_usage(const ota_conf *c);
-int ota_cfg_retries(const ota_conf *c);
-int ota_cfg_retry_delay(const ota_conf *c);                /* seconds */
+/* Retries and RetryDelay of the payload: as set, else fitted to the
+ * built-in CA ca (NULL: none): where it holds requests for approval, the
+ * device keeps polling for its OTAEnrollPendingLifetime. */
+int ota_cfg_retries(const ota_conf *c, const ota_conf *ca);
+int ota_cfg_retry_delay(const ota_conf *c, const ota_conf *ca); /* s */
 /* Whether SCEP challenges are one-time ones: as OTAEnrollSCEPChallenge
  * says, else as the built-in CA ca (NULL: none; c itself for the CA's own
  * location) does, whose default is dynamic. */
@@ -158,8 +165,17 @@ int ota_cfg_enrollment_window(const ota_conf *c);          /* seconds */
 int ota_cfg_crl_lifetime(const ota_conf *c);               /* seconds */
 int ota_cfg_supersede(const ota_conf *c);
 
+/* approval: OTAEnrollSCEPApproval manual holds every PKCSReq (PENDING)
+ * until an administrator decides, for OTAEnrollPendingLifetime */
+int ota_cfg_scep_manual(const ota_conf *c);
+int ota_cfg_pending_lifetime(const ota_conf *c);           /* seconds */
+
 /* every handler */
 apr_interval_time_t ota_cfg_body_timeout(const ota_conf *c);
 int ota_cfg_anonymous(const ota_conf *c);
+
+/* OTAEnrollRetention: how long after their expiry used and
+ * expired challenges are kept (server-wide, default 7 days). */
+apr_interval_time_t ota_cfg_retention(void);
 
 #endif

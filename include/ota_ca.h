@@ -154,6 +154,14 @@ int ota_ca_cert_has_subject(X509 *cert, X509_NAME *name);
 int ota_ca_cert_subject_is(X509 *cert, const ota_ca_subject_entry *entries,
                            int count);
 
+/* A request as PEM text, and back (freed with p; NULL if not one): a
+ * request held for approval waits in the registry. */
+const char *ota_ca_csr_pem(X509_REQ *csr, apr_pool_t *p);
+X509_REQ *ota_ca_csr_from_pem(const char *pem, apr_pool_t *p);
+
+/* GetCertInitial for a held request: the request has that subject. */
+int ota_ca_csr_has_subject(X509_REQ *csr, X509_NAME *name);
+
 /* RFC 2253 text of a name, for logs and the registry. */
 const char *ota_ca_name_text(X509_NAME *name, apr_pool_t *p);
 

@@ -139,6 +139,9 @@ apr_status_t ota_identity_secret(unsigned char *out, const ota_identity *id);
  * the registry keeps to recognise a key, and the SCEP transaction id of a
  * request for it (NULL on failure). */
 const char *ota_key_digest_hex(EVP_PKEY *key, apr_pool_t *p);
+/* The same digest of a certificate's key, from the certificate's own
+ * SubjectPublicKeyInfo (no re-encoding of the key: much cheaper). */
+const char *ota_cert_key_digest_hex(X509 *cert, apr_pool_t *p);
 X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p);
 
 /* Text of the last OpenSSL error (and clears the queue). */

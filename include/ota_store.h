@@ -23,11 +23,34 @@ typedef struct ota_store_statement {
  * ota_store_connection_init() on each connection it acquires. */
 extern const ota_store_statement ota_store_statements[];
 
+/* Statements whose SQL differs between sqlite3 and PostgreSQL (pgsql
+ * NULL: the same), prepared with the others. */
+typedef struct ota_store_driver_statement {
+    const char *label;
+    const char *sqlite;
+    const char *pgsql;
+} ota_store_driver_statement;
+
+extern const ota_store_driver_statement ota_store_driver_statements[];
+
+/* An optional lock every write of the registry takes before it starts
+ * (before apr_dbd's BEGIN or single statement) and releases once it
+ * committed or rolled back, on every path: the glue's process-wide mutex
+ * for sqlite3, so that writers queue for it instead of sleeping in
+ * apr_dbd's retry loop. */
+typedef struct ota_db_lock {
+    apr_status_t (*acquire)(void *baton);
+    apr_status_t (*release)(void *baton);
+    void *baton;
+} ota_db_lock;
+
 typedef struct ota_db {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
     apr_hash_t *prepared;     /* label -> apr_dbd_prepared_t * */
     int locked;               /* the last error was sqlite3's "locked" */
+    const ota_db_lock *lock;  /* NULL: none (PostgreSQL keeps row locks) */
+    int lock_held;            /* taken by this connection now */
 } ota_db;
 
 /* Creates the tables if missing. Safe to run from several processes. */
@@ -182,7 +205,7 @@ apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
 apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
                              const char **why, apr_pool_t *p);
 
-/* ---- the status page ---- */
+/* ---- the status page (ota_store_list.c) ---- */
 
 /* A device as the status page lists it: never a challenge or a key. */
 typedef struct ota_device_summary {
@@ -197,23 +220,71 @@ typedef struct ota_device_summary {
                                    * an external CA's certificate) */
     apr_time_t cert_revoked;      /* 0: not revoked */
     apr_time_t last_seen;
+    apr_int64_t id;               /* the order devices were recorded in */
 } ota_device_summary;
 
-/* Devices whose UDID, serial, product, user or certificate serial
- * contains q (case-insensitive for ASCII; "" matches every device; '%'
- * and '_' are plain characters) and whose phase is phase (0: any), last
- * seen first: at most limit of them, skipping offset. One SELECT, the
- * certificates LEFT JOINed by serial. *out holds ota_device_summary. */
-apr_status_t ota_store_device_page(apr_array_header_t **out, ota_db *db,
-                                   const char *q, int phase, int limit,
-                                   int offset, const char **why,
-                                   apr_pool_t *p);
+/* Searches need this many characters: each is looked up in a trigram
+ * index (sqlite3's FTS5 trigram tokenizer, PostgreSQL's pg_trgm). */
+#define OTA_STORE_SEARCH_MIN 3
+/* A search counts at most this many matching devices. */
+#define OTA_STORE_COUNT_CAP 1000
 
-/* counts[0..max] (zeroed first): the devices matching q (as above) in
- * each phase; other phases are not counted. One GROUP BY. */
-apr_status_t ota_store_device_phases(int *counts, int max, ota_db *db,
-                                     const char *q, const char **why,
-                                     apr_pool_t *p);
+/* Where a page of devices starts: after the device with this key. The
+ * listing is ordered by last seen, then UDID, both descending: its key is
+ * (n = last seen in seconds, udid). A search is ordered by the device's
+ * id, descending (the devices recorded last first): its key is n = id.
+ * A NULL cursor starts at the beginning. */
+typedef struct ota_device_cursor {
+    apr_int64_t n;
+    const char *udid;
+} ota_device_cursor;
+
+/* The cursor of the page after one that ended with d. */
+void ota_store_cursor_after(ota_device_cursor *c, const ota_device_summary *d,
+                            int search);
+
+/* At most limit devices after the cursor: whose UDID, serial, product,
+ * user or certificate serial contains q (case-insensitive; "" matches
+ * every device, otherwise at least OTA_STORE_SEARCH_MIN characters; '%'
+ * and '_' are plain characters) and whose phase is phase (0: any). *more
+ * is 1 when devices follow. One SELECT through an index (no OFFSET, no
+ * sort of the matches), the certificates LEFT JOINed by serial. *out
+ * holds ota_device_summary. */
+apr_status_t ota_store_device_page(apr_array_header_t **out, int *more,
+                                   ota_db *db, const char *q, int phase,
+                                   const ota_device_cursor *after, int limit,
+                                   const char **why, apr_pool_t *p);
+
+/* Rows per table and devices per phase, from the tallies the triggers of
+ * schema 6 keep (one row, or 16 on PostgreSQL: no scan). */
+typedef struct ota_store_tally {
+    apr_int64_t challenges;
+    apr_int64_t scep_challenges;
+    apr_int64_t devices;
+    apr_int64_t certificates;
+    apr_int64_t pending;
+    apr_int64_t audit;
+    apr_int64_t phase[5];         /* devices in phases 0 to 4 */
+} ota_store_tally;
+
+apr_status_t ota_store_tally_get(ota_store_tally *t, ota_db *db,
+                                 const char **why, apr_pool_t *p);
+
+/* counts[0..max] (zeroed first): the devices in each phase; with q (as
+ * above), those matching it, among the first OTA_STORE_COUNT_CAP matches
+ * (*capped 1 when there were more). Without q from the tallies. */
+apr_status_t ota_store_device_phases(int *counts, int max, int *capped,
+                                     ota_db *db, const char *q,
+                                     const char **why, apr_pool_t *p);
+
+/* ---- retention (ota_store_list.c) ---- */
+
+/* Deletes at most limit phase-1 ("challenge") or SCEP ("scep_challenge")
+ * challenges, used or not, that expired before `before`; *deleted: how
+ * many. Takes the write lock, in a transaction of its own. */
+apr_status_t ota_store_purge(int *deleted, ota_db *db, const char *table,
+                             apr_time_t before, int limit, const char **why,
+                             apr_pool_t *p);
 
 /* ---- revocation (ota_store_revoke.c) ---- */
 

@@ -17,6 +17,13 @@
 #   make bench-revocation  ota-ocsp against openssl ocsp -index (with and
 #                       without a nonce), a CRL of 100,000 entries:
 #                       build/bench/revocation.txt (also run by make bench)
+#   make bench-scale    the registry at 1,000 and 1,000,000 devices on
+#                       sqlite3 and PostgreSQL (bench/scale.sh): every
+#                       phase and every status view at both sizes, one
+#                       table in build/bench/scale.txt; not part of make
+#                       bench (about 30 minutes on 2 CPUs). Knobs:
+#                       BENCH_SCALE_SIZES, BENCH_SCALE_DBS,
+#                       BENCH_SCALE_VIEWS, BENCH_SCALE_PURGE
 #
 # Knobs (environment): BENCH_N (requests per phase, 2000), BENCH_C
 # (concurrency, 8), BENCH_MPMS ("event prefork"), BENCH_BASE_MPM (prefork:
@@ -52,4 +59,9 @@ bench-revocation:
 	@$(MAKE) --no-print-directory all
 	@bash bench/revocation.sh
 
-.PHONY: bench bench-floor bench-profile bench-revocation
+# The registry at a million devices (bench/scale.sh).
+bench-scale:
+	@$(MAKE) --no-print-directory all $(BENCH_BUILD)/floor
+	@bash bench/scale.sh
+
+.PHONY: bench bench-floor bench-profile bench-revocation bench-scale

@@ -116,7 +116,26 @@ OTAEnrollCRLLifetime|60|expects a number from 300
 OTAEnrollBodyTimeout|0|expects a number from 1 to 300
 OTAEnrollOCSPSigningCertificate|/nonexistent.pem|cannot read
 OTAEnrollGetCACaps|SHA-1 off|stand alone
+OTAEnrollRetention|-1|expects a number of days from 0 to 3650
+OTAEnrollRetention|3651|expects a number of days from 0 to 3650
+OTAEnrollRetention|week|expects a number of days
 BAD
+
+# The retention purge is server-wide: not in a section, not per host.
+config_test retloc "<Location /x>
+OTAEnrollRetention 3
+</Location>"
+like "$T_OUT" 'OTAEnrollRetention not allowed in <Location> context' "OTAEnrollRetention in a <Location> is refused"
+config_test retvh "<VirtualHost 127.0.0.1:80>
+OTAEnrollRetention 3
+</VirtualHost>"
+like "$T_OUT" 'OTAEnrollRetention cannot occur within <VirtualHost> section' \
+    "OTAEnrollRetention in a <VirtualHost> is refused"
+# The sqlite3 write lock is Apache's mutex "ota-enroll-db".
+config_test mutex "Mutex flock:$T_WORK ota-enroll-db"
+is "$T_OUT" "Syntax OK" "Mutex configures ota-enroll-db (the write lock)"
+config_test badmutex "Mutex bogus:$T_WORK ota-enroll-db"
+like "$T_OUT" 'Invalid Mutex argument bogus' "Mutex ota-enroll-db with an unknown mechanism is refused"
 
 config_test long "OTAEnrollOrganization $(printf 'x%.0s' $(seq 1 300))"
 like "$T_OUT" 'OTAEnrollOrganization: expects 1 to 256 characters' \

@@ -3,8 +3,9 @@
 # its certificate, devices inserted straight into the registry (hostile
 # strings among them), refusals counted across processes and over a
 # graceful restart; HTML with curl and in a real browser (headless
-# Chromium), JSON with jq, pagination, filters, 405/400, and nothing
-# secret on the page. The same statements on PostgreSQL when it is here.
+# Chromium), JSON with jq, keyset pagination (next links carrying a
+# cursor), filters, rows per table, 405/400, and nothing secret on the
+# page. The same statements on PostgreSQL when it is here.
 . "$(dirname "$0")/lib.sh"
 t_setup
 PG_HERE=
@@ -87,6 +88,9 @@ get() {   # get QUERY [CURL-ARGS]: the page body into $T_WORK/body, code out
 rows() {
     grep -c '<tr class="device">' "$T_WORK/body"
 }
+next_link() {   # the next page's link on the page read last, unescaped
+    sed -n 's/.*<a rel="next" href="\([^"]*\)".*/\1/p' "$T_WORK/body" | sed 's/&amp;/\&/g'
+}
 
 # ---- HTML ----
 is "$(curl -s -o /dev/null -w '%{http_code}' "$base/ota/status")" 401 "Apache auth protects it"
@@ -118,24 +122,28 @@ has "$html" 'each server behind a load balancer counts its own' "the page says t
 has "$html" '&lt;script&gt;alert(1)&lt;/script&gt;' "the hostile product is shown as text"
 has "$html" 'q&quot;uo\te' "the hostile user too"
 unlike "$html" '<script|<img|<b>' "no markup from the registry"
-has "$html" '<a rel="next" href="?page=2">' "a link to page 2"
-is "$(get "?page=2")" 200 "page 2"
+like "$html" '<a rel="next" href="\?after=[0-9]+%3A[0-9A-F-]+">' "a link to the next page, its cursor in it"
+is "$(get "$(next_link)")" 200 "page 2"
 is "$(rows)" 15 "page 2: the other 15"
-has "$(cat "$T_WORK/body")" '<a rel="prev" href="?page=1">' "a link back"
+has "$(cat "$T_WORK/body")" '<a rel="first" href="?">' "a link back"
 unlike "$(cat "$T_WORK/body")" 'rel="next"' "and none further"
+has "$html" '<tr data-table="ota_device"><td class="mono">ota_device</td><td class="num">65</td></tr>' \
+    "rows per table: 65 devices"
 get "?q=$D1" >/dev/null
 is "$(rows)" 1 "filter on a UDID"
 get "?q=sn0000" >/dev/null
 is "$(rows)" 9 "filter on serials (case-insensitive)"
 get "?q=ALICE" >/dev/null
 is "$(rows)" 1 "filter on the user"
-get "?q=%25" >/dev/null
+get "?q=%25%25%25" >/dev/null
 is "$(rows)" 0 "'%' is a plain character, not a wildcard"
 get "?phase=4" >/dev/null
 is "$(rows)" 2 "filter on the phase"
-get "?phase=2&q=iphone&page=2" >/dev/null
+get "?phase=2&q=iphone" >/dev/null
+like "$(next_link)" '^\?after=[0-9]+&q=iphone&phase=2$' "the next link keeps the filters"
+get "$(next_link)" >/dev/null
 is "$(rows)" 12 "both filters, second page"
-has "$(cat "$T_WORK/body")" '<a rel="prev" href="?page=1&amp;q=iphone&amp;phase=2">' \
+has "$(cat "$T_WORK/body")" '<a rel="first" href="?q=iphone&amp;phase=2">' \
     "links keep the filters"
 is "$(get "" -I)" 200 "HEAD"
 is "$(get "" -X PUT -d x)" 405 "PUT: 405"
@@ -172,14 +180,20 @@ done
 is "$missing" "" "every warn id in the README has its reason in ota_status.c"
 
 # ---- JSON ----
-jqt() {   # jqt FILTER NAME: jq -e on the JSON page
-    jq -e --arg d1 "$D1" --arg serial "$serial1" "$1" "$T_WORK/page.json" >/dev/null 2>&1
+jqt() {   # jqt [--argjson NAME VALUE] FILTER NAME: jq -e on the JSON page
+    local args=()
+    [ "$1" = --argjson ] && { args=(--argjson "$2" "$3"); shift 3; }
+    jq -e --arg d1 "$D1" --arg serial "$serial1" "${args[@]}" "$1" "$T_WORK/page.json" >/dev/null 2>&1
     ok $? "$2"
 }
 like "$(tr -d '\r' <"$T_WORK/headers")" '^Content-Type: application/json$' "JSON: application/json"
 jqt '.devices | length == 50' "JSON: 50 devices on page 1"
-jqt '.page == {number: 1, size: 50, devices: 65, pages: 2, prev: null, next: 2}' "JSON: page info"
-jqt '.counts == {by_phase: {"2": 63, "3": 0, "4": 2}, total: 65}' "JSON: counts by phase"
+jqt '.page.size == 50 and .page.devices == 65 and .page.after == null
+     and (.page.next | test("^/ota/status\\?format=json&after=[0-9]+%3A"))' "JSON: page info, the next page's URL"
+jqt '.counts == {by_phase: {"2": 63, "3": 0, "4": 2}, total: 65, capped: false}' "JSON: counts by phase"
+jqt --argjson c "$(db_count 'select count(*) from ota_challenge')" \
+    '.tables.ota_device == 65 and .tables.ota_certificate == 1 and .tables.ota_challenge == $c' \
+    "JSON: rows per table"
 jqt '.devices[] | select(.udid == $d1) | .phase == 4 and .user == "alice"
      and .certificate_serial == $serial and (.certificate_expires | test("^[0-9-]+T[0-9:]+Z$"))
      and .product == "iPhone15,2" and .certificate_revoked == null' \
@@ -198,9 +212,9 @@ jqt '[.rejections.by_id[] | {key: .id, value: .count}] | from_entries
 jqt '.rejections.by_id[] | select(.id == "OTA00039") | .reason == "challenge already used"
      and (.last_seen | test("Z$"))' "JSON: with reason and last seen"
 jqt '.rejections.server | test("port '"$T_PORT_FIXED"'$")' "JSON: whose counters they are"
-get "?format=json&page=2&q=&phase=" >/dev/null
+get "$(jq -r .page.next "$T_WORK/page.json" | sed 's|^/ota/status||')&q=&phase=" >/dev/null
 cp "$T_WORK/body" "$T_WORK/page.json"
-jqt '(.devices | length) == 15 and .page.prev == 1 and .page.next == null' "JSON: page 2"
+jqt '(.devices | length) == 15 and .page.after != null and (.page | has("next") | not)' "JSON: page 2, the last"
 
 # ---- in a browser ----
 chromium_run() {   # chromium_run ARGS... URL
@@ -230,6 +244,18 @@ else
     [ -s "$T_WORK/status.png" ] && mkdir -p "$ARTIFACTS" && cp "$T_WORK/status.png" "$ARTIFACTS/status.png"
     ok $? "screenshot taken ($ARTIFACTS/status.png)"
 fi
+
+# ---- keyset pages: no page numbers, no short searches ----
+n91=$(log_count OTA00091)
+is "$(get "?page=2")" 400 "?page=N: 400 (a page is reached by its cursor)"
+is "$(get "?q=ab")" 400 "a search of 2 characters: 400"
+is "$(get "?after=x")" 400 "a cursor that is not one: 400"
+is "$(( $(log_count OTA00091) - n91 ))" 3 "each logged as OTA00091"
+is "$(get "?page=1")" 200 "?page=1 (the first page) still answers"
+get "?format=json&after=$((now - 1030))%3A" >/dev/null
+cp "$T_WORK/body" "$T_WORK/page.json"
+jqt '(.devices | length) == 32 and .devices[0].udid == "00000000-0000-4000-8000-000000000031"' \
+    "a cursor is a key, not a position: the devices seen before it"
 
 # ---- a graceful restart keeps the counts ----
 n0=$(log_count 'resuming normal operations')
@@ -276,21 +302,25 @@ if [ -n "$PG_HERE" ]; then
     cp "$T_WORK/body" "$T_WORK/page.json"
     jqt '(.devices | length) == 50 and .page.devices == 61 and .devices[0].udid == "PG-0061"' \
         "PostgreSQL: page 1, last seen first"
-    jqt '.counts == {by_phase: {"2": 58, "3": 0, "4": 3}, total: 61}' "PostgreSQL: counts by phase"
+    jqt '.counts == {by_phase: {"2": 58, "3": 0, "4": 3}, total: 61, capped: false}' \
+        "PostgreSQL: counts by phase (the tallies the triggers keep)"
+    jqt '.tables.ota_device == 61 and .tables.ota_certificate == 1' "PostgreSQL: rows per table"
     get "?format=json&q=pg-000&phase=4" >/dev/null
     cp "$T_WORK/body" "$T_WORK/page.json"
     jqt '[.devices[] | {key: .udid, value: .certificate_expires}] | from_entries
          == {"PG-0003": null, "PG-0002": null, "PG-0001": "2030-03-17T17:46:40Z"}' \
         "PostgreSQL: filters (case-insensitive), certificates LEFT JOINed"
-    get "?format=json&q=%25" >/dev/null
+    get "?format=json&q=00%25" >/dev/null
     cp "$T_WORK/body" "$T_WORK/page.json"
     jqt '[.devices[].udid] == ["PG-0007"]' "PostgreSQL: '%' is a plain character"
-    get "?format=json&q=_" >/dev/null
+    get "?format=json&q=_10" >/dev/null
     cp "$T_WORK/body" "$T_WORK/page.json"
     jqt '[.devices[].udid] == ["PG-0007"]' "PostgreSQL: so is '_'"
-    get "?format=json&page=2" >/dev/null
+    get "?format=json" >/dev/null
+    get "$(jq -r .page.next "$T_WORK/body" | sed 's|^/ota/status||')" >/dev/null
     cp "$T_WORK/body" "$T_WORK/page.json"
-    jqt '(.devices | length) == 11 and .page.prev == 1' "PostgreSQL: page 2"
+    jqt '(.devices | length) == 11 and .page.after != null and (.page | has("next") | not)' \
+        "PostgreSQL: page 2, by its cursor"
     apache_stop
     log_clean
 else

@@ -888,6 +888,34 @@ static void test_names(void)
        "trust verdicts are UNTRUSTED and NOT_DEVICE_CA only");
 }
 
+/* The certificate's key digest, from its own SubjectPublicKeyInfo, is
+ * the digest of its key re-encoded: rows stored before keep matching. */
+static void test_cert_key_digest(void)
+{
+    const char *files[] = {
+        "device.pem", "signing.pem", "signing-ca.pem",
+        "../../t/fixtures/apple-real/device-appletv-2024-sha256-micromdm.pem",
+        "../../t/fixtures/apple-real/device-iphone-2012-node-easyrsa.pem",
+        "../../t/fixtures/apple-real/device-macos-2018-micromdm.pem", NULL
+    };
+    const char *a, *b;
+    X509 *cert;
+    int i, same = 0;
+
+    for (i = 0; files[i]; i++) {
+        cert = cert_file(pki_file(files[i]));
+        a = cert ? ota_cert_key_digest_hex(cert, pool) : NULL;
+        b = cert ? ota_key_digest_hex(X509_get0_pubkey(cert), pool) : NULL;
+        same += a && b && !strcmp(a, b) && strlen(a) == 64;
+        if (!a || !b || strcmp(a, b)) {
+            printf("# %s: %s vs %s\n", files[i], a ? a : "-", b ? b : "-");
+        }
+    }
+    is_int(same, i, "a certificate's key digest: the same from its SPKI "
+           "(test PKI, real Apple devices)");
+    ok(ota_cert_key_digest_hex(NULL, pool) == NULL, "no certificate: NULL");
+}
+
 int main(int argc, char **argv)
 {
     ota_trust *apple, *dev;
@@ -912,5 +940,6 @@ int main(int argc, char **argv)
     test_sha1(in_dir(tdir, "fixtures/apple-real/"
                      "device-appletv-2024-sha256-micromdm.pem"));
     test_names();
+    test_cert_key_digest();
     return unit_done();
 }

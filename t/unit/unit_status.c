@@ -52,21 +52,29 @@ static void test_query(void)
     char *long_q = apr_palloc(pool, OTA_STATUS_MAX_QUERY + 4);
     const char *bad[] = {
         "page=0", "page=abc", "page=-1", "page=99999999999", "phase=5",
-        "phase=x", "format=xml", "q=%zz", "q=%00", "q=%4", NULL
+        "phase=x", "format=xml", "q=%zz", "q=%00", "q=%4", "page=2",
+        "after=x", "after=:UDID", "after=1234567890123456789", "q=ab",
+        "q=%C3%A9%C3%A9", NULL
     };
     int i;
 
     is_int(ota_status_query_parse(&q, NULL, &why, pool), APR_SUCCESS,
            "no query");
-    ok(q.page == 1 && q.phase == 0 && !*q.q && !q.json, "defaults");
-    is_int(ota_status_query_parse(&q, "page=3&q=a%2Bb+c%25&phase=4&"
-                                  "format=json&x=y&novalue", &why, pool),
+    ok(!*q.after && q.phase == 0 && !*q.q && !q.json, "defaults");
+    is_int(ota_status_query_parse(&q, "after=1700000000%3AUDID-1&"
+                                  "q=a%2Bb+c%25&phase=4&format=json&x=y&"
+                                  "novalue", &why, pool),
            APR_SUCCESS, "full query");
-    ok(q.page == 3 && q.phase == 4 && q.json, "page, phase and format");
+    ok(q.cursor.n == 1700000000 && !strcmp(q.cursor.udid, "UDID-1")
+       && q.phase == 4 && q.json, "cursor, phase and format");
     is_str(q.q, "a+b c%", "q decoded (form style)");
-    is_int(ota_status_query_parse(&q, "phase=&page=&q=", &why, pool),
+    is_int(ota_status_query_parse(&q, "phase=&page=&q=&after=", &why, pool),
            APR_SUCCESS, "empty values (the filter form's 'any')");
-    ok(q.page == 1 && q.phase == 0, "empty values are the defaults");
+    ok(!*q.after && q.phase == 0, "empty values are the defaults");
+    is_int(ota_status_query_parse(&q, "page=1&after=42&q=%C3%A9t%C3%A9",
+                                  &why, pool), APR_SUCCESS,
+           "page=1 (the first page) is still accepted, q of 3 characters");
+    ok(q.cursor.n == 42 && !*q.cursor.udid, "a search's cursor: an id");
     for (i = 0; bad[i]; i++) {
         why = NULL;
         ok(ota_status_query_parse(&q, bad[i], &why, pool) == APR_EINVAL
@@ -115,8 +123,10 @@ static void test_log_ids(void)
 }
 
 /* A page of 63 matching devices, two shown: a hostile one and one whose
- * certificate came from an external CA. */
-static void page_of(ota_status_page *pg, int page)
+ * certificate came from an external CA; after: the cursor it was asked
+ * for ("" for the first page), more: whether a next page follows (its
+ * cursor: id 12, q being a search). */
+static void page_of(ota_status_page *pg, const char *after, int more)
 {
     apr_array_header_t *devices = apr_array_make(pool, 2,
                                                  sizeof(ota_device_summary));
@@ -124,8 +134,12 @@ static void page_of(ota_status_page *pg, int page)
     ota_device_summary *d;
 
     memset(pg, 0, sizeof(*pg));
-    pg->query.page = page;
+    pg->query.after = after;
     pg->query.q = "a&b";
+    pg->self = "/ota/status";
+    pg->more = more;
+    pg->next.n = 12;
+    pg->next.udid = "";
     pg->now = apr_time_from_sec(1700000000);
     pg->phase_count[2] = 60;
     pg->phase_count[4] = 3;
@@ -153,11 +167,12 @@ static void page_of(ota_status_page *pg, int page)
 
 static void test_html(void)
 {
+    ota_store_tally tally = { 1000001, 2, 3, 4, 5, 6, { 0 } };
     ota_status_page pg;
     const char *html;
     apr_size_t len;
 
-    page_of(&pg, 1);
+    page_of(&pg, "", 1);
     is_int(ota_status_total(&pg), 63, "total over the phases");
     ota_status_html(&html, &len, &pg, pool);
     is_int(len, strlen(html), "length");
@@ -167,10 +182,11 @@ static void test_html(void)
     ok(contains(html, "UDID-&lt;1&gt;") && contains(html, "a&quot;b\\c")
        && contains(html, "host&lt;x&gt;"), "HTML: other strings escaped");
     ok(contains(html, "value=\"a&amp;b\""), "HTML: q escaped in the form");
-    ok(contains(html, "<a rel=\"next\" href=\"?page=2&amp;q=a%26b\">"),
-       "HTML: next link keeps the (encoded) filter");
-    ok(!contains(html, "rel=\"prev\""), "HTML: no previous on page 1");
-    ok(contains(html, "Page 1 of 2, 63 devices"), "HTML: page info");
+    ok(contains(html, "<a rel=\"next\" href=\"?after=12&amp;q=a%26b\">"),
+       "HTML: next link (its cursor) keeps the (encoded) filter");
+    ok(!contains(html, "rel=\"first\""), "HTML: no way back on page 1");
+    ok(contains(html, "63 devices, the devices recorded last first"),
+       "HTML: page info");
     ok(contains(html, "unknown (not issued here)"),
        "HTML: external CA's certificate: expiry unknown");
     ok(contains(html, "2023-11-15 22:13:20 UTC"), "HTML: expiry shown");
@@ -179,15 +195,29 @@ static void test_html(void)
     ok(contains(html, "<tr data-id=\"OTA00023\"><td class=\"mono\">OTA00023"
                 "</td><td>not CMS</td><td class=\"num\">2</td>"),
        "HTML: rejection row");
-    page_of(&pg, 2);
+    page_of(&pg, "12", 0);
     ota_status_html(&html, &len, &pg, pool);
-    ok(contains(html, "<a rel=\"prev\" href=\"?page=1&amp;q=a%26b\">")
-       && !contains(html, "rel=\"next\""), "HTML: page 2 of 2 links back");
-    page_of(&pg, 9);
+    ok(contains(html, "<a rel=\"first\" href=\"?q=a%26b\">")
+       && !contains(html, "rel=\"next\""), "HTML: the last page links back");
+    ok(contains(html, "href=\"?format=json&amp;after=12&amp;q=a%26b\">"
+                "This page as JSON"), "HTML: this page as JSON, its cursor");
+    page_of(&pg, "9999", 0);
     pg.query.phase = 4;
     ota_status_html(&html, &len, &pg, pool);
-    ok(contains(html, "href=\"?page=1&amp;q=a%26b&amp;phase=4\">&larr;"),
-       "HTML: past the end, previous is the last page");
+    ok(contains(html, "href=\"?q=a%26b&amp;phase=4\">&larr;"),
+       "HTML: past the end, the way back keeps the filters");
+    pg.counts_capped = 1;
+    ota_status_html(&html, &len, &pg, pool);
+    ok(contains(html, "<th class=\"num\">more than 1000</th>")
+       && contains(html, "More than 1000 devices"),
+       "HTML: a search's count capped is said");
+    ok(!contains(html, "id=\"tables\""), "HTML: no tallies, no table");
+    pg.tally = &tally;
+    ota_status_html(&html, &len, &pg, pool);
+    ok(contains(html, "<tr data-table=\"ota_challenge\"><td class=\"mono\">"
+                "ota_challenge</td><td class=\"num\">1000001</td></tr>")
+       && contains(html, "<tr data-table=\"ota_audit\">"),
+       "HTML: rows per table");
     pg.rejections = NULL;
     ota_status_html(&html, &len, &pg, pool);
     ok(contains(html, "Not counted"), "HTML: counters missing said");
@@ -195,11 +225,12 @@ static void test_html(void)
 
 static void test_json(void)
 {
+    ota_store_tally tally = { 7, 0, 63, 1, 0, 0, { 0 } };
     ota_status_page pg;
     const char *json;
     apr_size_t len;
 
-    page_of(&pg, 1);
+    page_of(&pg, "", 1);
     ota_status_json(&json, &len, &pg, pool);
     is_int(len, strlen(json), "length");
     ok(contains(json, "\"product\":\"\\u003cscript\\u003ealert(1)"
@@ -212,10 +243,13 @@ static void test_json(void)
     ok(contains(json, "\"certificate_expires\":\"2023-11-15T22:13:20Z\""),
        "JSON: expiry");
     ok(contains(json, "\"serial\":null"), "JSON: missing serial is null");
-    ok(contains(json, "\"page\":{\"number\":1,\"size\":50,\"devices\":63,"
-                "\"pages\":2,\"prev\":null,\"next\":2}"), "JSON: page info");
+    ok(contains(json, "\"page\":{\"size\":50,\"devices\":63,\"after\":null,"
+                "\"next\":\"/ota/status?format=json\\u0026after=12"
+                "\\u0026q=a%26b\"}"),
+       "JSON: page info, next with its cursor");
     ok(contains(json, "\"counts\":{\"by_phase\":{\"2\":60,\"3\":0,\"4\":3},"
-                "\"total\":63}"), "JSON: counts");
+                "\"total\":63,\"capped\":false}"), "JSON: counts");
+    ok(contains(json, "\"tables\":null"), "JSON: no tallies");
     ok(contains(json, "\"by_id\":[{\"id\":\"OTA00023\",\"reason\":"
                 "\"not CMS\",\"count\":2,\"last_seen\":"
                 "\"2023-11-14T22:13:20Z\"}]"), "JSON: rejections");
@@ -224,6 +258,16 @@ static void test_json(void)
     pg.rejections = NULL;
     ota_status_json(&json, &len, &pg, pool);
     ok(contains(json, "\"rejections\":null"), "JSON: counters missing");
+    page_of(&pg, "12", 0);
+    pg.tally = &tally;
+    pg.counts_capped = 1;
+    ota_status_json(&json, &len, &pg, pool);
+    ok(contains(json, "\"page\":{\"size\":50,\"devices\":63,"
+                "\"after\":\"12\"}"), "JSON: the last page has no next");
+    ok(contains(json, "\"capped\":true}"), "JSON: a capped count says so");
+    ok(contains(json, "\"tables\":{\"ota_challenge\":7,\"ota_scep_challenge\":"
+                "0,\"ota_device\":63,\"ota_certificate\":1,\"ota_pending\":"
+                "0,\"ota_audit\":0}"), "JSON: rows per table");
 }
 
 /* ---- the store ---- */
@@ -266,29 +310,66 @@ static int fill(void)
     return rc;
 }
 
+static ota_device_summary *last;    /* of the page read last */
+static int more;                    /* devices follow it */
+
+/* A page of at most limit devices after the cursor (NULL: the first). */
 static ota_device_summary *page(int *n, const char *q, int phase, int limit,
-                                int offset)
+                                const ota_device_cursor *after)
 {
     apr_array_header_t *out = NULL;
     const char *why = NULL;
 
-    if (ota_store_device_page(&out, &db, q, phase, limit, offset, &why,
-                              pool) != APR_SUCCESS) {
+    if (ota_store_device_page(&out, &more, &db, q, phase, after, limit,
+                              &why, pool) != APR_SUCCESS) {
         printf("# %s\n", why ? why : "?");
         *n = -1;
         return NULL;
     }
     *n = out->nelts;
+    last = out->nelts ? &APR_ARRAY_IDX(out, out->nelts - 1,
+                                       ota_device_summary) : NULL;
     return (ota_device_summary *)out->elts;
+}
+
+/* Keyset pages of a search, 4 at a time: every match once, none
+ * skipped, in the order the devices were recorded, last first. */
+static void test_store_search_pages(void)
+{
+    ota_device_cursor c;
+    ota_device_summary *d;
+    apr_array_header_t *out;
+    const char *seen = "", *why = NULL;
+    int n, pages = 0, total = 0;
+
+    d = page(&n, "udid-0", 0, 4, NULL);
+    while (n > 0 && pages < 20) {
+        pages++;
+        total += n;
+        seen = apr_pstrcat(pool, seen, d[0].udid, " ", NULL);
+        if (!more) {
+            break;
+        }
+        ota_store_cursor_after(&c, last, 1);
+        d = page(&n, "udid-0", 0, 4, &c);
+    }
+    is_int(total, 60, "a search paged by its cursor: all 60 matches");
+    is_int(pages, 15, "in 15 pages of 4");
+    ok(!strncmp(seen, "UDID-060 UDID-056 ", 18),
+       "recorded last first (UDID-060, then UDID-056)");
+    ok(ota_store_device_page(&out, &more, &db, "ab", 0, NULL, 4, &why, pool)
+       == APR_EINVAL, "a search of 2 characters is refused");
 }
 
 static void test_store_page(void)
 {
+    ota_device_cursor c;
     ota_device_summary *d;
     int n;
 
-    d = page(&n, "", 0, 50, 0);
+    d = page(&n, "", 0, 50, NULL);
     is_int(n, 50, "first page: 50 devices");
+    ok(more, "more devices follow");
     ok(n == 50 && !strcmp(d[0].udid, "HOSTILE")
        && !strcmp(d[4].udid, "UDID-060"), "last seen first");
     ok(n == 50 && !strcmp(d[0].product, "<script>x</script>")
@@ -302,48 +383,76 @@ static void test_store_page(void)
        "revoked");
     ok(n == 50 && d[3].cert_serial == NULL && d[4].last_seen
        == apr_time_from_sec(1060), "no certificate; last seen");
-    d = page(&n, "", 0, 50, 50);
+    ota_store_cursor_after(&c, last, 0);
+    ok(c.n == 1015 && !strcmp(c.udid, "UDID-015"),
+       "the cursor: the last device's (last seen, UDID)");
+    d = page(&n, "", 0, 50, &c);
     is_int(n, 14, "second page: the rest");
     ok(n == 14 && !strcmp(d[13].udid, "UDID-001"), "down to the oldest");
-    page(&n, "udid-04", 0, 50, 0);
+    ok(!more, "nothing follows the last page");
+    c.n = 1030;
+    c.udid = "";
+    d = page(&n, "", 0, 50, &c);
+    ok(n == 29 && !strcmp(d[0].udid, "UDID-029"),
+       "a cursor is a key, not a position: after last seen 1030");
+    page(&n, "udid-04", 0, 50, NULL);
     is_int(n, 10, "q on the UDID, case-insensitive");
-    page(&n, "sn00", 0, 50, 0);
+    page(&n, "sn00", 0, 50, NULL);
     is_int(n, 9, "q on the serial");
-    page(&n, "IPAD", 0, 50, 0);
+    page(&n, "IPAD", 0, 50, NULL);
     is_int(n, 1, "q on the product");
-    page(&n, "carol", 0, 50, 0);
+    page(&n, "carol", 0, 50, NULL);
     is_int(n, 1, "q on the user");
-    page(&n, "ABCD", 0, 50, 0);
+    page(&n, "ABCD", 0, 50, NULL);
     is_int(n, 2, "q on the certificate serial");
-    page(&n, "100%", 0, 50, 0);
+    page(&n, "100%", 0, 50, NULL);
     is_int(n, 1, "'%' is a plain character");
-    page(&n, "e_1", 0, 50, 0);
+    page(&n, "e_1", 0, 50, NULL);
     is_int(n, 1, "'_' is a plain character");
-    page(&n, "'; DROP TABLE ota_device; --", 0, 50, 0);
+    page(&n, "'; DROP TABLE ota_device; --", 0, 50, NULL);
     is_int(n, 0, "q is a parameter, not SQL");
-    page(&n, "", 4, 50, 0);
+    page(&n, "\"x\" OR y", 0, 50, NULL);
+    is_int(n, 0, "q is a phrase, not an FTS5 query");
+    page(&n, "", 4, 50, NULL);
     is_int(n, 2, "phase filter");
-    page(&n, "mac", 3, 50, 0);
+    page(&n, "mac", 3, 50, NULL);
     is_int(n, 2, "both filters");
+    test_store_search_pages();
 }
 
 static void test_store_phases(void)
 {
-    int counts[OTA_STATUS_MAX_PHASE + 1];
+    int counts[OTA_STATUS_MAX_PHASE + 1], capped = -1;
+    ota_store_tally t;
     const char *why = NULL;
 
-    is_int(ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &db, "",
-                                   &why, pool), APR_SUCCESS, "phase counts");
+    is_int(ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &capped,
+                                   &db, "", &why, pool), APR_SUCCESS,
+           "phase counts");
     ok(counts[2] == 60 && counts[3] == 2 && counts[4] == 2 && !counts[0]
-       && !counts[1], "by phase");
-    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &db, "mac", &why,
-                            pool);
-    ok(counts[2] == 0 && counts[3] == 2 && counts[4] == 0,
+       && !counts[1] && !capped, "by phase (the tallies)");
+    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &capped, &db,
+                            "mac", &why, pool);
+    ok(counts[2] == 0 && counts[3] == 2 && counts[4] == 0 && !capped,
        "matching q only");
     sql("UPDATE ota_device SET phase = 9 WHERE udid = 'UDID-001'");
-    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &db, "", &why,
-                            pool);
+    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &capped, &db, "",
+                            &why, pool);
     is_int(counts[2], 59, "a phase past the array is not counted");
+    ota_store_tally_get(&t, &db, &why, pool);
+    ok(t.devices == 64 && t.certificates == 2 && t.challenges == 0,
+       "rows per table");
+    sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 1001) INSERT INTO ota_device (udid, serial, product, "
+        "version, username, phase, first_seen, last_seen) SELECT "
+        "printf('MANY-%04d', i), NULL, 'Watch', '1', NULL, 3, 1, 1 FROM n");
+    ota_store_device_phases(counts, OTA_STATUS_MAX_PHASE, &capped, &db,
+                            "watch", &why, pool);
+    ok(capped && counts[3] == OTA_STORE_COUNT_CAP + 1,
+       "a search counts up to its cap, and says so");
+    sql("DELETE FROM ota_device WHERE udid LIKE 'MANY-%'");
+    ota_store_tally_get(&t, &db, &why, pool);
+    ok(t.devices == 64 && t.phase[3] == 2, "deletes are tallied");
 }
 
 static void test_store(void)

@@ -143,9 +143,12 @@ static ota_challenge_verdict redeem(const char *challenge, const char *user,
 
 static int statement_count(void)
 {
-    int n = 0;
+    int n = 0, i;
 
     while (ota_store_statements[n].label) {
+        n++;
+    }
+    for (i = 0; ota_store_driver_statements[i].label; i++) {
         n++;
     }
     return n;
@@ -164,13 +167,13 @@ static void test_schema(void)
            "schema again is harmless");
     version = select1(&db, "SELECT version FROM ota_schema_version", &rows);
     is_int(rows, 1, "one schema version row");
-    is_str(version, "5", "schema version 5");
+    is_str(version, "6", "schema version 6");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 6");
+                  "UPDATE ota_schema_version SET version = 7");
     ok(ota_store_schema(&db, &why, pool) != APR_SUCCESS && why
        && strstr(why, "newer"), "a newer schema is refused");
     apr_dbd_query(drv, db.handle, &nrows,
-                  "UPDATE ota_schema_version SET version = 5");
+                  "UPDATE ota_schema_version SET version = 6");
 
     /* makes the device insert fail for one UDID (see test_errors);
      * created before preparing: DDL invalidates sqlite3 statements */
@@ -406,15 +409,19 @@ static int redeem_racer(int i)
     ota_db d;
     ota_device_record dev = { NULL, NULL, NULL, NULL, NULL };
     ota_challenge_verdict v;
+    const char *rwhy = NULL;
     int rc = 5;
 
     apr_pool_create(&p, NULL);
     dev.udid = apr_psprintf(p, "RACE-%d", i);
     if (open_db(&d, dbpath, p) == APR_SUCCESS) {
-        if (ota_store_connection_init(&d, NULL, p) == APR_SUCCESS
+        if (ota_store_connection_init(&d, &rwhy, p) == APR_SUCCESS
             && ota_store_challenge_redeem(&v, &d, "race", NULL, t0, &dev,
-                                          NULL, p) == APR_SUCCESS) {
+                                          &rwhy, p) == APR_SUCCESS) {
             rc = v;
+        }
+        else {
+            fprintf(stderr, "# racer: %s\n", rwhy ? rwhy : "?");
         }
         apr_dbd_close(drv, d.handle);
     }
@@ -475,7 +482,7 @@ static void test_migration(void)
     is_int(ota_store_schema(&old, &why, pool), APR_SUCCESS,
            "a version 1 database is migrated");
     v = select1(&old, "SELECT version FROM ota_schema_version", &rows);
-    is_str(v, "5", "to version 5");
+    is_str(v, "6", "to version 6");
     v = select1(&old, "SELECT COUNT(*) FROM ota_certificate", &rows);
     is_str(v, "0", "with the certificate table");
     v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
@@ -498,6 +505,129 @@ static void test_migration(void)
     is_str(v, "0", "the table of held requests is there");
     v = select1(&old, "SELECT COUNT(*) FROM ota_audit", &rows);
     is_str(v, "0", "and the audit table");
+    apr_dbd_close(drv, old.handle);
+    unlink(path);
+}
+
+/* The schema as landed at version 5, with rows in every table. */
+static const char *const landed_v5[] = {
+    "CREATE TABLE ota_schema_version (id INTEGER PRIMARY KEY, "
+    "version INTEGER NOT NULL)",
+    "INSERT INTO ota_schema_version VALUES (1, 5)",
+    "CREATE TABLE ota_challenge (digest TEXT PRIMARY KEY, username TEXT NOT "
+    "NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL, used BIGINT)",
+    "CREATE TABLE ota_device (udid TEXT PRIMARY KEY, serial TEXT, product "
+    "TEXT, version TEXT, username TEXT, phase INTEGER NOT NULL, first_seen "
+    "BIGINT NOT NULL, last_seen BIGINT NOT NULL, phase1_at BIGINT, "
+    "phase2_at BIGINT, cert_serial TEXT, cert_at BIGINT, enrolled_at "
+    "BIGINT, identity TEXT)",
+    "CREATE TABLE ota_scep_challenge (digest TEXT PRIMARY KEY, udid TEXT NOT "
+    "NULL, subject TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT "
+    "NOT NULL, used BIGINT, san TEXT)",
+    "CREATE TABLE ota_certificate (serial TEXT PRIMARY KEY, transaction_id "
+    "TEXT NOT NULL UNIQUE, udid TEXT, subject TEXT NOT NULL, issued BIGINT "
+    "NOT NULL, not_after BIGINT NOT NULL, revoked BIGINT, cert TEXT NOT "
+    "NULL, requester TEXT, revoked_reason INTEGER, username TEXT)",
+    "CREATE INDEX ota_certificate_udid ON ota_certificate (udid)",
+    "CREATE INDEX ota_certificate_revoked ON ota_certificate (revoked) "
+    "WHERE revoked IS NOT NULL",
+    "CREATE TABLE ota_crl (ca TEXT PRIMARY KEY, number BIGINT NOT NULL, "
+    "this_update BIGINT NOT NULL, next_update BIGINT NOT NULL, der TEXT NOT "
+    "NULL)",
+    "CREATE TABLE ota_pending (transaction_id TEXT PRIMARY KEY, udid TEXT, "
+    "subject TEXT NOT NULL, san TEXT, username TEXT, product TEXT, "
+    "requester TEXT NOT NULL, challenge TEXT, csr TEXT NOT NULL, requested "
+    "BIGINT NOT NULL, expires BIGINT NOT NULL, decided BIGINT, decision "
+    "TEXT, decided_by TEXT)",
+    "CREATE INDEX ota_pending_open ON ota_pending (requested) "
+    "WHERE decided IS NULL",
+    "CREATE TABLE ota_audit (at BIGINT NOT NULL, admin TEXT NOT NULL, "
+    "remote TEXT, action TEXT NOT NULL, udid TEXT, serial TEXT, "
+    "transaction_id TEXT, detail TEXT)",
+    "CREATE INDEX ota_audit_at ON ota_audit (at)",
+    "INSERT INTO ota_challenge VALUES ('d1', 'alice', 1, 2, 2), "
+    "('d2', 'bob', 1, 2, NULL), ('d3', '', 5, 6, NULL)",
+    "INSERT INTO ota_device (udid, serial, product, version, username, "
+    "phase, first_seen, last_seen, cert_serial) VALUES "
+    "('V5-A', 'SNV5A', 'iPhone15,2', '17', 'alice', 2, 1, 10, NULL), "
+    "('V5-B', 'SNV5B', 'iPad7,1', '16', 'bob', 3, 1, 20, '0B'), "
+    "('V5-C', 'SNV5C', 'Mac14,2', '14', 'carol', 4, 1, 30, '0C'), "
+    "('V5-D', 'SNV5D', 'iPhone12,1', '15', 'dave', 4, 1, 40, 'EXT'), "
+    "('V5-E', NULL, NULL, NULL, NULL, 2, 1, 50, NULL)",
+    "INSERT INTO ota_scep_challenge VALUES ('s1', 'V5-B', 'CN=V5-B', 1, 2, "
+    "2, NULL), ('s2', 'V5-C', 'CN=V5-C', 1, 2, 2, NULL)",
+    "INSERT INTO ota_certificate VALUES ('0B', 't-b', 'V5-B', 'CN=V5-B', 1, "
+    "9999999999, NULL, 'PEM', 'r', NULL, 'bob'), ('0C', 't-c', 'V5-C', "
+    "'CN=V5-C', 1, 9999999999, NULL, 'PEM', 'r', NULL, 'carol')",
+    "INSERT INTO ota_crl VALUES ('CA', 1, 1, 2, 'MAA=')",
+    "INSERT INTO ota_pending VALUES ('t-p', 'V5-A', 'CN=V5-A', NULL, "
+    "'alice', 'iPhone15,2', 'r', NULL, 'CSR', 1, 2, NULL, NULL, NULL)",
+    "INSERT INTO ota_audit VALUES (1, 'admin', '::1', 'revoke', 'V5-B', "
+    "'0B', NULL, NULL), (2, 'admin', '::1', 'forget', 'V5-X', NULL, NULL, "
+    "NULL)",
+    NULL
+};
+
+/* The landed schema 5, with rows in every table, upgraded to 6: every
+ * row kept, the tallies agree with COUNT(*), the search finds the old
+ * devices, and a device recorded afterwards gets the next id. */
+static void test_migration_v5(void)
+{
+    char path[] = "/tmp/unit_store_v5.XXXXXX";
+    const char *why = NULL, *const *sql;
+    apr_array_header_t *found;
+    ota_store_tally t;
+    ota_db old;
+    int fd, nrows, failed = 0, more = 0;
+
+    if ((fd = mkstemp(path)) < 0) {
+        ok(0, "temp file for the version 5 database");
+        return;
+    }
+    close(fd);
+    open_db(&old, path, pool);
+    for (sql = landed_v5; *sql; sql++) {
+        failed |= apr_dbd_query(drv, old.handle, &nrows, *sql) != 0;
+    }
+    ok(!failed, "a version 5 database with rows in every table");
+    is_int(ota_store_connection_init(&old, &why, pool), APR_SUCCESS,
+           "migrated to version 6, statements prepared");
+    is_str(select1(&old, "SELECT version FROM ota_schema_version", NULL), "6",
+           "version 6");
+    is_str(select1(&old, "SELECT (SELECT COUNT(*) FROM ota_challenge) || '/' "
+                   "|| (SELECT COUNT(*) FROM ota_device) || '/' || (SELECT "
+                   "COUNT(*) FROM ota_scep_challenge) || '/' || (SELECT "
+                   "COUNT(*) FROM ota_certificate) || '/' || (SELECT COUNT(*) "
+                   "FROM ota_crl) || '/' || (SELECT COUNT(*) FROM "
+                   "ota_pending) || '/' || (SELECT COUNT(*) FROM ota_audit)",
+                   NULL),
+           "3/5/2/2/1/1/2", "every row kept");
+    is_str(select1(&old, "SELECT group_concat(udid || ':' || serial || ':' || "
+                   "username || ':' || phase, ' ') FROM (SELECT * FROM "
+                   "ota_device WHERE serial IS NOT NULL ORDER BY udid)", NULL),
+           "V5-A:SNV5A:alice:2 V5-B:SNV5B:bob:3 V5-C:SNV5C:carol:4 "
+           "V5-D:SNV5D:dave:4", "the devices' columns unchanged");
+    ota_store_tally_get(&t, &old, &why, pool);
+    ok(t.challenges == 3 && t.devices == 5 && t.scep_challenges == 2
+       && t.certificates == 2 && t.pending == 1 && t.audit == 2,
+       "the tallies start from the rows there");
+    ok(t.phase[2] == 2 && t.phase[3] == 1 && t.phase[4] == 2,
+       "and from the devices in each phase");
+    is_str(select1(&old, "SELECT COUNT(DISTINCT id) FROM ota_device", NULL),
+           "5", "every device has an id of its own");
+    ota_store_device_page(&found, &more, &old, "nv5c", 0, NULL, 50, &why,
+                          pool);
+    ok(found->nelts == 1 && !strcmp(APR_ARRAY_IDX(found, 0,
+                                    ota_device_summary).udid, "V5-C"),
+       "the search index holds the devices from before");
+    is_int(apr_dbd_query(drv, old.handle, &nrows, "INSERT INTO "
+                         "ota_device_search (ota_device_search) VALUES "
+                         "('integrity-check')"), 0,
+           "and agrees with the table (FTS5 integrity-check)");
+    apr_dbd_query(drv, old.handle, &nrows, "INSERT INTO ota_device (udid, "
+                  "phase, first_seen, last_seen) VALUES ('V5-NEW', 2, 1, 1)");
+    is_str(select1(&old, "SELECT id FROM ota_device WHERE udid = 'V5-NEW'",
+                   NULL), "6", "a device recorded afterwards: the next id");
     apr_dbd_close(drv, old.handle);
     unlink(path);
 }
@@ -778,6 +908,7 @@ int main(int argc, char **argv)
         test_registry();
         test_revocation();
         test_migration();
+        test_migration_v5();
         test_concurrent_schema();
         test_race();
         test_locked_retry();

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$(dirname "$0")/../build/t/$(basename "$0" .t)" "$(dirname "$0")"
