@@ -2,6 +2,7 @@
 /* The status page at any size: the cursors of its keyset pages (the next
  * link carries the key of the last device shown), and the rows each table
  * of the registry holds, from the tallies (ota_store_list.c). */
+#include <stddef.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -41,12 +42,12 @@ static const struct {
     const char *table;
     apr_size_t offset;
 } tables[] = {
-    { "ota_challenge", APR_OFFSETOF(ota_store_tally, challenges) },
-    { "ota_scep_challenge", APR_OFFSETOF(ota_store_tally, scep_challenges) },
-    { "ota_device", APR_OFFSETOF(ota_store_tally, devices) },
-    { "ota_certificate", APR_OFFSETOF(ota_store_tally, certificates) },
-    { "ota_pending", APR_OFFSETOF(ota_store_tally, pending) },
-    { "ota_audit", APR_OFFSETOF(ota_store_tally, audit) },
+    { "ota_challenge", offsetof(ota_store_tally, challenges) },
+    { "ota_scep_challenge", offsetof(ota_store_tally, scep_challenges) },
+    { "ota_device", offsetof(ota_store_tally, devices) },
+    { "ota_certificate", offsetof(ota_store_tally, certificates) },
+    { "ota_pending", offsetof(ota_store_tally, pending) },
+    { "ota_audit", offsetof(ota_store_tally, audit) },
     { NULL, 0 }
 };
 
