@@ -13,6 +13,12 @@
  *       return unit_done();
  *   }
  *
+ * or, when the tests need nothing more, unit_main with a list of them:
+ *
+ *   static const unit_test tests[] = { test_this, test_that, NULL };
+ *
+ *   return unit_main(argc, argv, UNIT_SCRATCH, tests);
+ *
  * Everything is static inline: unit_setup's assertions count in the
  * including test's TAP numbering (tap.h), and a test pays for no helper
  * it does not use. */
@@ -99,6 +105,22 @@ static inline int unit_done(void)
     apr_pool_destroy(pool);
     apr_terminate();
     return tap_done();
+}
+
+/* A test: its assertions, in the TAP numbering. */
+typedef void (*unit_test)(void);
+
+/* unit_setup, then each of TESTS (up to a NULL) if it succeeded, then
+ * unit_done: main's exit status. */
+static inline int unit_main(int argc, char **argv, int needs,
+                            const unit_test *tests)
+{
+    if (unit_setup(argc, argv, needs)) {
+        for (; *tests; tests++) {
+            (*tests)();
+        }
+    }
+    return unit_done();
 }
 
 /* ---- files ---- */

@@ -22,9 +22,10 @@
 
 static long next_serial = 1;
 
-/* The subject most tests request: O=..., CN=UDID (two RDNs). */
+/* The subject most tests request: O=..., CN=UDID (two RDNs), then the
+ * { NULL } end entries() counts to. */
 static const ota_ca_subject_entry device_subject[] = {
-    { "O", ORG, 0 }, { "CN", UDID, 0 }
+    { "O", ORG, 0 }, { "CN", UDID, 0 }, { NULL }
 };
 
 static EVP_PKEY *ec_key(const char *curve)
@@ -442,34 +443,43 @@ static void test_load_refused(void)
     const char *ca_ext = "critical,CA:TRUE";
     const char *ku = "critical,keyCertSign,cRLSign";
     const char *why;
+    apr_size_t i;
+    /* The certificate and key, what why must say, what they are. */
+    const struct {
+        const char *cert, *key, *says, *what;
+    } cases[] = {
+        { pki_file("signing.pem"), pki_file("signing.key"), "not a CA",
+          "a leaf (signing.pem)" },
+        { pki_file("signing-ca.pem"), pki_file("signing.key"),
+          "does not match", "a key that does not match" },
+        { pki_file("no-such.pem"), pki_file("signing-ca.key"),
+          "no-such.pem", "a missing file" },
+        { scratch_file("ca-then-leaf.pem"), pki_file("signing-ca.key"),
+          "did not issue", "a second certificate that is not the issuer" },
+        { make_ca("expired-ca", root, EVP_sha256(), ca_ext, ku, -30, -1),
+          scratch_file("expired-ca.key"), "expired", "an expired CA" },
+        { make_ca("rsa1024-ca", key_file(pki_file("device.key")),
+                  EVP_sha256(), ca_ext, ku, -1, 365),
+          scratch_file("rsa1024-ca.key"), "its key", "an RSA-1024 CA" },
+        { make_ca("k1-ca", ec_key("secp256k1"), EVP_sha256(), ca_ext, ku,
+                  -1, 365),
+          scratch_file("k1-ca.key"), "its key", "an EC secp256k1 CA" },
+        { make_ca("sha1-ca", root, EVP_sha1(), ca_ext, ku, -1, 365),
+          scratch_file("sha1-ca.key"), "SHA-256", "a SHA-1 signed CA" },
+        { make_ca("no-certsign-ca", root, EVP_sha256(), ca_ext,
+                  "critical,digitalSignature", -1, 365),
+          scratch_file("no-certsign-ca.key"), "keyCertSign",
+          "a CA whose keyUsage lacks keyCertSign" },
+        { make_ca("not-ca", root, EVP_sha256(), "critical,CA:FALSE", NULL,
+                  -1, 365),
+          scratch_file("not-ca.key"), "not a CA", "CA:FALSE" }
+    };
 
-    refused(pki_file("signing.pem"), pki_file("signing.key"), "not a CA",
-            "a leaf (signing.pem)");
-    refused(pki_file("signing-ca.pem"), pki_file("signing.key"),
-            "does not match", "a key that does not match");
-    refused(pki_file("no-such.pem"), pki_file("signing-ca.key"),
-            "no-such.pem", "a missing file");
     write_file(scratch_file("ca-then-leaf.pem"), pki_file("signing-ca.pem"),
                pki_file("signing.pem"));
-    refused(scratch_file("ca-then-leaf.pem"), pki_file("signing-ca.key"),
-            "did not issue", "a second certificate that is not the issuer");
-    refused(make_ca("expired-ca", root, EVP_sha256(), ca_ext, ku, -30, -1),
-            scratch_file("expired-ca.key"), "expired", "an expired CA");
-    refused(make_ca("rsa1024-ca", key_file(pki_file("device.key")), EVP_sha256(),
-                    ca_ext, ku, -1, 365),
-            scratch_file("rsa1024-ca.key"), "its key", "an RSA-1024 CA");
-    refused(make_ca("k1-ca", ec_key("secp256k1"), EVP_sha256(), ca_ext, ku,
-                    -1, 365),
-            scratch_file("k1-ca.key"), "its key", "an EC secp256k1 CA");
-    refused(make_ca("sha1-ca", root, EVP_sha1(), ca_ext, ku, -1, 365),
-            scratch_file("sha1-ca.key"), "SHA-256", "a SHA-1 signed CA");
-    refused(make_ca("no-certsign-ca", root, EVP_sha256(), ca_ext,
-                    "critical,digitalSignature", -1, 365),
-            scratch_file("no-certsign-ca.key"), "keyCertSign",
-            "a CA whose keyUsage lacks keyCertSign");
-    refused(make_ca("not-ca", root, EVP_sha256(), "critical,CA:FALSE", NULL,
-                    -1, 365),
-            scratch_file("not-ca.key"), "not a CA", "CA:FALSE");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        refused(cases[i].cert, cases[i].key, cases[i].says, cases[i].what);
+    }
     ok(load(make_ca("no-ku-ca", root, EVP_sha256(), ca_ext, NULL, -1, 365),
             scratch_file("no-ku-ca.key"), &why) != NULL,
        "a CA without keyUsage loads (keyUsage is optional)");
@@ -662,11 +672,13 @@ static void test_san_text(void)
 
 static void test_lifetimes(const ota_ca *ca, EVP_PKEY *key)
 {
+    static const int refused_days[] = { 0, -1, 36501 };
     X509_REQ *csr = csr_for(key, EVP_sha256());
     EVP_PKEY *root = key_file(pki_file("signing-root.key"));
     const char *why = NULL;
     ota_ca *short_ca;
     X509 *cert;
+    apr_size_t i;
 
     cert = issue(ca, csr, 20000, NULL);
     ok(cert && ASN1_TIME_compare(X509_get0_notAfter(cert),
@@ -689,12 +701,12 @@ static void test_lifetimes(const ota_ca *ca, EVP_PKEY *key)
     else {
         ok(0, "10 days from a CA ending in 30");
     }
-    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(0), pool) == APR_EINVAL
-       && why, "lifetime 0 refused");
-    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(-1), pool) == APR_EINVAL,
-       "lifetime -1 refused");
-    ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(36501), pool) == APR_EINVAL,
-       "lifetime 36501 refused");
+    for (i = 0; i < sizeof(refused_days) / sizeof(refused_days[0]); i++) {
+        why = NULL;
+        ok(ota_ca_issue(&cert, NULL, &why, ca, csr, days_opts(refused_days[i]),
+                        pool) == APR_EINVAL && why,
+           apr_psprintf(pool, "lifetime %d refused", refused_days[i]));
+    }
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -714,7 +726,8 @@ static void test_serials(const ota_ca *ca, EVP_PKEY *key)
 
     apr_pool_create(&sub, pool);
     for (i = 0; csr && i < 100; i++) {
-        if (ota_ca_issue(&cert, &hex, &why, ca, csr, days_opts(30), sub) != APR_SUCCESS) {
+        if (ota_ca_issue(&cert, &hex, &why, ca, csr, days_opts(30), sub)
+            != APR_SUCCESS) {
             continue;
         }
         serial = X509_get0_serialNumber(cert);
@@ -766,114 +779,158 @@ static void test_csr_keys(EVP_PKEY *a, EVP_PKEY *b)
 {
     ota_ca_policy pol = { 0 };
     EVP_PKEY *rsa1024 = key_file(pki_file("device.key"));
+    /* A request for KEY signed with MD, judged under a policy asking for
+     * MIN_RSA_BITS (0: no policy). */
+    const struct {
+        EVP_PKEY *key;
+        const EVP_MD *md;
+        int min_rsa_bits, want;
+        const char *name;
+    } cases[] = {
+        { rsa1024, EVP_sha256(), 0, OTA_CA_CSR_WEAK_KEY,
+          "RSA-1024: weak-key" },
+        { rsa1024, EVP_sha256(), 1024, OTA_CA_CSR_WEAK_KEY,
+          "a policy cannot lower the minimum" },
+        { a, EVP_sha256(), 3072, OTA_CA_CSR_WEAK_KEY,
+          "policy minimum 3072: RSA-2048 is weak-key" },
+        { a, EVP_sha256(), 2048, OTA_CA_CSR_OK,
+          "policy minimum 2048: RSA-2048 ok" },
+        { ec_key("P-256"), EVP_sha256(), 0, OTA_CA_CSR_OK, "EC P-256: ok" },
+        { ec_key("P-384"), EVP_sha384(), 0, OTA_CA_CSR_OK, "EC P-384: ok" },
+        { ec_key("P-224"), EVP_sha256(), 0, OTA_CA_CSR_WEAK_KEY,
+          "EC P-224: weak-key" },
+        { ec_key("secp256k1"), EVP_sha256(), 0, OTA_CA_CSR_BAD_ALGORITHM,
+          "EC secp256k1: bad-algorithm" },
+        { ec_key("P-521"), EVP_sha512(), 0, OTA_CA_CSR_BAD_ALGORITHM,
+          "EC P-521: bad-algorithm" },
+        { owned_key(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")), NULL, 0,
+          OTA_CA_CSR_BAD_ALGORITHM, "Ed25519: bad-algorithm" }
+    };
+    apr_size_t i;
 
     is_int(verdict(csr_full(device_subject, 2, MBSTRING_UTF8, a, b,
                             EVP_sha256(), NULL), NULL),
            OTA_CA_CSR_BAD_POP, "key A signed with key B: bad-pop");
-    is_int(verdict(csr_for(rsa1024, EVP_sha256()), NULL),
-           OTA_CA_CSR_WEAK_KEY, "RSA-1024: weak-key");
-    pol.min_rsa_bits = 1024;
-    is_int(verdict(csr_for(rsa1024, EVP_sha256()), &pol),
-           OTA_CA_CSR_WEAK_KEY, "a policy cannot lower the minimum");
-    pol.min_rsa_bits = 3072;
-    is_int(verdict(csr_for(a, EVP_sha256()), &pol), OTA_CA_CSR_WEAK_KEY,
-           "policy minimum 3072: RSA-2048 is weak-key");
-    pol.min_rsa_bits = 2048;
-    is_int(verdict(csr_for(a, EVP_sha256()), &pol), OTA_CA_CSR_OK,
-           "policy minimum 2048: RSA-2048 ok");
-    is_int(verdict(csr_for(ec_key("P-256"), EVP_sha256()), NULL),
-           OTA_CA_CSR_OK, "EC P-256: ok");
-    is_int(verdict(csr_for(ec_key("P-384"), EVP_sha384()), NULL),
-           OTA_CA_CSR_OK, "EC P-384: ok");
-    is_int(verdict(csr_for(ec_key("P-224"), EVP_sha256()), NULL),
-           OTA_CA_CSR_WEAK_KEY, "EC P-224: weak-key");
-    is_int(verdict(csr_for(ec_key("secp256k1"), EVP_sha256()), NULL),
-           OTA_CA_CSR_BAD_ALGORITHM, "EC secp256k1: bad-algorithm");
-    is_int(verdict(csr_for(ec_key("P-521"), EVP_sha512()), NULL),
-           OTA_CA_CSR_BAD_ALGORITHM, "EC P-521: bad-algorithm");
-    is_int(verdict(csr_for(owned_key(EVP_PKEY_Q_keygen(NULL, NULL,
-                                                       "ED25519")), NULL),
-                   NULL),
-           OTA_CA_CSR_BAD_ALGORITHM, "Ed25519: bad-algorithm");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pol.min_rsa_bits = cases[i].min_rsa_bits;
+        is_int(verdict(csr_for(cases[i].key, cases[i].md),
+                       cases[i].min_rsa_bits ? &pol : NULL),
+               cases[i].want, cases[i].name);
+    }
 }
 
 static void test_csr_digests(EVP_PKEY *a)
 {
     ota_ca_policy pol = { 0 };
-    X509_REQ *sha1 = csr_for(a, EVP_sha1());
+    /* A request signed with MD, judged with or without ALLOW_SHA1. */
+    const struct {
+        const EVP_MD *md;
+        int allow_sha1, want;
+        const char *name;
+    } cases[] = {
+        { EVP_sha1(), 0, OTA_CA_CSR_BAD_ALGORITHM,
+          "SHA-1 signed: bad-algorithm by default" },
+        { EVP_sha1(), 1, OTA_CA_CSR_OK,
+          "SHA-1 signed: ok when the policy allows it" },
+        { EVP_md5(), 1, OTA_CA_CSR_BAD_ALGORITHM,
+          "MD5 signed: bad-algorithm even when SHA-1 is allowed" },
+        { EVP_sha224(), 0, OTA_CA_CSR_BAD_ALGORITHM,
+          "SHA-224 signed: bad-algorithm" },
+        { EVP_sha384(), 0, OTA_CA_CSR_OK, "SHA-384 signed: ok" },
+        { EVP_sha512(), 0, OTA_CA_CSR_OK, "SHA-512 signed: ok" }
+    };
+    apr_size_t i;
 
-    is_int(verdict(sha1, NULL), OTA_CA_CSR_BAD_ALGORITHM,
-           "SHA-1 signed: bad-algorithm by default");
     pol.allow_sha1 = 1;
-    is_int(verdict(sha1, &pol), OTA_CA_CSR_OK,
-           "SHA-1 signed: ok when the policy allows it");
-    is_int(verdict(csr_for(a, EVP_md5()), &pol), OTA_CA_CSR_BAD_ALGORITHM,
-           "MD5 signed: bad-algorithm even when SHA-1 is allowed");
-    is_int(verdict(csr_for(a, EVP_sha224()), NULL), OTA_CA_CSR_BAD_ALGORITHM,
-           "SHA-224 signed: bad-algorithm");
-    is_int(verdict(csr_for(a, EVP_sha384()), NULL), OTA_CA_CSR_OK,
-           "SHA-384 signed: ok");
-    is_int(verdict(csr_for(a, EVP_sha512()), NULL), OTA_CA_CSR_OK,
-           "SHA-512 signed: ok");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        is_int(verdict(csr_for(a, cases[i].md),
+                       cases[i].allow_sha1 ? &pol : NULL),
+               cases[i].want, cases[i].name);
+    }
 }
 
-/* The verdict for a request with subject got, expected subject want. */
-static int match(const ota_ca_subject_entry *got, int ngot,
-                 const ota_ca_subject_entry *want, int nwant, EVP_PKEY *key)
+/* The entries of E, up to its { NULL } end. */
+static int entries(const ota_ca_subject_entry *e)
+{
+    int n = 0;
+
+    while (e[n].type) {
+        n++;
+    }
+    return n;
+}
+
+/* The verdict for a request with subject got, expected subject want (both
+ * ending in { NULL }). */
+static int match(const ota_ca_subject_entry *got,
+                 const ota_ca_subject_entry *want, EVP_PKEY *key)
 {
     ota_ca_policy pol = { 0 };
 
     pol.subject = want;
-    pol.subject_count = nwant;
-    return verdict(csr_named(got, ngot, key), &pol);
+    pol.subject_count = entries(want);
+    return verdict(csr_named(got, entries(got), key), &pol);
 }
 
 static void test_csr_subjects(EVP_PKEY *a)
 {
     static const ota_ca_subject_entry reversed[] = {
-        { "CN", UDID, 0 }, { "O", ORG, 0 } };
+        { "CN", UDID, 0 }, { "O", ORG, 0 }, { NULL } };
     static const ota_ca_subject_entry other_cn[] = {
-        { "O", ORG, 0 }, { "CN", "6A1B2C3D-0000-4000-8000-00000000D002", 0 } };
+        { "O", ORG, 0 }, { "CN", "6A1B2C3D-0000-4000-8000-00000000D002", 0 },
+        { NULL } };
     static const ota_ca_subject_entry extra[] = {
-        { "O", ORG, 0 }, { "OU", "devices", 0 }, { "CN", UDID, 0 } };
+        { "O", ORG, 0 }, { "OU", "devices", 0 }, { "CN", UDID, 0 },
+        { NULL } };
     static const ota_ca_subject_entry by_oid[] = {
-        { "2.5.4.10", ORG, 0 }, { "commonName", UDID, 0 } };
+        { "2.5.4.10", ORG, 0 }, { "commonName", UDID, 0 }, { NULL } };
     static const ota_ca_subject_entry upper[] = {
-        { "O", "MOD_OTA_ENROLL TEST", 0 }, { "CN", UDID, 0 } };
+        { "O", "MOD_OTA_ENROLL TEST", 0 }, { "CN", UDID, 0 }, { NULL } };
     static const ota_ca_subject_entry unknown[] = {
-        { "XYZ", ORG, 0 }, { "CN", UDID, 0 } };
+        { "XYZ", ORG, 0 }, { "CN", UDID, 0 }, { NULL } };
     static const ota_ca_subject_entry multi[] = {
-        { "O", ORG, 0 }, { "CN", UDID, 1 } };
+        { "O", ORG, 0 }, { "CN", UDID, 1 }, { NULL } };
     static const ota_ca_subject_entry multi_swapped[] = {
-        { "CN", UDID, 0 }, { "O", ORG, 1 } };
+        { "CN", UDID, 0 }, { "O", ORG, 1 }, { NULL } };
     static const ota_ca_subject_entry printable[] = {
         { "O", "Example Inc", 0 }, { "CN", UDID, 0 } };
+    /* A request named GOT judged against WANT: the verdict. */
+    static const struct {
+        const ota_ca_subject_entry *got, *want;
+        int verdict;
+        const char *name;
+    } cases[] = {
+        { device_subject, device_subject, OTA_CA_CSR_OK,
+          "subject as expected: ok" },
+        { device_subject, by_oid, OTA_CA_CSR_OK,
+          "expected by OID and long name: ok" },
+        { reversed, device_subject, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "same entries, other order: subject-mismatch" },
+        { other_cn, device_subject, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "other CN: subject-mismatch" },
+        { extra, device_subject, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "an extra OU: subject-mismatch" },
+        { device_subject + 1, device_subject, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "CN alone: subject-mismatch" },
+        { device_subject, upper, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "values compared with case: subject-mismatch" },
+        { device_subject, unknown, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "unknown attribute type: subject-mismatch" },
+        { multi, device_subject, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "O+CN in one RDN vs two RDNs: subject-mismatch" },
+        { device_subject, multi, OTA_CA_CSR_SUBJECT_MISMATCH,
+          "two RDNs vs O+CN in one: subject-mismatch" },
+        { multi, multi, OTA_CA_CSR_OK, "multi-valued RDN as expected: ok" },
+        { multi, multi_swapped, OTA_CA_CSR_OK,
+          "order inside a multi-valued RDN does not matter" }
+    };
     ota_ca_policy pol = { 0 };
-    const ota_ca_subject_entry *d = device_subject;
+    apr_size_t i;
 
-    is_int(match(d, 2, d, 2, a), OTA_CA_CSR_OK, "subject as expected: ok");
-    is_int(match(d, 2, by_oid, 2, a), OTA_CA_CSR_OK,
-           "expected by OID and long name: ok");
-    is_int(match(reversed, 2, d, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "same entries, other order: subject-mismatch");
-    is_int(match(other_cn, 2, d, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "other CN: subject-mismatch");
-    is_int(match(extra, 3, d, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "an extra OU: subject-mismatch");
-    is_int(match(d + 1, 1, d, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "CN alone: subject-mismatch");
-    is_int(match(d, 2, upper, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "values compared with case: subject-mismatch");
-    is_int(match(d, 2, unknown, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "unknown attribute type: subject-mismatch");
-    is_int(match(multi, 2, d, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "O+CN in one RDN vs two RDNs: subject-mismatch");
-    is_int(match(d, 2, multi, 2, a), OTA_CA_CSR_SUBJECT_MISMATCH,
-           "two RDNs vs O+CN in one: subject-mismatch");
-    is_int(match(multi, 2, multi, 2, a), OTA_CA_CSR_OK,
-           "multi-valued RDN as expected: ok");
-    is_int(match(multi, 2, multi_swapped, 2, a), OTA_CA_CSR_OK,
-           "order inside a multi-valued RDN does not matter");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        is_int(match(cases[i].got, cases[i].want, a), cases[i].verdict,
+               cases[i].name);
+    }
     pol.subject = printable;
     pol.subject_count = 2;
     is_int(verdict(csr_full(printable, 2, V_ASN1_PRINTABLESTRING, a, a,
@@ -885,33 +942,41 @@ static void test_csr_bounds(EVP_PKEY *a)
 {
     ota_ca_subject_entry e[9];
     char v128[129], v129[130];
-    int i;
+    /* The first N entries, the first of them TYPE=VALUE. */
+    const struct {
+        const char *type, *value;
+        int n, want;
+        const char *name;
+    } cases[] = {
+        { "OU", "unit 0", 0, OTA_CA_CSR_BAD_SUBJECT,
+          "empty subject: bad-subject" },
+        { "OU", "unit 0", 8, OTA_CA_CSR_OK, "8 entries: ok" },
+        { "OU", "unit 0", 9, OTA_CA_CSR_BAD_SUBJECT,
+          "9 entries: bad-subject" },
+        /* UID: CN is capped at 64 on creation */
+        { "UID", v128, 1, OTA_CA_CSR_OK, "a 128-byte value: ok" },
+        { "UID", v129, 1, OTA_CA_CSR_BAD_SUBJECT,
+          "a 129-byte value: bad-subject" },
+        { "UID", "", 1, OTA_CA_CSR_BAD_SUBJECT,
+          "an empty value: bad-subject" }
+    };
+    apr_size_t i;
 
     for (i = 0; i < 9; i++) {
         e[i].type = "OU";
-        e[i].value = apr_psprintf(pool, "unit %d", i);
+        e[i].value = apr_psprintf(pool, "unit %d", (int)i);
         e[i].same_rdn = 0;
     }
-    is_int(verdict(csr_named(e, 0, a), NULL), OTA_CA_CSR_BAD_SUBJECT,
-           "empty subject: bad-subject");
-    is_int(verdict(csr_named(e, 8, a), NULL), OTA_CA_CSR_OK,
-           "8 entries: ok");
-    is_int(verdict(csr_named(e, 9, a), NULL), OTA_CA_CSR_BAD_SUBJECT,
-           "9 entries: bad-subject");
     memset(v128, 'x', 128);
     v128[128] = '\0';
     memset(v129, 'x', 129);
     v129[129] = '\0';
-    e[0].type = "UID";        /* CN is capped at 64 on creation */
-    e[0].value = v128;
-    is_int(verdict(csr_named(e, 1, a), NULL), OTA_CA_CSR_OK,
-           "a 128-byte value: ok");
-    e[0].value = v129;
-    is_int(verdict(csr_named(e, 1, a), NULL), OTA_CA_CSR_BAD_SUBJECT,
-           "a 129-byte value: bad-subject");
-    e[0].value = "";
-    is_int(verdict(csr_named(e, 1, a), NULL), OTA_CA_CSR_BAD_SUBJECT,
-           "an empty value: bad-subject");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        e[0].type = cases[i].type;
+        e[0].value = cases[i].value;
+        is_int(verdict(csr_named(e, cases[i].n, a), NULL), cases[i].want,
+               cases[i].name);
+    }
 }
 
 static void test_csr_key_match(EVP_PKEY *a, EVP_PKEY *b)

@@ -195,6 +195,36 @@ static int cert_verdict(const ota_trust *t, X509 *x)
     return (int)v;
 }
 
+/* The verdict on a body ID signs with MD (signed attributes or not), by
+ * the store T; -1 when ID cannot sign. */
+static int body_verdict(const ota_identity *id, const EVP_MD *md, int attrs,
+                        const ota_trust *t)
+{
+    apr_size_t len;
+    const unsigned char *der = sign(&len, id, md, attrs);
+
+    return der ? verdict_of(der, len, t, NULL) : -1;
+}
+
+/* A certificate of the test PKI, the store judging it, its verdict. */
+typedef struct {
+    const ota_trust *t;
+    const char *file;
+    int verdict;
+    const char *name;
+} cert_case;
+
+/* Each of the N CASES: an assertion each. */
+static void cert_cases(const cert_case *cases, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        is_int(cert_verdict(cases[i].t, cert_file(pki_file(cases[i].file))),
+               cases[i].verdict, cases[i].name);
+    }
+}
+
 /* ---- the real Apple device ---- */
 
 static void test_real_fixture(const ota_trust *apple, const ota_trust *test)
@@ -266,6 +296,12 @@ static void test_real_certs(const ota_trust *apple)
         "device-appletv-2024-sha256-micromdm.pem",
         NULL
     };
+    const cert_case ours[] = {
+        { apple, "ourca-device.pem", OTA_CMS_UNTRUSTED,
+          "our own CA's device cert vs Apple: untrusted" },
+        { apple, "device.pem", OTA_CMS_UNTRUSTED,
+          "test device cert vs real Apple: untrusted" }
+    };
     const char *const *c;
 
     for (c = certs; *c; c++) {
@@ -274,13 +310,28 @@ static void test_real_certs(const ota_trust *apple)
                OTA_CMS_OK, apr_pstrcat(pool, "real device certificate ", *c,
                                        NULL));
     }
-    is_int(cert_verdict(apple, cert_file(pki_file("ourca-device.pem"))),
-           OTA_CMS_UNTRUSTED, "our own CA's device cert vs Apple: untrusted");
-    is_int(cert_verdict(apple, cert_file(pki_file("device.pem"))),
-           OTA_CMS_UNTRUSTED, "test device cert vs real Apple: untrusted");
+    cert_cases(ours, sizeof(ours) / sizeof(ours[0]));
 }
 
 /* ---- the Apple-like test PKI ---- */
+
+/* DER (a body of PAYLOAD) with one bit flipped in its content, when found
+ * (then 1), and in its signature: bad signatures, named with WHAT. */
+static int bits_flipped(const unsigned char *der, apr_size_t len,
+                        const ota_trust *t, const char *what)
+{
+    const unsigned char *at = find(der, len, "abcdefghijklmnop", 16, 0);
+
+    if (at) {
+        is_int(verdict_of(flipped(der, len, at - der + 5), len, t, NULL),
+               OTA_CMS_BAD_SIGNATURE,
+               apr_psprintf(pool, "content bit flipped (%s)", what));
+    }
+    is_int(verdict_of(flipped(der, len, len - 10), len, t, NULL),
+           OTA_CMS_BAD_SIGNATURE,
+           apr_psprintf(pool, "signature bit flipped (%s)", what));
+    return at != NULL;
+}
 
 static void test_device_bodies(const ota_trust *dev, const ota_trust *apple)
 {
@@ -293,7 +344,6 @@ static void test_device_bodies(const ota_trust *dev, const ota_trust *apple)
     ota_identity *rsa512 = identity("rsa512-device.pem", "rsa512-device.key");
     ota_signed_message *m = NULL;
     const unsigned char *der;
-    const unsigned char *at;
     apr_size_t len;
 
     is_int(ota_trust_count_issuing_cas(dev), 1,
@@ -314,15 +364,8 @@ static void test_device_bodies(const ota_trust *dev, const ota_trust *apple)
     is_int(verdict_of(der, len, apple, NULL), OTA_CMS_UNTRUSTED,
            "test device body against the real Apple chain: untrusted");
     if (der) {
-        at = find(der, len, "abcdefghijklmnop", 16, 0);
-        ok(at != NULL, "content found in the DER");
-        if (at) {
-            is_int(verdict_of(flipped(der, len, at - der + 5), len, dev,
-                              NULL),
-                   OTA_CMS_BAD_SIGNATURE, "content bit flipped (no attrs)");
-        }
-        is_int(verdict_of(flipped(der, len, len - 10), len, dev, NULL),
-               OTA_CMS_BAD_SIGNATURE, "signature bit flipped (no attrs)");
+        ok(bits_flipped(der, len, dev, "no attrs"),
+           "content found in the DER");
         truncations(der, len, dev, "device DER body");
         {
             unsigned char *longer = apr_palloc(pool, len + 7);
@@ -339,29 +382,18 @@ static void test_device_bodies(const ota_trust *dev, const ota_trust *apple)
            "device body (SHA-256, signed attributes) verifies");
     is_str(m ? m->digest_name : NULL, "SHA256", "digest SHA256");
     if (der) {
-        at = find(der, len, "abcdefghijklmnop", 16, 0);
-        if (at) {
-            is_int(verdict_of(flipped(der, len, at - der + 5), len, dev,
-                              NULL),
-                   OTA_CMS_BAD_SIGNATURE, "content bit flipped (attrs)");
-        }
-        is_int(verdict_of(flipped(der, len, len - 10), len, dev, NULL),
-               OTA_CMS_BAD_SIGNATURE, "signature bit flipped (attrs)");
+        bits_flipped(der, len, dev, "attrs");
     }
 
-    der = sign(&len, dev256, EVP_sha256(), 0);
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_OK,
+    is_int(body_verdict(dev256, EVP_sha256(), 0, dev), OTA_CMS_OK,
            "device-sha256 body verifies");
-    der = sign(&len, leaf_only, EVP_sha1(), 0);
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_OK,
+    is_int(body_verdict(leaf_only, EVP_sha1(), 0, dev), OTA_CMS_OK,
            "leaf-only body (old macOS) verifies with server-side "
            "intermediates");
 
-    der = sign(&len, rogue, EVP_sha1(), 0);
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_NOT_DEVICE_CA,
+    is_int(body_verdict(rogue, EVP_sha1(), 0, dev), OTA_CMS_NOT_DEVICE_CA,
            "rogue leaf (iPhone CA, not device CA): not through device CA");
-    der = sign(&len, self, EVP_sha1(), 0);
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_UNTRUSTED,
+    is_int(body_verdict(self, EVP_sha1(), 0, dev), OTA_CMS_UNTRUSTED,
            "self-signed device: untrusted");
     der = sign(&len, rsa512, EVP_sha1(), 0);
     ok(der != NULL, "RSA-512 device can sign");
@@ -474,15 +506,76 @@ static void test_content_type_bound(const ota_trust *dev)
            "with signed attributes, contentType id-data: ok (control)");
 }
 
+/* A body signed by ID, its content left out. */
+static unsigned char *detached(apr_size_t *len, ota_identity *id)
+{
+    BIO *in = payload_bio();
+    CMS_ContentInfo *cms = id ? CMS_sign(id->cert, id->key, id->chain, in,
+                                         CMS_DETACHED | CMS_BINARY) : NULL;
+
+    BIO_free(in);
+    return der_of(cms, len);
+}
+
+/* PAYLOAD encrypted to ID's certificate: an EnvelopedData. */
+static unsigned char *enveloped(apr_size_t *len, ota_identity *id)
+{
+    BIO *in = payload_bio();
+    STACK_OF(X509) *recips = sk_X509_new_null();
+    CMS_ContentInfo *cms;
+
+    if (id) {
+        sk_X509_push(recips, id->cert);
+    }
+    cms = CMS_encrypt(recips, in, EVP_aes_128_cbc(), CMS_BINARY);
+    sk_X509_free(recips);
+    BIO_free(in);
+    return der_of(cms, len);
+}
+
+/* DER, LEN bytes, was made (MADE) and T's verdict on it is VERDICT. */
+static void made_verdict(const unsigned char *der, apr_size_t len,
+                         const ota_trust *t, const char *made, int verdict,
+                         const char *name)
+{
+    ok(der != NULL, made);
+    is_int(verdict_of(der, len, t, NULL), verdict, name);
+}
+
+/* A SignedData by ID whose eContent is itself a SignedData by ID. */
+static unsigned char *nested(apr_size_t *len, ota_identity *id)
+{
+    int f = CMS_BINARY | CMS_PARTIAL;
+    apr_size_t inner_len = 0;
+    unsigned char *inner = craft(&inner_len, &id, 1, EVP_sha1(), CMS_NOATTR);
+    CMS_ContentInfo *cms = NULL;
+    BIO *in;
+
+    if (inner && id) {
+        cms = CMS_sign(NULL, NULL, id->chain, NULL, f);
+    }
+    if (cms && (!CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_signed))
+                || !CMS_add1_signer(cms, id->cert, id->key, EVP_sha1(), f))) {
+        CMS_ContentInfo_free(cms);
+        cms = NULL;
+    }
+    if (cms) {
+        in = BIO_new_mem_buf(inner, (int)inner_len);
+        if (CMS_final(cms, in, NULL, CMS_BINARY) != 1) {
+            CMS_ContentInfo_free(cms);
+            cms = NULL;
+        }
+        BIO_free(in);
+    }
+    return der_of(cms, len);
+}
+
 static void test_shapes(const ota_trust *dev)
 {
     ota_identity *ids[2];
     ota_signed_message *m = NULL;
     unsigned char *der;
     apr_size_t len;
-    CMS_ContentInfo *cms;
-    STACK_OF(X509) *recips;
-    BIO *in;
 
     ids[0] = identity("device-bundle.pem", "device.key");
     ids[1] = identity("device2.pem", "device2.key");
@@ -501,78 +594,27 @@ static void test_shapes(const ota_trust *dev)
            "MD5 digest, no attributes: weak digest");
     is_str(m ? m->digest_name : NULL, "MD5", "digest name MD5 reported");
     der = md5_by_command(&len, 1);
-    ok(der != NULL, "openssl cms -md md5 made a body with attributes");
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_WEAK_DIGEST,
-           "MD5 digest (openssl cms, attributes): weak digest");
-
+    made_verdict(der, len, dev, "openssl cms -md md5 made a body with "
+                 "attributes", OTA_CMS_WEAK_DIGEST,
+                 "MD5 digest (openssl cms, attributes): weak digest");
     der = craft(&len, ids, 2, EVP_sha1(), CMS_NOATTR);
-    ok(der != NULL, "a two-signer body was made");
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_MANY_SIGNERS,
-           "two signers: many signers");
-
+    made_verdict(der, len, dev, "a two-signer body was made",
+                 OTA_CMS_MANY_SIGNERS, "two signers: many signers");
     der = zero_signers(&len, ids[0]);
-    ok(der != NULL, "a zero-signer body was made");
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_NO_SIGNER,
-           "zero signers: no signer");
-
+    made_verdict(der, len, dev, "a zero-signer body was made",
+                 OTA_CMS_NO_SIGNER, "zero signers: no signer");
     der = craft(&len, ids, 1, EVP_sha1(), CMS_NOATTR | CMS_NOCERTS);
     is_int(verdict_of(der, len, dev, NULL), OTA_CMS_NO_SIGNER_CERT,
            "signer certificate left out: no signer certificate");
-
-    in = payload_bio();
-    cms = ids[0] ? CMS_sign(ids[0]->cert, ids[0]->key, ids[0]->chain, in,
-                            CMS_DETACHED | CMS_BINARY) : NULL;
-    BIO_free(in);
-    der = der_of(cms, &len);
-    ok(der != NULL, "a detached body was made");
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_DETACHED,
-           "detached signature: detached");
-
-    in = payload_bio();
-    recips = sk_X509_new_null();
-    if (ids[0]) {
-        sk_X509_push(recips, ids[0]->cert);
-    }
-    cms = CMS_encrypt(recips, in, EVP_aes_128_cbc(), CMS_BINARY);
-    sk_X509_free(recips);
-    BIO_free(in);
-    der = der_of(cms, &len);
-    ok(der != NULL, "an EnvelopedData was made");
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_NOT_SIGNED_DATA,
-           "EnvelopedData: not signed data");
-
-    /* SignedData whose eContent is itself a SignedData */
-    {
-        apr_size_t inner_len = 0;
-        unsigned char *inner = craft(&inner_len, ids, 1, EVP_sha1(),
-                                     CMS_NOATTR);
-
-        cms = NULL;
-        if (inner && ids[0]) {
-            cms = CMS_sign(NULL, NULL, ids[0]->chain, NULL,
-                           CMS_BINARY | CMS_PARTIAL);
-        }
-        if (cms && (!CMS_set1_eContentType(cms,
-                                           OBJ_nid2obj(NID_pkcs7_signed))
-                    || !CMS_add1_signer(cms, ids[0]->cert, ids[0]->key,
-                                        EVP_sha1(),
-                                        CMS_BINARY | CMS_PARTIAL))) {
-            CMS_ContentInfo_free(cms);
-            cms = NULL;
-        }
-        if (cms) {
-            in = BIO_new_mem_buf(inner, (int)inner_len);
-            if (CMS_final(cms, in, NULL, CMS_BINARY) != 1) {
-                CMS_ContentInfo_free(cms);
-                cms = NULL;
-            }
-            BIO_free(in);
-        }
-        der = der_of(cms, &len);
-        ok(der != NULL, "a nested SignedData was made");
-        is_int(verdict_of(der, len, dev, NULL), OTA_CMS_NESTED,
-               "eContentType signedData: nested");
-    }
+    der = detached(&len, ids[0]);
+    made_verdict(der, len, dev, "a detached body was made", OTA_CMS_DETACHED,
+                 "detached signature: detached");
+    der = enveloped(&len, ids[0]);
+    made_verdict(der, len, dev, "an EnvelopedData was made",
+                 OTA_CMS_NOT_SIGNED_DATA, "EnvelopedData: not signed data");
+    der = nested(&len, ids[0]);
+    made_verdict(der, len, dev, "a nested SignedData was made",
+                 OTA_CMS_NESTED, "eContentType signedData: nested");
 }
 
 /* Signed attributes of the first SignerInfo (0 when absent), -1 on
@@ -649,30 +691,69 @@ static X509 *our_cert(long from, long to, const EVP_MD *md, const char *eku)
  * a certificate that is fine but for one thing must be refused. */
 static void test_no_leak(const ota_trust *ours, const ota_trust *dev)
 {
-    X509 *x;
+    /* our_cert's FROM, TO, MD and EKU: the verdict of the strict store. */
+    const struct {
+        long from, to;
+        const EVP_MD *md;
+        const char *eku;
+        int verdict;
+        const char *name;
+    } crafted[] = {
+        { -1, 365, EVP_sha256(), "clientAuth", OTA_CMS_OK,
+          "strict: crafted current SHA-256 client cert verifies (control)" },
+        { -5000, -4000, EVP_sha256(), "clientAuth", OTA_CMS_UNTRUSTED,
+          "strict: the same, expired: untrusted (time is checked)" },
+        { 4000, 5000, EVP_sha256(), "clientAuth", OTA_CMS_UNTRUSTED,
+          "strict: the same, not yet valid: untrusted" },
+        { -1, 365, EVP_sha256(), "serverAuth", OTA_CMS_UNTRUSTED,
+          "strict: the same with a server-only EKU: untrusted (purpose)" },
+        { -1, 365, EVP_sha1(), "clientAuth", OTA_CMS_UNTRUSTED,
+          "strict: the same signed with SHA-1: untrusted (auth level)" }
+    };
+    const cert_case certs[] = {
+        { ours, "ourca-device.pem", OTA_CMS_OK,
+          "strict: ourca-device (clientAuth) verifies" },
+        { dev, "device.pem", OTA_CMS_OK,
+          "the device store, built first, is still relaxed" }
+    };
+    apr_size_t i;
 
-    x = our_cert(-1, 365, EVP_sha256(), "clientAuth");
-    is_int(cert_verdict(ours, x), OTA_CMS_OK,
-           "strict: crafted current SHA-256 client cert verifies (control)");
-    x = our_cert(-5000, -4000, EVP_sha256(), "clientAuth");
-    is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
-           "strict: the same, expired: untrusted (time is checked)");
-    x = our_cert(4000, 5000, EVP_sha256(), "clientAuth");
-    is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
-           "strict: the same, not yet valid: untrusted");
-    x = our_cert(-1, 365, EVP_sha256(), "serverAuth");
-    is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
-           "strict: the same with a server-only EKU: untrusted (purpose)");
-    is_int(cert_verdict(ours, cert_file(pki_file("ourca-device.pem"))),
-           OTA_CMS_OK, "strict: ourca-device (clientAuth) verifies");
-    x = our_cert(-1, 365, EVP_sha1(), "clientAuth");
-    is_int(cert_verdict(ours, x), OTA_CMS_UNTRUSTED,
-           "strict: the same signed with SHA-1: untrusted (auth level)");
-    is_int(cert_verdict(dev, cert_file(pki_file("device.pem"))), OTA_CMS_OK,
-           "the device store, built first, is still relaxed");
+    for (i = 0; i < sizeof(crafted) / sizeof(crafted[0]); i++) {
+        is_int(cert_verdict(ours, our_cert(crafted[i].from, crafted[i].to,
+                                           crafted[i].md, crafted[i].eku)),
+               crafted[i].verdict, crafted[i].name);
+    }
+    cert_cases(certs, sizeof(certs) / sizeof(certs[0]));
 }
 
 /* ---- the strict store ---- */
+
+/* The strict store of signing-root and signing-ca, OURS: our CA's device
+ * identities, not the profile signer, nor weak ones. */
+static void test_strict_ours(const ota_trust *ours)
+{
+    ota_identity *weak = identity("weak-ourca-device.pem",
+                                  "weak-ourca-device.key");
+    ota_identity *client = identity("ourca-device.pem", "ourca-device.key");
+    const cert_case certs[] = {
+        { ours, "ourca-device.pem", OTA_CMS_OK,
+          "strict root+CA: a device cert of our CA verifies (control)" },
+        { ours, "signing.pem", OTA_CMS_UNTRUSTED,
+          "strict root+CA: the profile signer is no client identity "
+          "(purpose)" },
+        { ours, "weak-ourca-device.pem", OTA_CMS_UNTRUSTED,
+          "strict root+CA: expired SHA-1 RSA-1024 cert untrusted" }
+    };
+    apr_size_t len;
+
+    cert_cases(certs, sizeof(certs) / sizeof(certs[0]));
+    ok(sign(&len, weak, EVP_sha256(), 1) != NULL,
+       "weak-ourca-device can sign");
+    ok(body_verdict(weak, EVP_sha256(), 1, ours) > OTA_CMS_OK,
+       "strict root+CA: weak-ourca-device body refused");
+    is_int(body_verdict(client, NULL, 1, ours), OTA_CMS_OK,
+           "strict root+CA: a body signed by our CA's device verifies");
+}
 
 static void test_strict(const ota_trust *dev)
 {
@@ -684,14 +765,19 @@ static void test_strict(const ota_trust *dev)
     ota_identity *signer = identity("signing-chain.pem", "signing.key");
     ota_identity *device = identity("device-bundle.pem", "device.key");
     ota_identity *dev256 = identity("device-sha256.pem", "device-sha256.key");
-    ota_identity *weak = identity("weak-ourca-device.pem",
-                                  "weak-ourca-device.key");
-    ota_identity *client = identity("ourca-device.pem", "ourca-device.key");
     const unsigned char *der;
     const char *both = scratch_file("signing-root-and-ca.pem");
+    const char *a, *b;
     ota_signed_message *m = NULL;
     apr_size_t len;
-    int v;
+    const cert_case chains[] = {
+        { strict_dev, "device.pem", OTA_CMS_UNTRUSTED,
+          "strict store of the device chain: device.pem chain untrusted" },
+        { strict_dev, "device-sha256.pem", OTA_CMS_UNTRUSTED,
+          "strict store of the device chain: device-sha256 untrusted" },
+        { dev, "device.pem", OTA_CMS_OK,
+          "the relaxed store still accepts device.pem after" }
+    };
 
     ok(root != NULL, "strict store from signing-root.pem");
     ok(strict_dev != NULL, "strict store from device-ca-chain.pem");
@@ -709,7 +795,6 @@ static void test_strict(const ota_trust *dev)
     der = sign(&len, signer, EVP_sha256(), 0);
     is_int(signed_attr_count(der, len), 0, "with_attributes 0: no signed "
            "attributes");
-    der = sign(&len, signer, EVP_sha256(), 0);
     is_int(verdict_of(der, len, root, NULL), OTA_CMS_OK,
            "strict: signing.pem body (SHA-256, no attributes) verifies");
     der = sign(&len, signer, EVP_sha1(), 1);
@@ -718,62 +803,26 @@ static void test_strict(const ota_trust *dev)
     is_int(verdict_of(der, len, dev, NULL), OTA_CMS_UNTRUSTED,
            "device store refuses the signing identity (stores not mixed)");
 
-    der = sign(&len, device, EVP_sha1(), 0);
-    v = verdict_of(der, len, root, NULL);
-    ok(v > OTA_CMS_OK, "strict (signing root): device body refused");
-    v = verdict_of(der, len, strict_dev, NULL);
-    ok(v > OTA_CMS_OK, "strict store of the device chain refuses the "
-       "device body");
-    der = sign(&len, dev256, EVP_sha256(), 0);
-    v = verdict_of(der, len, strict_dev, NULL);
-    ok(v > OTA_CMS_OK, "strict store of the device chain refuses a "
-       "SHA-256 device body");
+    ok(body_verdict(device, EVP_sha1(), 0, root) > OTA_CMS_OK,
+       "strict (signing root): device body refused");
+    ok(body_verdict(device, EVP_sha1(), 0, strict_dev) > OTA_CMS_OK,
+       "strict store of the device chain refuses the device body");
+    ok(body_verdict(dev256, EVP_sha256(), 0, strict_dev) > OTA_CMS_OK,
+       "strict store of the device chain refuses a SHA-256 device body");
     /* Below the message checks: the chain itself must fail. */
-    is_int(cert_verdict(strict_dev, cert_file(pki_file("device.pem"))),
-           OTA_CMS_UNTRUSTED,
-           "strict store of the device chain: device.pem chain untrusted");
-    is_int(cert_verdict(strict_dev, cert_file(pki_file("device-sha256.pem"))),
-           OTA_CMS_UNTRUSTED,
-           "strict store of the device chain: device-sha256 untrusted");
-    is_int(cert_verdict(dev, cert_file(pki_file("device.pem"))),
-           OTA_CMS_OK, "the relaxed store still accepts device.pem after");
-    der = sign(&len, device, EVP_sha1(), 0);
-    is_int(verdict_of(der, len, dev, NULL), OTA_CMS_OK,
+    cert_cases(chains, sizeof(chains) / sizeof(chains[0]));
+    is_int(body_verdict(device, EVP_sha1(), 0, dev), OTA_CMS_OK,
            "and the device body, after the strict store was built");
 
-    {
-        unsigned char *a = NULL, *b = NULL;
-        apr_size_t alen = 0, blen = 0;
-        apr_file_t *f;
-
-        if (slurp(pki_file("signing-root.pem"), &a, &alen)
-            && slurp(pki_file("signing-ca.pem"), &b, &blen)
-            && apr_file_open(&f, both, APR_FOPEN_WRITE | APR_FOPEN_CREATE
-                             | APR_FOPEN_TRUNCATE, APR_OS_DEFAULT, pool)
-               == APR_SUCCESS) {
-            apr_file_write_full(f, a, alen, NULL);
-            apr_file_write_full(f, b, blen, NULL);
-            apr_file_close(f);
-        }
+    a = slurp_text(pki_file("signing-root.pem"));
+    b = slurp_text(pki_file("signing-ca.pem"));
+    if (a && b) {
+        a = apr_pstrcat(pool, a, b, NULL);
+        spill(both, a, strlen(a));
     }
     ours = trust(both, OTA_TRUST_STRICT);
     ok(ours != NULL, "strict store from signing-root + signing-ca");
-    is_int(cert_verdict(ours, cert_file(pki_file("ourca-device.pem"))),
-           OTA_CMS_OK, "strict root+CA: a device cert of our CA verifies "
-           "(control)");
-    is_int(cert_verdict(ours, cert_file(pki_file("signing.pem"))),
-           OTA_CMS_UNTRUSTED, "strict root+CA: the profile signer is no "
-           "client identity (purpose)");
-    is_int(cert_verdict(ours, cert_file(pki_file("weak-ourca-device.pem"))),
-           OTA_CMS_UNTRUSTED,
-           "strict root+CA: expired SHA-1 RSA-1024 cert untrusted");
-    der = sign(&len, weak, EVP_sha256(), 1);
-    ok(der != NULL, "weak-ourca-device can sign");
-    v = verdict_of(der, len, ours, NULL);
-    ok(v > OTA_CMS_OK, "strict root+CA: weak-ourca-device body refused");
-    der = sign(&len, client, NULL, 1);
-    is_int(verdict_of(der, len, ours, NULL), OTA_CMS_OK,
-           "strict root+CA: a body signed by our CA's device verifies");
+    test_strict_ours(ours);
     if (ours) {
         test_no_leak(ours, dev);
     }
@@ -781,53 +830,65 @@ static void test_strict(const ota_trust *dev)
 
 /* ---- loading ---- */
 
+/* A load refused: RV is no APR_SUCCESS (NAME); when SAYS, WHY holds it
+ * (SAYS_NAME), shown as a comment. */
+static void load_refused(apr_status_t rv, const char *why, const char *name,
+                         const char *says, const char *says_name)
+{
+    ok(rv != APR_SUCCESS, name);
+    if (says) {
+        ok(why && strstr(why, says), says_name);
+        printf("# %s\n", why ? why : "(null)");
+    }
+}
+
 static void test_loading(void)
 {
     ota_trust *t = NULL;
     ota_identity *id = NULL;
     const char *why = NULL;
     apr_status_t rv;
+    apr_size_t i;
+    /* Apple device stores refused: the file, what why says (or NULL). */
+    const struct {
+        const char *file, *says, *name, *says_name;
+    } stores[] = {
+        { pki_file("no-such-file.pem"), "no-such-file.pem",
+          "trust: missing file refused", "why names the file" },
+        { pki_file("apple-like-device-ca.pem"), "root",
+          "apple trust: device CA without root refused",
+          "why says the root is missing" },
+        { pki_file("apple-like-root.pem"), "device CA",
+          "apple trust: root alone (no device CA) refused",
+          "why says the device CA is missing" },
+        { in_dir(tdir, "fixtures/apple-real/phase2-macos13-zentral.der"),
+          NULL, "apple trust: a file with no PEM refused", NULL }
+    };
+    /* Identities refused: certificate, key, what why says (or NULL). */
+    const struct {
+        const char *cert, *key, *says, *name, *says_name;
+    } ids[] = {
+        { pki_file("signing.pem"), pki_file("device.key"), "does not match",
+          "identity: mismatched key refused",
+          "why says the key does not match" },
+        { pki_file("signing.pem"), pki_file("no-such.key"), NULL,
+          "identity: missing key file refused", NULL },
+        { pki_file("signing.pem"), pki_file("signing.pem"), NULL,
+          "identity: a certificate as key file refused", NULL }
+    };
 
-    rv = ota_trust_load(&t, pki_file("no-such-file.pem"),
-                        OTA_TRUST_APPLE_DEVICE, &why, pool);
-    ok(rv != APR_SUCCESS, "trust: missing file refused");
-    ok(why && strstr(why, "no-such-file.pem"), "why names the file");
-    printf("# %s\n", why ? why : "(null)");
-
-    why = NULL;
-    rv = ota_trust_load(&t, pki_file("apple-like-device-ca.pem"),
-                        OTA_TRUST_APPLE_DEVICE, &why, pool);
-    ok(rv != APR_SUCCESS, "apple trust: device CA without root refused");
-    ok(why && strstr(why, "root"), "why says the root is missing");
-    printf("# %s\n", why ? why : "(null)");
-
-    why = NULL;
-    rv = ota_trust_load(&t, pki_file("apple-like-root.pem"),
-                        OTA_TRUST_APPLE_DEVICE, &why, pool);
-    ok(rv != APR_SUCCESS, "apple trust: root alone (no device CA) refused");
-    ok(why && strstr(why, "device CA"), "why says the device CA is missing");
-    printf("# %s\n", why ? why : "(null)");
-
-    why = NULL;
-    rv = ota_trust_load(&t, in_dir(tdir,
-                                   "fixtures/apple-real/"
-                                   "phase2-macos13-zentral.der"),
-                        OTA_TRUST_APPLE_DEVICE, &why, pool);
-    ok(rv != APR_SUCCESS, "apple trust: a file with no PEM refused");
-
-    why = NULL;
-    rv = ota_identity_load(&id, pki_file("signing.pem"),
-                           pki_file("device.key"), &why, pool);
-    ok(rv != APR_SUCCESS, "identity: mismatched key refused");
-    ok(why && strstr(why, "does not match"), "why says the key does not "
-       "match");
-    printf("# %s\n", why ? why : "(null)");
-    rv = ota_identity_load(&id, pki_file("signing.pem"),
-                           pki_file("no-such.key"), &why, pool);
-    ok(rv != APR_SUCCESS, "identity: missing key file refused");
-    rv = ota_identity_load(&id, pki_file("signing.pem"),
-                           pki_file("signing.pem"), &why, pool);
-    ok(rv != APR_SUCCESS, "identity: a certificate as key file refused");
+    for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+        why = NULL;
+        rv = ota_trust_load(&t, stores[i].file, OTA_TRUST_APPLE_DEVICE, &why,
+                            pool);
+        load_refused(rv, why, stores[i].name, stores[i].says,
+                     stores[i].says_name);
+    }
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        why = NULL;
+        rv = ota_identity_load(&id, ids[i].cert, ids[i].key, &why, pool);
+        load_refused(rv, why, ids[i].name, ids[i].says, ids[i].says_name);
+    }
     id = NULL;
     rv = ota_identity_load(&id, pki_file("signing-chain.pem"),
                            pki_file("signing.key"), &why, pool);

@@ -173,12 +173,10 @@ static void test_space(void)
 
 int main(int argc, char **argv)
 {
-    if (unit_setup(argc, argv, UNIT_SCRATCH)) {
-        test_identity();
-        test_params();
-        test_kinds();
-        test_unwritable();
-        test_space();
-    }
-    return unit_done();
+    static const unit_test tests[] = {
+        test_identity, test_params, test_kinds, test_unwritable,
+        test_space, NULL
+    };
+
+    return unit_main(argc, argv, UNIT_SCRATCH, tests);
 }

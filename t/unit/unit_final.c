@@ -263,8 +263,8 @@ static void test_refusals(void)
         { "bad-unterminated-field.plist", "unterminated %{ in " },
         { "bad-unterminated-field.plist", "in payload 2/URL" },
         { "bad-templated-identifier.plist", "PayloadIdentifier cannot hold" },
-        { "bad-display-name.plist", "PayloadDisplayName, PayloadOrganization"
-                                    " and PayloadDescription must be strings" },
+        { "bad-display-name.plist", "PayloadDisplayName, PayloadOrganization "
+          "and PayloadDescription must be strings" },
         { "bad-too-deep.plist", "nested too deeply" },
     };
 

@@ -304,15 +304,31 @@ static const char *url_of(test_server *s, const char *path, apr_pool_t *p)
     return apr_psprintf(p, "http://127.0.0.1:%d%s", (int)s->port, path);
 }
 
+/* A fetch of URL within 5 seconds; *WHY set to a stale reason first, so
+ * that only the fetch can clear or name it. */
+static apr_status_t fetch(const char *url, apr_array_header_t **caps,
+                          const char **why, apr_pool_t *p)
+{
+    *why = "(stale)";
+    return ota_getcacaps_fetch(caps, url, apr_time_from_sec(5), why, p);
+}
+
+/* The server set to MODE, then a fetch of its /scep. */
+static apr_status_t fetch_mode(test_server *s, apr_uint32_t mode,
+                               apr_array_header_t **caps, const char **why,
+                               apr_pool_t *p)
+{
+    apr_atomic_set32(&s->mode, mode);
+    return fetch(url_of(s, "/scep", p), caps, why, p);
+}
+
 static void test_fetch_ok(test_server *s, apr_pool_t *p)
 {
     apr_array_header_t *caps;
-    const char *why = "unset";
+    const char *why;
     apr_status_t rv;
 
-    apr_atomic_set32(&s->mode, SRV_CAPS);
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/scep", p),
-                             apr_time_from_sec(5), &why, p);
+    rv = fetch_mode(s, SRV_CAPS, &caps, &why, p);
     is_int(rv, APR_SUCCESS, "fetch: 200 with caps");
     ok(why == NULL, "fetch: no why on success");
     ok(caps && caps->nelts == 4 && strcmp(cap(caps, 3), "SCEPStandard") == 0,
@@ -320,9 +336,7 @@ static void test_fetch_ok(test_server *s, apr_pool_t *p)
     is_str(srv_line(s, p), "GET /scep?operation=GetCACaps HTTP/1.1",
            "fetch: request line appends ?operation=GetCACaps");
 
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/cgi-bin/pkiclient.exe?x=1",
-                                           p),
-                             apr_time_from_sec(5), &why, p);
+    rv = fetch(url_of(s, "/cgi-bin/pkiclient.exe?x=1", p), &caps, &why, p);
     is_int(rv, APR_SUCCESS, "fetch: URL with a query");
     is_str(srv_line(s, p),
            "GET /cgi-bin/pkiclient.exe?x=1&operation=GetCACaps HTTP/1.1",
@@ -336,46 +350,28 @@ static void test_fetch_fail(test_server *s, apr_pool_t *p)
     apr_uint32_t before;
     apr_status_t rv;
 
-    apr_atomic_set32(&s->mode, SRV_404);
-    why = NULL;
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/scep", p),
-                             apr_time_from_sec(5), &why, p);
+    rv = fetch_mode(s, SRV_404, &caps, &why, p);
     ok(rv != APR_SUCCESS && caps == NULL && why && strstr(why, "404"),
        "fetch: 404 -> error naming the status");
-
-    apr_atomic_set32(&s->mode, SRV_BIG);
-    why = NULL;
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/scep", p),
-                             apr_time_from_sec(5), &why, p);
+    rv = fetch_mode(s, SRV_BIG, &caps, &why, p);
     ok(rv == APR_EINVAL && why && strstr(why, "larger"),
        "fetch: oversize body with Content-Length refused");
-
-    apr_atomic_set32(&s->mode, SRV_BIG_NOLEN);
-    why = NULL;
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/scep", p),
-                             apr_time_from_sec(5), &why, p);
+    rv = fetch_mode(s, SRV_BIG_NOLEN, &caps, &why, p);
     ok(rv == APR_EINVAL && why && strstr(why, "larger"),
        "fetch: oversize body without length aborted");
+    is_int(fetch_mode(s, SRV_HTML, &caps, &why, p), APR_EINVAL,
+           "fetch: 200 with HTML -> EINVAL");
 
-    apr_atomic_set32(&s->mode, SRV_HTML);
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/scep", p),
-                             apr_time_from_sec(5), &why, p);
-    is_int(rv, APR_EINVAL, "fetch: 200 with HTML -> EINVAL");
-
-    apr_atomic_set32(&s->mode, SRV_REDIRECT);
     before = apr_atomic_read32(&s->served);
-    rv = ota_getcacaps_fetch(&caps, url_of(s, "/scep", p),
-                             apr_time_from_sec(5), &why, p);
-    ok(rv != APR_SUCCESS, "fetch: endless redirect -> error");
+    ok(fetch_mode(s, SRV_REDIRECT, &caps, &why, p) != APR_SUCCESS,
+       "fetch: endless redirect -> error");
     is_int(apr_atomic_read32(&s->served) - before, 4,
            "fetch: followed 3 redirects, no more");
 
-    rv = ota_getcacaps_fetch(&caps, "file:///etc/passwd",
-                             apr_time_from_sec(5), &why, p);
-    ok(rv != APR_SUCCESS, "fetch: file:// refused");
-    rv = ota_getcacaps_fetch(&caps, "https://", apr_time_from_sec(5), &why,
-                             p);
-    ok(rv != APR_SUCCESS, "fetch: malformed URL -> error");
+    ok(fetch("file:///etc/passwd", &caps, &why, p) != APR_SUCCESS,
+       "fetch: file:// refused");
+    ok(fetch("https://", &caps, &why, p) != APR_SUCCESS,
+       "fetch: malformed URL -> error");
 }
 
 static void test_fetch_timeout(test_server *s, apr_pool_t *p)
@@ -406,6 +402,29 @@ static int wait_served(test_server *s, apr_uint32_t count)
     return apr_atomic_read32(&s->served) >= count;
 }
 
+/* A cache, in *P (a new subpool of ROOT), of the server set to MODE at
+ * PATH: refreshed every REFRESH, each fetch bounded by TIMEOUT. */
+static apr_status_t cache_of(ota_getcacaps_cache **cache, apr_pool_t **p,
+                             test_server *s, apr_uint32_t mode,
+                             const char *path, apr_interval_time_t refresh,
+                             apr_interval_time_t timeout, apr_pool_t *root)
+{
+    apr_atomic_set32(&s->mode, mode);
+    apr_pool_create(p, root);
+    return ota_getcacaps_cache_start(cache, url_of(s, path, *p), refresh,
+                                     timeout, *p);
+}
+
+/* Destroys P, its cache's thread with it, within LIMIT: an assertion. */
+static void destroyed_within(apr_pool_t *p, apr_interval_time_t limit,
+                             const char *name)
+{
+    apr_time_t t0 = apr_time_now();
+
+    apr_pool_destroy(p);
+    ok(apr_time_now() - t0 < limit, name);
+}
+
 static void test_cache_silent(test_server *s, apr_pool_t *root)
 {
     ota_getcacaps_cache *cache;
@@ -416,10 +435,8 @@ static void test_cache_silent(test_server *s, apr_pool_t *root)
     apr_pool_t *p;
     apr_time_t t0;
 
-    apr_atomic_set32(&s->mode, SRV_SILENT);
-    apr_pool_create(&p, root);
-    is_int(ota_getcacaps_cache_start(&cache, url_of(s, "/scep", p),
-                                     apr_time_from_msec(200), timeout, p),
+    is_int(cache_of(&cache, &p, s, SRV_SILENT, "/scep",
+                    apr_time_from_msec(200), timeout, root),
            APR_SUCCESS, "cache: started against a silent CA");
     ok(!ota_getcacaps_cache_fallback_first(cache),
        "cache: fallback_first 0 before any get");
@@ -443,11 +460,8 @@ static void test_cache_silent(test_server *s, apr_pool_t *root)
        "cache: later get does not wait for a fetch in progress");
     is_int(ota_getcacaps_cache_fallback_first(cache), 0,
            "cache: fallback_first stays 0");
-
-    t0 = apr_time_now();
-    apr_pool_destroy(p);
-    ok(apr_time_now() - t0 < apr_time_from_sec(2),
-       "cache: pool destroy stops the thread");
+    destroyed_within(p, apr_time_from_sec(2),
+                     "cache: pool destroy stops the thread");
 }
 
 /* The thread is blocked in a 10s fetch: destroying must not wait for it. */
@@ -456,17 +470,12 @@ static void test_cache_abort(test_server *s, apr_pool_t *root)
     ota_getcacaps_cache *cache;
     apr_uint32_t before = apr_atomic_read32(&s->served);
     apr_pool_t *p;
-    apr_time_t t0;
 
-    apr_atomic_set32(&s->mode, SRV_SILENT);
-    apr_pool_create(&p, root);
-    ota_getcacaps_cache_start(&cache, url_of(s, "/scep", p),
-                              apr_time_from_sec(60), apr_time_from_sec(10), p);
+    cache_of(&cache, &p, s, SRV_SILENT, "/scep", apr_time_from_sec(60),
+             apr_time_from_sec(10), root);
     ok(wait_served(s, before + 1), "cache: fetch in progress");
-    t0 = apr_time_now();
-    apr_pool_destroy(p);
-    ok(apr_time_now() - t0 < apr_time_from_msec(2500),
-       "cache: destroy aborts a fetch in progress");
+    destroyed_within(p, apr_time_from_msec(2500),
+                     "cache: destroy aborts a fetch in progress");
 }
 
 /* Long refresh: only the cleanup's wake-up can end the thread's sleep. */
@@ -477,18 +486,14 @@ static void test_cache_idle(test_server *s, apr_pool_t *root)
     apr_pool_t *p;
     apr_time_t t0;
 
-    apr_atomic_set32(&s->mode, SRV_CAPS);
-    apr_pool_create(&p, root);
-    ota_getcacaps_cache_start(&cache, url_of(s, "/scep", p),
-                              apr_time_from_sec(60), apr_time_from_sec(3), p);
+    cache_of(&cache, &p, s, SRV_CAPS, "/scep", apr_time_from_sec(60),
+             apr_time_from_sec(3), root);
     t0 = apr_time_now();
     ota_getcacaps_cache_get(cache, &source, NULL, p);
     ok(source == OTA_CAPS_FROM_CA && apr_time_now() - t0
        < apr_time_from_sec(1), "cache: first get returns once CA answered");
-    t0 = apr_time_now();
-    apr_pool_destroy(p);
-    ok(apr_time_now() - t0 < apr_time_from_sec(1),
-       "cache: pool destroy wakes a thread sleeping 60s");
+    destroyed_within(p, apr_time_from_sec(1),
+                     "cache: pool destroy wakes a thread sleeping 60s");
 }
 
 static int caps_first_is(ota_getcacaps_cache *cache, const char *want,
@@ -507,14 +512,11 @@ static void test_cache_answer(test_server *s, apr_pool_t *root)
     apr_array_header_t *caps;
     ota_caps_source source = OTA_CAPS_FALLBACK;
     const char *why = "unset";
-    apr_time_t t0, until;
+    apr_time_t until;
     apr_pool_t *p;
 
-    apr_atomic_set32(&s->mode, SRV_CAPS);
-    apr_pool_create(&p, root);
-    ota_getcacaps_cache_start(&cache, url_of(s, "/scep?ca=test", p),
-                              apr_time_from_msec(200), apr_time_from_sec(2),
-                              p);
+    cache_of(&cache, &p, s, SRV_CAPS, "/scep?ca=test", apr_time_from_msec(200),
+             apr_time_from_sec(2), root);
     caps = ota_getcacaps_cache_get(cache, &source, &why, p);
     is_int(source, OTA_CAPS_FROM_CA, "cache: answering CA -> FROM_CA");
     ok(why == NULL, "cache: no why when the CA answered");
@@ -534,11 +536,8 @@ static void test_cache_answer(test_server *s, apr_pool_t *root)
         apr_sleep(apr_time_from_msec(20));
     }
     ok(caps_first_is(cache, "SHA-512", p), "cache: new answer replaces old");
-
-    t0 = apr_time_now();
-    apr_pool_destroy(p);
-    ok(apr_time_now() - t0 < apr_time_from_sec(1),
-       "cache: pool destroy stops an idle thread promptly");
+    destroyed_within(p, apr_time_from_sec(1),
+                     "cache: pool destroy stops an idle thread promptly");
 }
 
 int main(int argc, char **argv)

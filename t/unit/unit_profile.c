@@ -103,8 +103,19 @@ static void test_attribute_known(void)
     }
 }
 
+/* The names of meta's profiles. */
+static const dict_string named[] = {
+    { "PayloadDisplayName", "Example enrollment", "PayloadDisplayName" },
+    { "PayloadOrganization", "Example Inc.", "PayloadOrganization" },
+    { "PayloadDescription", "Enrolls this device", "PayloadDescription" }
+};
+
 static void test_service(void)
 {
+    static const dict_string service[] = {
+        { "URL", "https://mdm.example.com/ota/enroll", "PayloadContent URL" },
+        { "Challenge", "c-h-a-l", "PayloadContent Challenge" }
+    };
     apr_array_header_t *attrs = apr_array_make(pool, 4, sizeof(char *));
     ota_profile_meta nodesc = meta;
     plist_t root = NULL, back, content, list;
@@ -131,17 +142,10 @@ static void test_service(void)
     printf("#   %s\n", id ? id : "(null)");
     uuid1 = get(back, "PayloadUUID");
     ok(uuid_shaped(uuid1), "PayloadUUID is an upper-case UUID");
-    is_str(get(back, "PayloadDisplayName"), "Example enrollment",
-           "PayloadDisplayName");
-    is_str(get(back, "PayloadOrganization"), "Example Inc.",
-           "PayloadOrganization");
-    is_str(get(back, "PayloadDescription"), "Enrolls this device",
-           "PayloadDescription");
+    dict_strings(back, named, sizeof(named) / sizeof(named[0]));
     content = item(back, "PayloadContent", PLIST_DICT);
     ok(content != NULL, "PayloadContent is a dict");
-    is_str(get(content, "URL"), "https://mdm.example.com/ota/enroll",
-           "PayloadContent URL");
-    is_str(get(content, "Challenge"), "c-h-a-l", "PayloadContent Challenge");
+    dict_strings(content, service, sizeof(service) / sizeof(service[0]));
     list = item(content, "DeviceAttributes", PLIST_ARRAY);
     ok(list != NULL, "DeviceAttributes is an array");
     is_int(list ? plist_array_get_size(list) : 0, 4,
@@ -185,10 +189,7 @@ static void test_configuration(void)
            "PayloadIdentifier is prefix.suffix");
     ok(uuid_shaped(get(back, "PayloadUUID")), "PayloadUUID");
     is_int(uint_of(back, "PayloadVersion"), 1, "PayloadVersion 1");
-    is_str(get(back, "PayloadDisplayName"), "Example enrollment",
-           "PayloadDisplayName");
-    is_str(get(back, "PayloadOrganization"), "Example Inc.",
-           "PayloadOrganization");
+    dict_strings(back, named, 2);   /* display name and organization */
     content = item(back, "PayloadContent", PLIST_ARRAY);
     ok(content && plist_array_get_size(content) == 1,
        "PayloadContent is the array of one payload");
@@ -327,11 +328,10 @@ static void test_challenge(void)
 
 int main(int argc, char **argv)
 {
-    unit_setup(argc, argv, 0);
-    test_uuid();
-    test_attribute_known();
-    test_service();
-    test_configuration();
-    test_challenge();
-    return unit_done();
+    static const unit_test tests[] = {
+        test_uuid, test_attribute_known, test_service,
+        test_configuration, test_challenge, NULL
+    };
+
+    return unit_main(argc, argv, 0, tests);
 }

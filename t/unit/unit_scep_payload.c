@@ -387,68 +387,55 @@ static void test_san(void)
        "no names: no SubjectAltName key");
 }
 
-static void test_payload(void)
+/* Every setting given: the subject RDNS, the CA's fingerprint FP of
+ * FP_LEN bytes. */
+static void every_setting(ota_scep_settings *s,
+                          const apr_array_header_t *rdns,
+                          const unsigned char *fp, apr_size_t fp_len)
 {
-    apr_array_header_t *rdns = NULL;
-    apr_table_t *fields = apr_table_make(pool, 4);
-    unsigned char fp[20];
-    ota_scep_settings s;
-    plist_t root, content, subject, v;
-    const char *why = NULL, *dir, *xml = NULL;
+    memset(s, 0, sizeof(*s));
+    s->url = "https://ca.example.com/scep";
+    s->name = "EXAMPLE-CA";
+    s->subject = rdns;
+    s->challenge = "s3cret-challenge";
+    s->key_size = 2048;
+    s->key_usage = 5;
+    s->ca_fingerprint = fp;
+    s->ca_fingerprint_len = fp_len;
+    s->retries = 3;
+    s->retry_delay = 10;
+    s->getcacaps = caps("POSTPKIOperation", "Renewal", "SHA-1");
+}
+
+/* The PayloadContent of every_setting's payload; FP its 20 bytes. */
+static void check_content(plist_t content, const unsigned char *fp)
+{
+    static const dict_string strings[] = {
+        { "URL", "https://ca.example.com/scep", "URL" },
+        { "Name", "EXAMPLE-CA", "Name" },
+        { "Challenge", "s3cret-challenge", "Challenge" },
+        { "Key Type", "RSA", "Key Type RSA" }
+    };
+    static const struct {
+        const char *key;
+        long long want;
+        const char *name;
+    } integers[] = {
+        { "Keysize", 2048, "Keysize is the integer 2048" },
+        { "Key Usage", 5, "Key Usage is the integer 5" },
+        { "Retries", 3, "Retries 3" },
+        { "RetryDelay", 10, "RetryDelay 10" }
+    };
+    plist_t subject, v;
     char *data = NULL;
     uint64_t n = 0;
-    uint32_t i;
-    apr_array_header_t *schema, *common;
+    apr_size_t i;
 
-    for (i = 0; i < sizeof(fp); i++) {
-        fp[i] = (unsigned char)(0xA0 + i);
+    dict_strings(content, strings, sizeof(strings) / sizeof(strings[0]));
+    for (i = 0; i < sizeof(integers) / sizeof(integers[0]); i++) {
+        is_int(uint_of(content, integers[i].key), integers[i].want,
+               integers[i].name);
     }
-    apr_table_set(fields, "UDID", UDID);
-    apr_table_set(fields, "SERIAL", "C02XL0GHJGH5");
-    ok(ota_subject_parse(&rdns, "O=Example/OU=%{SERIAL}/CN=%{UDID}", &why,
-                         pool) == APR_SUCCESS, "subject for the payload");
-    memset(&s, 0, sizeof(s));
-    s.url = "https://ca.example.com/scep";
-    s.name = "EXAMPLE-CA";
-    s.subject = rdns;
-    s.challenge = "s3cret-challenge";
-    s.key_size = 2048;
-    s.key_usage = 5;
-    s.ca_fingerprint = fp;
-    s.ca_fingerprint_len = sizeof(fp);
-    s.retries = 3;
-    s.retry_delay = 10;
-    s.getcacaps = caps("POSTPKIOperation", "Renewal", "SHA-1");
-
-    root = build(&s, fields, &xml);
-    ok(root != NULL, "payload built, serialized and parsed back");
-    ok(xml && strstr(xml, "<key>Key Type</key>")
-       && strstr(xml, "<key>Key Usage</key>"),
-       "the XML spells 'Key Type' and 'Key Usage' with a space");
-    is_str(ota_plist_dict_get_string(root, "PayloadType", pool),
-           "com.apple.security.scep", "PayloadType");
-    is_str(ota_plist_dict_get_string(root, "PayloadIdentifier", pool),
-           "com.example.ota.scep", "PayloadIdentifier under the prefix");
-    v = item(root, "PayloadUUID", PLIST_STRING);
-    ok(v && strlen(ota_plist_dict_get_string(root, "PayloadUUID", pool))
-       == 36, "PayloadUUID is a UUID");
-    is_int(uint_of(root, "PayloadVersion"), 1, "PayloadVersion 1");
-    is_str(ota_plist_dict_get_string(root, "PayloadOrganization", pool),
-           "Example Inc.", "PayloadOrganization");
-    content = item(root, "PayloadContent", PLIST_DICT);
-    ok(content != NULL, "PayloadContent is a dict");
-    is_str(ota_plist_dict_get_string(content, "URL", pool),
-           "https://ca.example.com/scep", "URL");
-    is_str(ota_plist_dict_get_string(content, "Name", pool), "EXAMPLE-CA",
-           "Name");
-    is_str(ota_plist_dict_get_string(content, "Challenge", pool),
-           "s3cret-challenge", "Challenge");
-    is_int(uint_of(content, "Keysize"), 2048, "Keysize is the integer 2048");
-    is_str(ota_plist_dict_get_string(content, "Key Type", pool), "RSA",
-           "Key Type RSA");
-    is_int(uint_of(content, "Key Usage"), 5, "Key Usage is the integer 5");
-    is_int(uint_of(content, "Retries"), 3, "Retries 3");
-    is_int(uint_of(content, "RetryDelay"), 10, "RetryDelay 10");
     v = item(content, "CAFingerprint", PLIST_DATA);
     ok(v != NULL, "CAFingerprint is data");
     if (v) {
@@ -472,31 +459,39 @@ static void test_payload(void)
     is_str(string_at(v, 0), "POSTPKIOperation", "GetCACaps[0]");
     is_str(string_at(v, 1), "Renewal", "GetCACaps[1]");
     is_str(string_at(v, 2), "SHA-1", "GetCACaps[2]");
+}
 
-    dir = schema_dir();
-    {
-        schema = schema_read(apr_pstrcat(pool, dir,
-                                         "/com.apple.security.scep.yaml",
-                                         NULL));
-        common = schema_read(apr_pstrcat(pool, dir,
-                                         "/CommonPayloadKeys.yaml", NULL));
-        ok(schema && schema_find(schema, "Key Usage")
-           && schema_find(schema, "CAFingerprint"),
-           "Apple's SCEP schema read");
-        if (schema && common) {
-            apr_array_cat(common, schema);
-        }
-        check_against_schema(content, schema, "PayloadContent");
-        check_against_schema(root, common, "payload");
+/* The payload ROOT and its CONTENT against Apple's schema. */
+static void check_schema(plist_t root, plist_t content)
+{
+    const char *dir = schema_dir();
+    apr_array_header_t *schema, *common;
+
+    schema = schema_read(apr_pstrcat(pool, dir,
+                                     "/com.apple.security.scep.yaml", NULL));
+    common = schema_read(apr_pstrcat(pool, dir, "/CommonPayloadKeys.yaml",
+                                     NULL));
+    ok(schema && schema_find(schema, "Key Usage")
+       && schema_find(schema, "CAFingerprint"),
+       "Apple's SCEP schema read");
+    if (schema && common) {
+        apr_array_cat(common, schema);
     }
+    check_against_schema(content, schema, "PayloadContent");
+    check_against_schema(root, common, "payload");
+}
 
-    /* Optional keys left out. */
-    s.getcacaps = NULL;
-    s.challenge = NULL;
-    s.ca_fingerprint = NULL;
-    s.name = NULL;
+/* S without its optional settings, FIELDS empty: those keys left out. */
+static void check_optional(ota_scep_settings *s, apr_table_t *fields)
+{
+    plist_t root, content;
+
+    s->getcacaps = NULL;
+    s->challenge = NULL;
+    s->ca_fingerprint = NULL;
+    s->name = NULL;
     apr_table_clear(fields);
-    root = build(&s, fields, NULL);
+    root = build(s, fields, NULL);
     content = item(root, "PayloadContent", PLIST_DICT);
     ok(content != NULL, "payload without optional keys built");
     ok(content && !plist_dict_get_item(content, "GetCACaps"),
@@ -509,17 +504,57 @@ static void test_payload(void)
        "name NULL: no Name key");
     is_str(ota_plist_dict_get_string(content, "URL", pool),
            "https://ca.example.com/scep", "URL still there");
-    subject = item(content, "Subject", PLIST_ARRAY);
-    check_rdn(subject, 2, "CN", "");
+    check_rdn(item(content, "Subject", PLIST_ARRAY), 2, "CN", "");
+}
+
+static void test_payload(void)
+{
+    static const dict_string top[] = {
+        { "PayloadType", "com.apple.security.scep", "PayloadType" },
+        { "PayloadIdentifier", "com.example.ota.scep",
+          "PayloadIdentifier under the prefix" },
+        { "PayloadOrganization", "Example Inc.", "PayloadOrganization" }
+    };
+    apr_array_header_t *rdns = NULL;
+    apr_table_t *fields = apr_table_make(pool, 4);
+    unsigned char fp[20];
+    ota_scep_settings s;
+    plist_t root, content, v;
+    const char *why = NULL, *xml = NULL;
+    uint32_t i;
+
+    for (i = 0; i < sizeof(fp); i++) {
+        fp[i] = (unsigned char)(0xA0 + i);
+    }
+    apr_table_set(fields, "UDID", UDID);
+    apr_table_set(fields, "SERIAL", "C02XL0GHJGH5");
+    ok(ota_subject_parse(&rdns, "O=Example/OU=%{SERIAL}/CN=%{UDID}", &why,
+                         pool) == APR_SUCCESS, "subject for the payload");
+    every_setting(&s, rdns, fp, sizeof(fp));
+
+    root = build(&s, fields, &xml);
+    ok(root != NULL, "payload built, serialized and parsed back");
+    ok(xml && strstr(xml, "<key>Key Type</key>")
+       && strstr(xml, "<key>Key Usage</key>"),
+       "the XML spells 'Key Type' and 'Key Usage' with a space");
+    dict_strings(root, top, sizeof(top) / sizeof(top[0]));
+    v = item(root, "PayloadUUID", PLIST_STRING);
+    ok(v && strlen(ota_plist_dict_get_string(root, "PayloadUUID", pool))
+       == 36, "PayloadUUID is a UUID");
+    is_int(uint_of(root, "PayloadVersion"), 1, "PayloadVersion 1");
+    content = item(root, "PayloadContent", PLIST_DICT);
+    ok(content != NULL, "PayloadContent is a dict");
+    check_content(content, fp);
+    check_schema(root, content);
+    check_optional(&s, fields);
 }
 
 int main(int argc, char **argv)
 {
-    unit_setup(argc, argv, 0);
-    test_subject();
-    test_fill();
-    test_capabilities();
-    test_payload();
-    test_san();
-    return unit_done();
+    static const unit_test tests[] = {
+        test_subject, test_fill, test_capabilities, test_payload,
+        test_san, NULL
+    };
+
+    return unit_main(argc, argv, 0, tests);
 }

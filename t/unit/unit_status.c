@@ -18,31 +18,49 @@ static int contains(const char *s, const char *part)
     return s && strstr(s, part) != NULL;
 }
 
+/* A string in, the escaped string out. */
+typedef struct {
+    const char *in, *want, *name;
+} escape_case;
+
+static const escape_case html_cases[] = {
+    { HOSTILE, "&lt;script&gt;alert(1)&lt;/script&gt;",
+      "HTML: markup escaped" },
+    { "a\"b'c&d", "a&quot;b&#39;c&amp;d", "HTML: quotes and ampersand" },
+    { NULL, "", "HTML: NULL is empty" },
+    { "caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80",
+      "HTML: UTF-8 kept" },
+    { "a\xFF" "b\xC0\xAF" "c\x01",
+      "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD",
+      "HTML: invalid UTF-8 and controls become U+FFFD" }
+};
+
+static const escape_case json_cases[] = {
+    { "a\"b\\c", "\"a\\\"b\\\\c\"", "JSON: quote and backslash" },
+    { HOSTILE, "\"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"",
+      "JSON: markup made inert" },
+    { "\n\t\x01\x7F&", "\"\\u000a\\u0009\\u0001\\u007f\\u0026\"",
+      "JSON: controls" },
+    { NULL, "null", "JSON: NULL is null" },
+    { "\xED\xA0\x80x\xF4\x90\x80\x80",
+      "\"\\ufffd\\ufffd\\ufffdx\\ufffd\\ufffd\\ufffd\\ufffd\"",
+      "JSON: surrogates and code points past U+10FFFF refused" },
+    { "\xE2\x80\xA8\xC3\xA9", "\"\\u2028\xC3\xA9\"",
+      "JSON: U+2028 escaped, UTF-8 kept" }
+};
+
 static void test_escaping(void)
 {
-    is_str(ota_status_html_escape(HOSTILE, pool),
-           "&lt;script&gt;alert(1)&lt;/script&gt;", "HTML: markup escaped");
-    is_str(ota_status_html_escape("a\"b'c&d", pool),
-           "a&quot;b&#39;c&amp;d", "HTML: quotes and ampersand");
-    is_str(ota_status_html_escape(NULL, pool), "", "HTML: NULL is empty");
-    is_str(ota_status_html_escape("caf\xC3\xA9 \xF0\x9F\x98\x80", pool),
-           "caf\xC3\xA9 \xF0\x9F\x98\x80", "HTML: UTF-8 kept");
-    is_str(ota_status_html_escape("a\xFF" "b\xC0\xAF" "c\x01", pool),
-           "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD",
-           "HTML: invalid UTF-8 and controls become U+FFFD");
-    is_str(ota_status_json_string("a\"b\\c", pool), "\"a\\\"b\\\\c\"",
-           "JSON: quote and backslash");
-    is_str(ota_status_json_string(HOSTILE, pool),
-           "\"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"",
-           "JSON: markup made inert");
-    is_str(ota_status_json_string("\n\t\x01\x7F&", pool),
-           "\"\\u000a\\u0009\\u0001\\u007f\\u0026\"", "JSON: controls");
-    is_str(ota_status_json_string(NULL, pool), "null", "JSON: NULL is null");
-    is_str(ota_status_json_string("\xED\xA0\x80x\xF4\x90\x80\x80", pool),
-           "\"\\ufffd\\ufffd\\ufffdx\\ufffd\\ufffd\\ufffd\\ufffd\"",
-           "JSON: surrogates and code points past U+10FFFF refused");
-    is_str(ota_status_json_string("\xE2\x80\xA8\xC3\xA9", pool),
-           "\"\\u2028\xC3\xA9\"", "JSON: U+2028 escaped, UTF-8 kept");
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(html_cases) / sizeof(html_cases[0]); i++) {
+        is_str(ota_status_html_escape(html_cases[i].in, pool),
+               html_cases[i].want, html_cases[i].name);
+    }
+    for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+        is_str(ota_status_json_string(json_cases[i].in, pool),
+               json_cases[i].want, json_cases[i].name);
+    }
 }
 
 static void test_query(void)
@@ -92,18 +110,28 @@ static void test_query(void)
 
 static void test_log_ids(void)
 {
+    static const struct {
+        const char *line;
+        int id;
+        const char *name;
+    } ids[] = {
+        { "OTA00037: refused device X", 37, "OTA00037" },
+        { "OTA00099", 99, "OTA00099" },
+        { "OTA00150: revoked", 150, "OTA00150" },
+        { "OTA00250", -1, "beyond the ids counted" },
+        { "OTA000123: x", -1, "OTA000123 is not ours" },
+        { "OTA0003", -1, "short id" },
+        { "AH00037: x", -1, "httpd's ids" },
+        { " OTA00037", -1, "not at the start" },
+        { NULL, -1, "NULL" }
+    };
     ota_status_counter c[OTA_STATUS_LOG_IDS];
     apr_array_header_t *r;
+    apr_size_t i;
 
-    is_int(ota_status_log_id("OTA00037: refused device X"), 37, "OTA00037");
-    is_int(ota_status_log_id("OTA00099"), 99, "OTA00099");
-    is_int(ota_status_log_id("OTA00150: revoked"), 150, "OTA00150");
-    is_int(ota_status_log_id("OTA00250"), -1, "beyond the ids counted");
-    is_int(ota_status_log_id("OTA000123: x"), -1, "OTA000123 is not ours");
-    is_int(ota_status_log_id("OTA0003"), -1, "short id");
-    is_int(ota_status_log_id("AH00037: x"), -1, "httpd's ids");
-    is_int(ota_status_log_id(" OTA00037"), -1, "not at the start");
-    is_int(ota_status_log_id(NULL), -1, "NULL");
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        is_int(ota_status_log_id(ids[i].line), ids[i].id, ids[i].name);
+    }
     is_str(ota_status_reason(37), "unknown challenge", "reason of OTA00037");
     ok(ota_status_reason(41) == NULL, "no reason for an info id");
 
@@ -165,36 +193,70 @@ static void page_of(ota_status_page *pg, const char *after, int more)
     pg->server = "host<x>";
 }
 
+/* A part a page must hold, and what it shows. */
+typedef struct {
+    const char *part, *name;
+} part_case;
+
+/* Each of the N PARTS in TEXT: an assertion each. */
+static void contains_all(const char *text, const part_case *parts,
+                         apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        ok(contains(text, parts[i].part), parts[i].name);
+    }
+}
+
+/* The first HTML page of page_of. */
+static const part_case html_first[] = {
+    { "<td class=\"product\">&lt;script&gt;alert(1)&lt;/script&gt;</td>",
+      "HTML: product escaped" },
+    { "value=\"a&amp;b\"", "HTML: q escaped in the form" },
+    { "<a rel=\"next\" href=\"?after=12&amp;q=a%26b\">",
+      "HTML: next link (its cursor) keeps the (encoded) filter" },
+    { "63 devices, the devices recorded last first", "HTML: page info" },
+    { "unknown (not issued here)",
+      "HTML: external CA's certificate: expiry unknown" },
+    { "2023-11-15 22:13:20 UTC", "HTML: expiry shown" },
+    { "<tr data-phase=\"4\"><td>4 enrolled</td><td class=\"num\">3</td>"
+      "</tr>", "HTML: phase count" },
+    { "<tr data-id=\"OTA00023\"><td class=\"mono\">OTA00023</td>"
+      "<td>not CMS</td><td class=\"num\">2</td>", "HTML: rejection row" }
+};
+
+/* The first page of page_of in PG, as JSON or HTML: the text, its
+ * length checked. */
+static const char *first_page(ota_status_page *pg, int json)
+{
+    const char *text = NULL;
+    apr_size_t len = 0;
+
+    page_of(pg, "", 1);
+    if (json) {
+        ota_status_json(&text, &len, pg, pool);
+    }
+    else {
+        ota_status_html(&text, &len, pg, pool);
+    }
+    ok(text && len == strlen(text), "length");
+    return text;
+}
+
 static void test_html(void)
 {
     ota_store_tally tally = { 1000001, 2, 3, 4, 5, 6, { 0 } };
     ota_status_page pg;
-    const char *html;
+    const char *html = first_page(&pg, 0);
     apr_size_t len;
 
-    page_of(&pg, "", 1);
     is_int(ota_status_total(&pg), 63, "total over the phases");
-    ota_status_html(&html, &len, &pg, pool);
-    is_int(len, strlen(html), "length");
     ok(!contains(html, "<script"), "HTML: no script element");
-    ok(contains(html, "<td class=\"product\">&lt;script&gt;alert(1)"
-                "&lt;/script&gt;</td>"), "HTML: product escaped");
     ok(contains(html, "UDID-&lt;1&gt;") && contains(html, "a&quot;b\\c")
        && contains(html, "host&lt;x&gt;"), "HTML: other strings escaped");
-    ok(contains(html, "value=\"a&amp;b\""), "HTML: q escaped in the form");
-    ok(contains(html, "<a rel=\"next\" href=\"?after=12&amp;q=a%26b\">"),
-       "HTML: next link (its cursor) keeps the (encoded) filter");
     ok(!contains(html, "rel=\"first\""), "HTML: no way back on page 1");
-    ok(contains(html, "63 devices, the devices recorded last first"),
-       "HTML: page info");
-    ok(contains(html, "unknown (not issued here)"),
-       "HTML: external CA's certificate: expiry unknown");
-    ok(contains(html, "2023-11-15 22:13:20 UTC"), "HTML: expiry shown");
-    ok(contains(html, "<tr data-phase=\"4\"><td>4 enrolled</td>"
-                "<td class=\"num\">3</td></tr>"), "HTML: phase count");
-    ok(contains(html, "<tr data-id=\"OTA00023\"><td class=\"mono\">OTA00023"
-                "</td><td>not CMS</td><td class=\"num\">2</td>"),
-       "HTML: rejection row");
+    contains_all(html, html_first, sizeof(html_first) / sizeof(html_first[0]));
     page_of(&pg, "12", 0);
     ota_status_html(&html, &len, &pg, pool);
     ok(contains(html, "<a rel=\"first\" href=\"?q=a%26b\">")
@@ -223,38 +285,34 @@ static void test_html(void)
     ok(contains(html, "Not counted"), "HTML: counters missing said");
 }
 
+/* The first JSON page of page_of. */
+static const part_case json_first[] = {
+    { "\"product\":\"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"",
+      "JSON: product escaped" },
+    { "\"user\":\"a\\\"b\\\\c\"", "JSON: quote and backslash escaped" },
+    { "\"certificate_serial\":\"0A1B\",\"certificate_expires\":null",
+      "JSON: external CA's certificate: expiry null" },
+    { "\"certificate_expires\":\"2023-11-15T22:13:20Z\"", "JSON: expiry" },
+    { "\"serial\":null", "JSON: missing serial is null" },
+    { "\"page\":{\"size\":50,\"devices\":63,\"after\":null,"
+      "\"next\":\"/ota/status?format=json\\u0026after=12\\u0026q=a%26b\"}",
+      "JSON: page info, next with its cursor" },
+    { "\"counts\":{\"by_phase\":{\"2\":60,\"3\":0,\"4\":3},"
+      "\"total\":63,\"capped\":false}", "JSON: counts" },
+    { "\"tables\":null", "JSON: no tallies" },
+    { "\"by_id\":[{\"id\":\"OTA00023\",\"reason\":\"not CMS\",\"count\":2,"
+      "\"last_seen\":\"2023-11-14T22:13:20Z\"}]", "JSON: rejections" },
+    { "\"filter\":{\"q\":\"a\\u0026b\",\"phase\":null}", "JSON: filter" }
+};
+
 static void test_json(void)
 {
     ota_store_tally tally = { 7, 0, 63, 1, 0, 0, { 0 } };
     ota_status_page pg;
-    const char *json;
+    const char *json = first_page(&pg, 1);
     apr_size_t len;
 
-    page_of(&pg, "", 1);
-    ota_status_json(&json, &len, &pg, pool);
-    is_int(len, strlen(json), "length");
-    ok(contains(json, "\"product\":\"\\u003cscript\\u003ealert(1)"
-                "\\u003c/script\\u003e\""), "JSON: product escaped");
-    ok(contains(json, "\"user\":\"a\\\"b\\\\c\""),
-       "JSON: quote and backslash escaped");
-    ok(contains(json, "\"certificate_serial\":\"0A1B\","
-                "\"certificate_expires\":null"),
-       "JSON: external CA's certificate: expiry null");
-    ok(contains(json, "\"certificate_expires\":\"2023-11-15T22:13:20Z\""),
-       "JSON: expiry");
-    ok(contains(json, "\"serial\":null"), "JSON: missing serial is null");
-    ok(contains(json, "\"page\":{\"size\":50,\"devices\":63,\"after\":null,"
-                "\"next\":\"/ota/status?format=json\\u0026after=12"
-                "\\u0026q=a%26b\"}"),
-       "JSON: page info, next with its cursor");
-    ok(contains(json, "\"counts\":{\"by_phase\":{\"2\":60,\"3\":0,\"4\":3},"
-                "\"total\":63,\"capped\":false}"), "JSON: counts");
-    ok(contains(json, "\"tables\":null"), "JSON: no tallies");
-    ok(contains(json, "\"by_id\":[{\"id\":\"OTA00023\",\"reason\":"
-                "\"not CMS\",\"count\":2,\"last_seen\":"
-                "\"2023-11-14T22:13:20Z\"}]"), "JSON: rejections");
-    ok(contains(json, "\"filter\":{\"q\":\"a\\u0026b\",\"phase\":null}"),
-       "JSON: filter");
+    contains_all(json, json_first, sizeof(json_first) / sizeof(json_first[0]));
     pg.rejections = NULL;
     ota_status_json(&json, &len, &pg, pool);
     ok(contains(json, "\"rejections\":null"), "JSON: counters missing");
@@ -363,8 +421,27 @@ static void test_store_search_pages(void)
 
 static void test_store_page(void)
 {
+    /* The first page's size with a search Q and a PHASE (0: any). */
+    static const struct {
+        const char *q;
+        int phase, n;
+        const char *name;
+    } searches[] = {
+        { "udid-04", 0, 10, "q on the UDID, case-insensitive" },
+        { "sn00", 0, 9, "q on the serial" },
+        { "IPAD", 0, 1, "q on the product" },
+        { "carol", 0, 1, "q on the user" },
+        { "ABCD", 0, 2, "q on the certificate serial" },
+        { "100%", 0, 1, "'%' is a plain character" },
+        { "e_1", 0, 1, "'_' is a plain character" },
+        { "'; DROP TABLE ota_device; --", 0, 0, "q is a parameter, not SQL" },
+        { "\"x\" OR y", 0, 0, "q is a phrase, not an FTS5 query" },
+        { "", 4, 2, "phase filter" },
+        { "mac", 3, 2, "both filters" }
+    };
     ota_device_cursor c;
     ota_device_summary *d;
+    apr_size_t i;
     int n;
 
     d = page(&n, "", 0, 50, NULL);
@@ -395,28 +472,10 @@ static void test_store_page(void)
     d = page(&n, "", 0, 50, &c);
     ok(n == 29 && !strcmp(d[0].udid, "UDID-029"),
        "a cursor is a key, not a position: after last seen 1030");
-    page(&n, "udid-04", 0, 50, NULL);
-    is_int(n, 10, "q on the UDID, case-insensitive");
-    page(&n, "sn00", 0, 50, NULL);
-    is_int(n, 9, "q on the serial");
-    page(&n, "IPAD", 0, 50, NULL);
-    is_int(n, 1, "q on the product");
-    page(&n, "carol", 0, 50, NULL);
-    is_int(n, 1, "q on the user");
-    page(&n, "ABCD", 0, 50, NULL);
-    is_int(n, 2, "q on the certificate serial");
-    page(&n, "100%", 0, 50, NULL);
-    is_int(n, 1, "'%' is a plain character");
-    page(&n, "e_1", 0, 50, NULL);
-    is_int(n, 1, "'_' is a plain character");
-    page(&n, "'; DROP TABLE ota_device; --", 0, 50, NULL);
-    is_int(n, 0, "q is a parameter, not SQL");
-    page(&n, "\"x\" OR y", 0, 50, NULL);
-    is_int(n, 0, "q is a phrase, not an FTS5 query");
-    page(&n, "", 4, 50, NULL);
-    is_int(n, 2, "phase filter");
-    page(&n, "mac", 3, 50, NULL);
-    is_int(n, 2, "both filters");
+    for (i = 0; i < sizeof(searches) / sizeof(searches[0]); i++) {
+        page(&n, searches[i].q, searches[i].phase, 50, NULL);
+        is_int(n, searches[i].n, searches[i].name);
+    }
     test_store_search_pages();
 }
 

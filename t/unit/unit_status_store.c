@@ -46,8 +46,9 @@ static void test_failing(void)
 
 int main(int argc, char **argv)
 {
-    unit_setup(argc, argv, 0);
-    test_working();
-    test_failing();
-    return unit_done();
+    static const unit_test tests[] = {
+        test_working, test_failing, NULL
+    };
+
+    return unit_main(argc, argv, 0, tests);
 }

@@ -446,65 +446,84 @@ static void test_race(void)
     is_int(count("challenge_used"), consumed + 1, "consumed once");
 }
 
+/* A database in a temp file made from PATH (a mkstemp template) by the
+ * statements SQL (up to a NULL), open in OLD: 1 when every statement ran,
+ * 0 when one failed, -1 when there is no file (then OLD is not open). */
+static int landed(ota_db *old, char *path, const char *const *sql)
+{
+    int fd, nrows, failed = 0;
+
+    if ((fd = mkstemp(path)) < 0) {
+        return -1;
+    }
+    close(fd);
+    open_db(old, path, pool);
+    for (; *sql; sql++) {
+        failed |= apr_dbd_query(drv, old->handle, &nrows, *sql) != 0;
+    }
+    return !failed;
+}
+
+/* The schema at version 1, with a device and a challenge. */
+static const char *const landed_v1[] = {
+    "CREATE TABLE ota_challenge (digest TEXT PRIMARY KEY, "
+    "username TEXT NOT NULL, created BIGINT NOT NULL, "
+    "expires BIGINT NOT NULL, used BIGINT)",
+    "CREATE TABLE ota_device (udid TEXT PRIMARY KEY, "
+    "serial TEXT, product TEXT, version TEXT, username TEXT, "
+    "phase INTEGER NOT NULL, first_seen BIGINT NOT NULL, "
+    "last_seen BIGINT NOT NULL)",
+    "INSERT INTO ota_device VALUES ('OLD', 'S', 'P', 'V', '', 2, 1, 1)",
+    "CREATE TABLE ota_schema_version (id INTEGER PRIMARY KEY, "
+    "version INTEGER NOT NULL)",
+    "INSERT INTO ota_schema_version VALUES (1, 1)",
+    "INSERT INTO ota_challenge VALUES ('kept', '', 1, 2, NULL)",
+    NULL
+};
+
+/* What the version 1 database holds once migrated: a query, its value. */
+static const struct {
+    const char *sql, *want, *name;
+} migrated_v1[] = {
+    { "SELECT version FROM ota_schema_version", "6", "to version 6" },
+    { "SELECT COUNT(*) FROM ota_certificate", "0",
+      "with the certificate table" },
+    { "SELECT digest FROM ota_challenge", "kept", "keeping its rows" },
+    { "SELECT COUNT(cert_serial) || '/' || COUNT(*) FROM ota_device", "0/1",
+      "its devices gain the progress columns" },
+    { "SELECT COUNT(san) FROM ota_scep_challenge", "0",
+      "SCEP challenges gain the bound names" },
+    { "SELECT COUNT(requester) FROM ota_certificate", "0",
+      "certificates gain their requester" },
+    { "SELECT COUNT(revoked_reason) + COUNT(username) FROM ota_certificate",
+      "0", "and their revocation reason and user" },
+    { "SELECT COUNT(*) FROM ota_crl", "0", "the CRL table is there" },
+    { "SELECT COUNT(identity) FROM ota_device", "0",
+      "devices gain their identity" },
+    { "SELECT COUNT(*) FROM ota_pending", "0",
+      "the table of held requests is there" },
+    { "SELECT COUNT(*) FROM ota_audit", "0", "and the audit table" }
+};
+
 /* A database made by schema version 1 is upgraded in place. */
 static void test_migration(void)
 {
     char path[] = "/tmp/unit_store_v1.XXXXXX";
     ota_db old;
-    const char *why = NULL, *v;
-    int fd, nrows, rows = 0;
+    const char *why = NULL;
+    apr_size_t i;
+    int rows = 0;
 
-    if ((fd = mkstemp(path)) < 0) {
+    if (landed(&old, path, landed_v1) < 0) {
         ok(0, "temp file for the version 1 database");
         return;
     }
-    close(fd);
-    open_db(&old, path, pool);
-    apr_dbd_query(drv, old.handle, &nrows,
-                  "CREATE TABLE ota_challenge (digest TEXT PRIMARY KEY, "
-                  "username TEXT NOT NULL, created BIGINT NOT NULL, "
-                  "expires BIGINT NOT NULL, used BIGINT)");
-    apr_dbd_query(drv, old.handle, &nrows,
-                  "CREATE TABLE ota_device (udid TEXT PRIMARY KEY, "
-                  "serial TEXT, product TEXT, version TEXT, username TEXT, "
-                  "phase INTEGER NOT NULL, first_seen BIGINT NOT NULL, "
-                  "last_seen BIGINT NOT NULL)");
-    apr_dbd_query(drv, old.handle, &nrows,
-                  "INSERT INTO ota_device VALUES ('OLD', 'S', 'P', 'V', '', "
-                  "2, 1, 1)");
-    apr_dbd_query(drv, old.handle, &nrows,
-                  "CREATE TABLE ota_schema_version (id INTEGER PRIMARY KEY, "
-                  "version INTEGER NOT NULL)");
-    apr_dbd_query(drv, old.handle, &nrows,
-                  "INSERT INTO ota_schema_version VALUES (1, 1)");
-    apr_dbd_query(drv, old.handle, &nrows,
-                  "INSERT INTO ota_challenge VALUES ('kept', '', 1, 2, NULL)");
     is_int(ota_store_schema(&old, &why, pool), APR_SUCCESS,
            "a version 1 database is migrated");
-    v = select1(&old, "SELECT version FROM ota_schema_version", &rows);
-    is_str(v, "6", "to version 6");
-    v = select1(&old, "SELECT COUNT(*) FROM ota_certificate", &rows);
-    is_str(v, "0", "with the certificate table");
-    v = select1(&old, "SELECT digest FROM ota_challenge", &rows);
-    is_str(v, "kept", "keeping its rows");
-    v = select1(&old, "SELECT COUNT(cert_serial) || '/' || COUNT(*) "
-                "FROM ota_device", &rows);
-    is_str(v, "0/1", "its devices gain the progress columns");
-    v = select1(&old, "SELECT COUNT(san) FROM ota_scep_challenge", &rows);
-    is_str(v, "0", "SCEP challenges gain the bound names");
-    v = select1(&old, "SELECT COUNT(requester) FROM ota_certificate", &rows);
-    is_str(v, "0", "certificates gain their requester");
-    v = select1(&old, "SELECT COUNT(revoked_reason) + COUNT(username) "
-                "FROM ota_certificate", &rows);
-    is_str(v, "0", "and their revocation reason and user");
-    v = select1(&old, "SELECT COUNT(*) FROM ota_crl", &rows);
-    is_str(v, "0", "the CRL table is there");
-    v = select1(&old, "SELECT COUNT(identity) FROM ota_device", &rows);
-    is_str(v, "0", "devices gain their identity");
-    v = select1(&old, "SELECT COUNT(*) FROM ota_pending", &rows);
-    is_str(v, "0", "the table of held requests is there");
-    v = select1(&old, "SELECT COUNT(*) FROM ota_audit", &rows);
-    is_str(v, "0", "and the audit table");
+    for (i = 0; i < sizeof(migrated_v1) / sizeof(migrated_v1[0]); i++) {
+        is_str(select1(&old, migrated_v1[i].sql, &rows), migrated_v1[i].want,
+               migrated_v1[i].name);
+    }
     apr_dbd_close(drv, old.handle);
     unlink(path);
 }
@@ -574,22 +593,17 @@ static const char *const landed_v5[] = {
 static void test_migration_v5(void)
 {
     char path[] = "/tmp/unit_store_v5.XXXXXX";
-    const char *why = NULL, *const *sql;
+    const char *why = NULL;
     apr_array_header_t *found;
     ota_store_tally t;
     ota_db old;
-    int fd, nrows, failed = 0, more = 0;
+    int made = landed(&old, path, landed_v5), nrows, more = 0;
 
-    if ((fd = mkstemp(path)) < 0) {
+    if (made < 0) {
         ok(0, "temp file for the version 5 database");
         return;
     }
-    close(fd);
-    open_db(&old, path, pool);
-    for (sql = landed_v5; *sql; sql++) {
-        failed |= apr_dbd_query(drv, old.handle, &nrows, *sql) != 0;
-    }
-    ok(!failed, "a version 5 database with rows in every table");
+    ok(made, "a version 5 database with rows in every table");
     is_int(ota_store_connection_init(&old, &why, pool), APR_SUCCESS,
            "migrated to version 6, statements prepared");
     is_str(select1(&old, "SELECT version FROM ota_schema_version", NULL), "6",
