@@ -17,11 +17,14 @@ die() { echo "bench: $*" >&2; exit 1; }
 # called by server_stop with the server's name and error log
 server_stopped() { :; }
 
-# bench_config MPM: the MPM's settings, KeepAlive, and the site: the
-# standard locations without authentication, a final profile, and the
-# built-in CA with a static challenge at /scep-static for the SCEP load.
+# bench_config MPM [SITE-OPTION...]: the MPM's settings, KeepAlive, and
+# the site: the standard locations without authentication (and
+# site_locations' SITE-OPTIONs), a final profile, and the built-in CA with
+# a static challenge at /scep-static for the SCEP load.
 bench_config() {
-    case $1 in
+    local mpm=$1
+    shift
+    case $mpm in
     prefork) echo "StartServers 4
 MinSpareServers 4
 MaxSpareServers 8
@@ -45,7 +48,7 @@ Timeout 60
 KeepAlive On
 MaxKeepAliveRequests 100
 KeepAliveTimeout 5
-$(site_locations auth=none final="$PROFILE")
+$(site_locations auth=none final="$PROFILE" "$@")
 <Location /scep-static>
     SetHandler ota-scep
     OTAEnrollSCEPChallenge $SECRET

@@ -48,18 +48,9 @@ openssl x509 -req -in "$T_WORK/ocsp-ec.csr" -CA "$PKI/signing-ca.pem" -CAkey "$P
     >/dev/null 2>&1 || die "cannot make the EC responder"
 
 # ---- the server: the standard site, ota-ocsp and ota-crl, event MPM ----
-T_LOAD= apache_start revocation "$(bench_config event)
-<Location /ota/ocsp>
-    SetHandler ota-ocsp
-</Location>
-<Location /ec/ocsp>
-    SetHandler ota-ocsp
-    OTAEnrollOCSPSigningCertificate \"$T_WORK/ocsp-ec.pem\"
-    OTAEnrollOCSPSigningKey \"$T_WORK/ocsp-ec.key\"
-</Location>
-<Location /ota/crl>
-    SetHandler ota-crl
-</Location>
+T_LOAD= apache_start revocation "$(bench_config event ocsp=on crl=on)
+$(location /ec/ocsp ota-ocsp "OTAEnrollOCSPSigningCertificate \"$T_WORK/ocsp-ec.pem\"
+OTAEnrollOCSPSigningKey \"$T_WORK/ocsp-ec.key\"")
 LogFormat \"%r %>s %D\" timed
 CustomLog \"$T_WORK/timed.log\" timed" || die "apache2 did not start"
 "$DEV" enroll --url "$T_BASE/ota/profile" --identity "$PKI/device.pem" --key "$PKI/device.key" \

@@ -35,12 +35,7 @@ SELECT '0000' || upper(lpad(to_hex(32784 + i % 16), 4, '0')) || '-'
        CASE WHEN i % 3 = 2 THEN :now - 31536000 END,
        lpad(to_hex(i), 64, '0')
 FROM generate_series(1, :N) AS i;
-INSERT INTO ota_certificate (serial, transaction_id, udid, subject, issued,
-    not_after, revoked, cert, requester, revoked_reason, username)
-SELECT cert_serial, 'tid-' || cert_serial, udid, 'CN=' || udid,
-       :now - 31536000, :now + 31536000, NULL, '-----BEGIN CERTIFICATE-----',
-       identity, NULL, username
-FROM ota_device WHERE cert_serial IS NOT NULL;
+\ir scale-certificates.sql
 INSERT INTO ota_challenge (digest, username, created, expires, used)
 SELECT upper(lpad(to_hex(i), 64, '0')), 'user' || (i % 20000),
        :now - 86400 * (1 + i % 5) - 900, :now - 86400 * (1 + i % 5),

@@ -6,7 +6,8 @@
 -- three devices hold a certificate; :N phase-1 challenges (three in four
 -- used) and :N/2 SCEP challenges, all expired 1 to 5 days ago (inside the
 -- default retention). The module's triggers keep the tallies and the
--- search index as the rows go in.
+-- search index as the rows go in. Read in bench/ (.read names a file
+-- there).
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :N)
 INSERT INTO ota_device (udid, serial, product, version, username, phase,
@@ -31,12 +32,7 @@ SELECT printf('0000%04X-%08X%08X', 32784 + i % 16,
        CASE WHEN i % 3 = 2 THEN :now - 31536000 END,
        printf('%064x', i)
 FROM n;
-INSERT INTO ota_certificate (serial, transaction_id, udid, subject, issued,
-    not_after, revoked, cert, requester, revoked_reason, username)
-SELECT cert_serial, 'tid-' || cert_serial, udid, 'CN=' || udid,
-       :now - 31536000, :now + 31536000, NULL, '-----BEGIN CERTIFICATE-----',
-       identity, NULL, username
-FROM ota_device WHERE cert_serial IS NOT NULL;
+.read scale-certificates.sql
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :N)
 INSERT INTO ota_challenge (digest, username, created, expires, used)
 SELECT printf('%064X', i), 'user' || (i % 20000),

@@ -132,8 +132,8 @@ fill_sqlite() {   # fill_sqlite COUNT: devices (2/3 with certificates),
     # as many phase-1 challenges (used or not, expired 1-5 days ago: within
     # the retention), half as many SCEP challenges; the triggers keep the
     # tallies and the search index
-    sql_sqlite -cmd ".parameter set :N $1" -cmd ".parameter set :now $(date +%s)" \
-        <"$T_TOP/bench/scale-sqlite.sql"
+    (cd "$T_TOP/bench" && sql_sqlite -cmd ".parameter set :N $1" \
+        -cmd ".parameter set :now $(date +%s)" <scale-sqlite.sql)
 }
 
 fill_pgsql() {
@@ -300,6 +300,15 @@ done
 T_END=$(date +%s)
 
 # ---- the report ----
+made() {   # "DB SIZE ID" of every registry that was made, one a line
+    local db size
+    for db in $DBS; do
+        for size in $SIZES; do
+            [ "$(val "$db-$size-fill" seconds)" = - ] || echo "$db $size $db-$size"
+        done
+    done
+}
+
 report() {
     local db size id ph lo hi v
     echo "## mod_ota_enroll: make bench-scale"
@@ -310,30 +319,22 @@ report() {
     echo
     echo "| db | devices | registry made in | phase | req/s | p50 ms | p99 ms | p99 ÷ p50 | errors | server CPU µs/req | CPU ÷ floor |"
     echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
-    for db in $DBS; do
-        for size in $SIZES; do
-            id=$db-$size
-            [ "$(val "$id-fill" seconds)" = - ] && continue
-            for ph in p1 p2 p3 scep; do
-                case $ph in p1) v=phase1 ;; p2) v=phase2 ;; p3) v=phase3 ;; scep) v=scep ;; esac
-                echo "| $db | $size | $(val "$id-fill" seconds) s | ${ph#p} | $(val "$id-$ph" rps) | $(val "$id-$ph" p50_ms) | $(val "$id-$ph" p99_ms) | $(div "$(val "$id-$ph" p99_ms)" "$(val "$id-$ph" p50_ms)") | $(val "$id-$ph" errors) | $(val "$id-$ph" server_cpu_us) | $(div "$(val "$id-$ph" server_cpu_us)" "$(val "floor-$v" us)") |"
-            done
+    made | while read -r db size id; do
+        for ph in p1 p2 p3 scep; do
+            case $ph in p1) v=phase1 ;; p2) v=phase2 ;; p3) v=phase3 ;; scep) v=scep ;; esac
+            echo "| $db | $size | $(val "$id-fill" seconds) s | ${ph#p} | $(val "$id-$ph" rps) | $(val "$id-$ph" p50_ms) | $(val "$id-$ph" p99_ms) | $(div "$(val "$id-$ph" p99_ms)" "$(val "$id-$ph" p50_ms)") | $(val "$id-$ph" errors) | $(val "$id-$ph" server_cpu_us) | $(div "$(val "$id-$ph" server_cpu_us)" "$(val "floor-$v" us)") |"
         done
     done
     echo
     echo "| db | devices | first page | ?q=user (50 devices) | ?q=serial part (1) | ?q=iPad13 (1 in 4) | ?q=iPad14 (none) | deep (95%) | ?phase=3 | JSON | database MiB before → after |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for db in $DBS; do
-        for size in $SIZES; do
-            id=$db-$size
-            [ "$(val "$id-fill" seconds)" = - ] && continue
-            printf '| %s | %s ' "$db" "$size"
-            for v in first search-user search-serial search-common search-none deep phase json; do
-                printf '| %s (max %s) ' "$(val "$id-view-$v" p50_ms)" "$(val "$id-view-$v" max_ms)"
-            done
-            printf '| %s → %s |\n' "$(awk -v b="$(val "$id-db" bytes_before)" 'BEGIN { printf "%.0f", b / 1048576 }')" \
-                "$(awk -v b="$(val "$id-db" bytes_after)" 'BEGIN { printf "%.0f", b / 1048576 }')"
+    made | while read -r db size id; do
+        printf '| %s | %s ' "$db" "$size"
+        for v in first search-user search-serial search-common search-none deep phase json; do
+            printf '| %s (max %s) ' "$(val "$id-view-$v" p50_ms)" "$(val "$id-view-$v" max_ms)"
         done
+        printf '| %s → %s |\n' "$(awk -v b="$(val "$id-db" bytes_before)" 'BEGIN { printf "%.0f", b / 1048576 }')" \
+            "$(awk -v b="$(val "$id-db" bytes_after)" 'BEGIN { printf "%.0f", b / 1048576 }')"
     done
     echo "(view times: median and max server time in ms over $VIEWS requests)"
     echo

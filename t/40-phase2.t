@@ -32,10 +32,7 @@ run=$("$OTA_DEVICE" enroll --url "$(t_url /ota/profile)" --trust "$PKI/signing-r
 ok $? "the emulated device completes phases 1 and 2"
 like "$run" 'GetCACaps: from the payload, not asked' "with the list written in, iOS 4 does not ask the CA"
 unlike "$run" 'static-ca-secret' "the emulator never prints the SCEP challenge"
-check "openssl cms -verify accepts the phase-2 answer against the signing root" \
-    openssl cms -verify -inform DER -in "$out/phase2.der" -CAfile "$PKI/signing-root.pem" \
-        -purpose any -out "$T_WORK/answer.plist"
-check "plistutil parses the phase-2 answer" plistutil -i "$T_WORK/answer.plist" -o "$T_WORK/answer.bin"
+signed_plist "the phase-2 answer" "$out/phase2.der" "$T_WORK/answer.plist"
 a=$(tr -d '\n\t' <"$T_WORK/answer.plist")
 like "$a" '<key>PayloadType</key><string>Configuration</string>' "the answer is a Configuration profile"
 like "$a" '<key>PayloadType</key><string>com.apple.security.scep</string>' "holding a com.apple.security.scep payload"
@@ -73,13 +70,10 @@ like "$(cat "$(dirname "$T_CONF")/access.log")" 'POST /ota/enroll HTTP/1.1" 200 
 # ---- crafted requests (the hostile ones are in t/85-hostile.t) ----
 udid=6A1B2C3D-0000-4000-8000-00000000D001
 w=$T_WORK/bodies
-mkdir -p "$w"
-c=$(challenge_of "$(t_url /ota/profile)")
-device_attrs "$udid" "$c" >"$w/good.xml"
-device_sign device "$w/good.xml" "$w/good.der"
-c2=$(challenge_of "$(t_url /ota/profile)")
-device_attrs "$udid" "$c2" >"$w/expired.xml"
-device_sign device "$w/expired.xml" "$w/expired.der"
+signed_attrs good "$udid" "$(t_url /ota/profile)"
+c=$CHALLENGE
+signed_attrs expired "$udid" "$(t_url /ota/profile)"
+c2=$CHALLENGE
 d2=$(printf '%s' "$c2" | sha256sum | cut -d' ' -f1)
 sqlite3 "$T_DB" "update ota_challenge set expires = created - 1 where digest = '$d2'"
 refused "expired challenge" /ota/enroll "$w/expired.der" 403 OTA00038
@@ -89,9 +83,8 @@ is "$(post_body /ota/enroll "$w/good.der")" 200 \
 refused "replayed challenge" /ota/enroll "$w/good.der" 403 OTA00039
 
 # Another user's challenge: issued to alice, presented by bob.
-c3=$(challenge_of "$(t_url /ota/user/profile)" -u alice:secret)
-device_attrs "$udid" "$c3" >"$w/alice.xml"
-device_sign device "$w/alice.xml" "$w/alice.der"
+signed_attrs alice "$udid" "$(t_url /ota/user/profile)" -u alice:secret
+c3=$CHALLENGE
 refused "alice's challenge presented by bob" /ota/user/enroll "$w/alice.der" 403 OTA00040 -u bob:secret
 is "$(post_body /ota/user/enroll "$w/alice.der" -u alice:secret)" 200 "alice herself can use it"
 is "$(db_count "select username from ota_device")" alice "the device is recorded as alice's"

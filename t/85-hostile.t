@@ -29,10 +29,8 @@ ok $? "apache2 starts"
 
 udid=6A1B2C3D-0000-4000-8000-00000000D001
 w=$T_WORK/bodies
-mkdir -p "$w"
-c=$(challenge_of "$base/ota/profile")
-device_attrs "$udid" "$c" >"$w/good.xml"
-device_sign device "$w/good.xml" "$w/good.der"
+signed_attrs good "$udid" "$base/ota/profile"
+c=$CHALLENGE
 enrollment=/ota/enroll
 
 # ---- the body: size, method, transport ----
@@ -125,9 +123,8 @@ device_sign rogue-leaf "$w/good.xml" "$w/rogue.der"
 refused "leaf under the root, not issued through the device CA" $enrollment "$w/rogue.der" 403 OTA00034
 "$OTA_DEVICE" sign --identity "$PKI/device.pem" --key "$PKI/device.key" "$w/good.xml" "$w/leafonly.der" >/dev/null 2>&1
 is "$(post_body /ota/big "$w/leafonly.der")" 200 "(control) only the leaf, chain from the server: accepted"
-c=$(challenge_of "$base/ota/profile")
-device_attrs "$udid" "$c" >"$w/good.xml"
-device_sign device "$w/good.xml" "$w/good.der"
+signed_attrs good "$udid" "$base/ota/profile"
+c=$CHALLENGE
 
 # ---- the property list ----
 sign_refused() {   # sign_refused NAME XML-FILE [PATH]: 400, OTA00035

@@ -12,16 +12,9 @@ profile=$T_TOP/t/fixtures/profiles/configuration.mobileconfig
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
 apache_start ca "AllowEncodedSlashes NoDecode
-$(site_locations final="$profile" status=on scep_extra="
+$(site_locations final="$profile" status=on crl=on ocsp=on scep_extra="
 OTAEnrollCRLURL $base/ota/crl
-OTAEnrollOCSPURL $base/ota/ocsp")
-<Location /ota/crl>
-    SetHandler ota-crl
-    OTAEnrollCRLLifetime 3600
-</Location>
-<Location /ota/ocsp>
-    SetHandler ota-ocsp
-</Location>
+OTAEnrollOCSPURL $base/ota/ocsp" crl_extra="OTAEnrollCRLLifetime 3600")
 <Location /other/ocsp>
     SetHandler ota-ocsp
     OTAEnrollCACertificate \"$PKI/signing-root.pem\"
@@ -32,16 +25,10 @@ CA_CONF=$T_CONF CA_LOG=$T_LOG CA_DB=$T_DB
 unset T_PORT_FIXED
 
 enroll() {   # enroll NAME USER IDENTITY: the emulator, identity in $T_WORK/NAME
-    "$OTA_DEVICE" enroll --url "$base/ota/profile" --user "$2:secret" \
-        --trust "$PKI/signing-root.pem" --identity "$PKI/$3.pem" --key "$PKI/$3.key" \
-        --chain "$PKI/device-ca-chain.pem" --timeout 5 --save-dir "$T_WORK/$1" >/dev/null 2>&1
+    device_enroll "$1" "$base/ota/profile" "$2" "$3"
 }
-serial_of() { openssl x509 -in "$T_WORK/$1/device-cert.pem" -noout -serial | sed 's/serial=//'; }
-enroll alice alice device
-ok $? "alice's device enrolls"
-enroll bob bob device2
-ok $? "bob's device enrolls"
-a_serial=$(serial_of alice) b_serial=$(serial_of bob)
+enroll_pair "$base/ota/profile"
+a_serial=$(cert_serial alice) b_serial=$(cert_serial bob)
 x=$(openssl x509 -in "$T_WORK/alice/device-cert.pem" -noout -text)
 has "$x" "URI:$base/ota/crl" "the certificate names the CRL (OTAEnrollCRLURL)"
 has "$x" "OCSP - URI:$base/ota/ocsp" "and the OCSP responder (OTAEnrollOCSPURL)"
@@ -196,7 +183,7 @@ udid_b=$(openssl x509 -in "$T_WORK/bob2/device-cert.pem" -noout -subject -nameop
          | sed -n 's/.*commonName *= *//p')
 action "{\"action\":\"revoke\",\"udid\":\"$udid_b\",\"reason\":\"cessationOfOperation\"}"
 is "$A_STATUS" 200 "revoke by device: 200"
-like "$A_BODY" "^\{\"revoked\":\[\"$(serial_of bob2)\"\]\}$" "its one unrevoked certificate"
+like "$A_BODY" "^\{\"revoked\":\[\"$(cert_serial bob2)\"\]\}$" "its one unrevoked certificate"
 
 # ---- what the responder refuses ----
 ocsp_post() {   # ocsp_post FILE [TYPE]: status; the response in ocsp.out

@@ -15,22 +15,11 @@ fi
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
 apache_start ca "$(site_locations final="$T_TOP/t/fixtures/profiles/configuration.mobileconfig" \
-    status=on)
-<Location /ota/crl>
-    SetHandler ota-crl
-</Location>
-<Location /ota/ocsp>
-    SetHandler ota-ocsp
-</Location>"
+    status=on crl=on ocsp=on)"
 ok $? "apache2 starts with ota-ocsp and ota-crl"
 unset T_PORT_FIXED
 
-for who in alice:device bob:device2; do
-    "$OTA_DEVICE" enroll --url "$base/ota/profile" --user "${who%%:*}:secret" \
-        --trust "$PKI/signing-root.pem" --identity "$PKI/${who#*:}.pem" --key "$PKI/${who#*:}.key" \
-        --chain "$PKI/device-ca-chain.pem" --timeout 5 --save-dir "$T_WORK/${who%%:*}" >/dev/null 2>&1
-    ok $? "${who%%:*}'s device enrolls"
-done
+enroll_pair "$base/ota/profile"
 cat "$PKI/signing-ca.pem" "$PKI/signing-root.pem" >"$T_WORK/ca-chain.pem"
 
 radius_start() {   # radius_start NAME REVOCATION: FreeRADIUS on $R_PORT
@@ -75,7 +64,7 @@ ok $? "FreeRADIUS starts, checking certificates with ota-ocsp"
 is "$(wifi alice)" SUCCESS "EAP-TLS: alice's device joins the Wi-Fi"
 is "$(wifi bob)" SUCCESS "EAP-TLS: bob's device too"
 
-serial=$(openssl x509 -in "$T_WORK/alice/device-cert.pem" -noout -serial | sed 's/serial=//')
+serial=$(cert_serial alice)
 status=$(curl -s -o /dev/null -w '%{http_code}' -u alice:secret -H 'Content-Type: application/json' \
          --data-binary "{\"action\":\"revoke\",\"serial\":\"$serial\",\"reason\":\"keyCompromise\"}" \
          "$base/ota/status")

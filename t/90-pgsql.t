@@ -7,21 +7,10 @@
 # graceful restart; a database restart or outage gives 503s with their
 # log ids, stores nothing, and service resumes without restarting apache2.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pg.sh"
-pg_require
-t_setup
-
-pg_init
-ok $? "a throwaway PostgreSQL cluster runs on 127.0.0.1:$PG_PORT"
+pg_setup
 
 profile=$T_TOP/t/fixtures/profiles/configuration.mobileconfig
-A_PORT=$(free_port)
-B_PORT=$(free_port)
-while [ "$B_PORT" = "$A_PORT" ] || [ "$B_PORT" = "$PG_PORT" ]; do
-    B_PORT=$(free_port)
-done
-A=http://127.0.0.1:$A_PORT
-B=http://127.0.0.1:$B_PORT
+ab_ports
 # Both servers are configured alike, as behind a load balancer: phase 1
 # hands out B's enroll URL, the SCEP payload names A's built-in CA (on B
 # the CA is not local: dynamic challenges are set explicitly, and `auto`
@@ -29,8 +18,7 @@ B=http://127.0.0.1:$B_PORT
 # with the recommended settings; B opens one per request (DBDPersist Off).
 server_conf() {   # server_conf DBD-SETTINGS
     cat <<CONF
-DBDriver pgsql
-DBDParams "$PG_PARAMS"
+$(pg_dbd)
 $1
 $(site_locations auth=none url="$B/ota/enroll" scep_url="$A/ota/scep" challenge=dynamic \
     final="$profile" enroll_extra="OTAEnrollSCEPCACertificate \"$PKI/signing-ca.pem\"
@@ -45,11 +33,7 @@ DBDExptime 60")"
 A_CONF=$T_CONF A_LOG=$T_LOG
 T_PORT_FIXED=$B_PORT apache_config b "$(server_conf "DBDPersist Off")"
 B_CONF=$T_CONF B_LOG=$T_LOG
-stop_servers() {
-    T_CONF=$A_CONF apache_stop
-    T_CONF=$B_CONF apache_stop
-}
-T_CLEANUP+=(stop_servers)
+T_CLEANUP+=(ab_stop)
 
 # Both start at the same time, on an empty database.
 apache2 -d "$(dirname "$A_CONF")" -f "$A_CONF" -k start >"$T_WORK/a.start" 2>&1 &
@@ -294,8 +278,7 @@ recovers "$B"
 ok $? "B serves again by itself ($RECOVERY)"
 is "$(post "$B" "$T_WORK/outage.der")" 200 "the challenge refused during the outage still works"
 
-T_CONF=$A_CONF apache_stop
-T_CONF=$B_CONF apache_stop
+ab_stop
 # A: races lost on A, the outage; B: the same, and the replay from A.
 # AH00639: mod_dbd's check found a dead connection it could not reset;
 # AH00629: it could not open a new one; AH02655: so the pool had none.

@@ -3,54 +3,15 @@
 # PostgreSQL. A device certificate revoked through A is revoked in B's
 # OCSP answers at once, and both serve the same CRL, built once.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pg.sh"
-pg_require
-t_setup
-
-pg_init
-ok $? "a throwaway PostgreSQL cluster runs on 127.0.0.1:$PG_PORT"
+pg_setup
 
 profile=$T_TOP/t/fixtures/profiles/configuration.mobileconfig
-A_PORT=$(free_port)
-B_PORT=$(free_port)
-while [ "$B_PORT" = "$A_PORT" ] || [ "$B_PORT" = "$PG_PORT" ]; do
-    B_PORT=$(free_port)
-done
-A=http://127.0.0.1:$A_PORT
-B=http://127.0.0.1:$B_PORT
-server_conf() {
-    cat <<CONF
-DBDriver pgsql
-DBDParams "$PG_PARAMS"
+ab_start "$(pg_dbd)
 DBDPersist On
 DBDMin 0
-$(site_locations final="$profile" status=on)
-<Location /ota/crl>
-    SetHandler ota-crl
-</Location>
-<Location /ota/ocsp>
-    SetHandler ota-ocsp
-</Location>
-CONF
-}
-T_PORT_FIXED=$A_PORT apache_start a "$(server_conf)"
-ok $? "server A starts"
-A_CONF=$T_CONF A_LOG=$T_LOG
-T_PORT_FIXED=$B_PORT apache_start b "$(server_conf)"
-ok $? "server B starts"
-B_CONF=$T_CONF B_LOG=$T_LOG
-stop_servers() {
-    T_CONF=$A_CONF apache_stop
-    T_CONF=$B_CONF apache_stop
-}
-T_CLEANUP+=(stop_servers)
+$(site_locations final="$profile" status=on crl=on ocsp=on)"
 
-for who in alice:device bob:device2; do
-    "$OTA_DEVICE" enroll --url "$A/ota/profile" --user "${who%%:*}:secret" \
-        --trust "$PKI/signing-root.pem" --identity "$PKI/${who#*:}.pem" --key "$PKI/${who#*:}.key" \
-        --chain "$PKI/device-ca-chain.pem" --timeout 5 --save-dir "$T_WORK/${who%%:*}" >/dev/null 2>&1
-    ok $? "${who%%:*}'s device enrolls through A"
-done
+enroll_pair "$A/ota/profile" "through A"
 cat "$PKI/signing-ca.pem" "$PKI/signing-root.pem" >"$T_WORK/ca-chain.pem"
 ocsp() {   # ocsp SERVER NAME
     openssl ocsp -url "$1/ota/ocsp" -issuer "$PKI/signing-ca.pem" -CAfile "$T_WORK/ca-chain.pem" \
@@ -58,7 +19,7 @@ ocsp() {   # ocsp SERVER NAME
 }
 like "$(ocsp "$B" alice)" "device-cert.pem: good" "B's OCSP: alice's certificate is good"
 
-serial=$(openssl x509 -in "$T_WORK/alice/device-cert.pem" -noout -serial | sed 's/serial=//')
+serial=$(cert_serial alice)
 status=$(curl -s -o /dev/null -w '%{http_code}' -u alice:secret -H 'Content-Type: application/json' \
          --data-binary "{\"action\":\"revoke\",\"serial\":\"$serial\",\"reason\":\"affiliationChanged\"}" \
          "$A/ota/status")

@@ -8,11 +8,7 @@
 # page. The same statements on PostgreSQL when it is here.
 . "$(dirname "$0")/lib.sh"
 t_setup
-PG_HERE=
-if [ -f "$T_TOP/t/pg.sh" ]; then
-    . "$T_TOP/t/pg.sh"
-    pg_available && PG_HERE=1
-fi
+pg_optional
 
 ARTIFACTS=$T_BUILD/artifacts
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -278,8 +274,7 @@ pg_part() {
     T_PORT_FIXED=$(free_port)
     base=http://127.0.0.1:$T_PORT_FIXED
     apache_start status-pg "
-DBDriver pgsql
-DBDParams \"$PG_PARAMS\"
+$(pg_dbd)
 $(site_locations profile=off enroll=off scep=off status=on)
 " || return 1
     # the first request creates the schema

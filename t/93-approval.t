@@ -35,7 +35,7 @@ OTAEnrollCRLURL $base/ota/crl
 </If>"
 apache_start approval "
 LogLevel info ota_enroll:debug
-$(site_locations final="$profile" \
+$(site_locations final="$profile" status=look crl=on \
     enroll_extra="OTAEnrollSCEPSubjectAltName rfc822Name=%{REMOTE_USER}@example.com
 OTAEnrollSCEPRetries 90
 OTAEnrollSCEPRetryDelay 1" \
@@ -49,21 +49,6 @@ OTAEnrollPendingLifetime 10")
 $(site_locations prefix=/fitted \
     scep_extra="OTAEnrollSCEPApproval manual
 OTAEnrollPendingLifetime 600")
-<Location /ota/status>
-    SetHandler ota-status
-    AuthType Basic
-    AuthName \"Enrollment admin\"
-    AuthUserFile \"$T_WORK/users\"
-    <Limit GET HEAD>
-        Require valid-user
-    </Limit>
-    <Limit POST>
-        Require user alice
-    </Limit>
-</Location>
-<Location /ota/crl>
-    SetHandler ota-crl
-</Location>
 "
 ok $? "apache2 starts with OTAEnrollSCEPApproval manual (auto inside an <If>)"
 
@@ -71,23 +56,8 @@ ok $? "apache2 starts with OTAEnrollSCEPApproval manual (auto inside an <If>)"
 enroll_bg() {   # enroll_bg NAME USER UDID [PREFIX [ARGS...]]: pid in BG_PID
     local name=$1 user=$2 udid=$3 prefix=${4:-/ota}
     shift 4 2>/dev/null || shift $#
-    "$OTA_DEVICE" enroll --url "$base$prefix/profile" --user "$user:secret" \
-        --trust "$PKI/signing-root.pem" --identity "$PKI/device.pem" --key "$PKI/device.key" \
-        --chain "$PKI/device-ca-chain.pem" --udid "$udid" --timeout 5 \
-        --save-dir "$T_WORK/$name" "$@" >"$T_WORK/$name.out" 2>&1 &
+    device_enroll "$name" "$base$prefix/profile" "$user" device --udid "$udid" "$@" &
     BG_PID=$!
-}
-wait_pending() {   # wait_pending UDID: its held transaction, once held (20 s)
-    local tid
-    for _ in $(seq 1 200); do
-        tid=$(db_count "select transaction_id from ota_pending where udid = '$1' and decided is null")
-        if [ -n "$tid" ] && [ "$tid" != db-error ]; then
-            echo "$tid"
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
 }
 act() {   # act USER JSON: the HTTP status; the body in $T_WORK/act.out
     curl -s -o "$T_WORK/act.out" -w '%{http_code}' -u "$1:secret" \
@@ -110,15 +80,10 @@ jqt() {   # jqt FILTER NAME [ARGS...]: jq -e on the JSON page
     jq -e "$@" "$filter" "$T_WORK/page.json" >/dev/null 2>&1
     ok $? "$name"
 }
-cert_serial() {   # cert_serial NAME: the serial of NAME's SCEP certificate
-    openssl x509 -in "$T_WORK/$1/device-cert.pem" -noout -serial | sed 's/serial=//'
-}
 
 # ---- the payload's polling fits the pending lifetime ----
-"$OTA_DEVICE" enroll --url "$base/fitted/profile" --user alice:secret --trust "$PKI/signing-root.pem" \
-    --identity "$PKI/device.pem" --key "$PKI/device.key" --chain "$PKI/device-ca-chain.pem" \
-    --udid 0F1F1F1F-0000-4000-8000-000000000001 --timeout 5 --stop-after phase2 \
-    --save-dir "$T_WORK/fitted" >"$T_WORK/fitted.out" 2>&1
+device_enroll fitted "$base/fitted/profile" alice device \
+    --udid 0F1F1F1F-0000-4000-8000-000000000001 --stop-after phase2
 ok $? "phase 2 in front of a CA that holds requests, Retries and RetryDelay unset"
 payload=$(tr -d '\n\t' <"$T_WORK/fitted/phase2.plist")
 has "$payload" "<key>Retries</key><integer>21</integer>" "Retries: polls for its 600 s lifetime"
@@ -228,9 +193,7 @@ jqt '[.pending[].transaction] | index($e) == null and index($r) == null and inde
     "none of the three is waiting any more" --arg e "$tid_e" --arg r "$tid_r" --arg a "$tid_a"
 
 # ---- only the requester collects ----
-"$OTA_DEVICE" enroll --url "$base/ota/profile" --user alice:secret --trust "$PKI/signing-root.pem" \
-    --identity "$PKI/device.pem" --key "$PKI/device.key" --chain "$PKI/device-ca-chain.pem" \
-    --udid $UP --timeout 5 --stop-after phase2 --save-dir "$T_WORK/poll" >"$T_WORK/poll.out" 2>&1
+device_enroll poll "$base/ota/profile" alice device --udid $UP --stop-after phase2
 ok $? "$UP passes phase 2"
 challenge=$(tr -d '\n\t' <"$T_WORK/poll/phase2.plist" | sed -n 's/.*<key>Challenge<\/key><string>\([^<]*\)<.*/\1/p')
 "$OTA_DEVICE" scep --url "$base/ota/scep" --subject "/O=Example Inc./CN=$UP" \
@@ -259,18 +222,14 @@ is "$(db_count "select username from ota_device where udid = '$UA'")" alice "not
 is "$(db_count "select count(*) from ota_audit")" "$before" "nothing audited"
 
 # ---- release, then another user; an <If> gives auto ----
-"$OTA_DEVICE" enroll --url "$base/ota/profile" --user bob:secret --trust "$PKI/signing-root.pem" \
-    --identity "$PKI/device.pem" --key "$PKI/device.key" --chain "$PKI/device-ca-chain.pem" \
-    --udid $UA --emulate ios4 --timeout 5 >"$T_WORK/bob-bound.out" 2>&1
+device_enroll bob-bound "$base/ota/profile" bob device --udid $UA --emulate ios4
 is "$?" 3 "bob cannot enroll alice's device (phase 2 refused)"
 is "$(log_count "OTA00042: refused device $UA for user bob")" 1 "OTA00042"
 is "$(act alice "{\"action\":\"release\",\"udid\":\"$UA\"}")" 200 "alice releases it"
 is "$(jq -c . "$T_WORK/act.out")" "{\"released\":\"$UA\",\"user\":\"alice\"}" "answer: released from alice"
 is "$(log_count "OTA00122: device $UA released from alice by alice from 127.0.0.1")" 1 "OTA00122 logged"
 is "$(act alice '{"action":"release","udid":"NO-SUCH-DEVICE"}')" 404 "an unknown device: 404"
-"$OTA_DEVICE" enroll --url "$base/ota/profile" --user bob:secret --trust "$PKI/signing-root.pem" \
-    --identity "$PKI/device.pem" --key "$PKI/device.key" --chain "$PKI/device-ca-chain.pem" \
-    --udid $UA --emulate ios4 --timeout 5 --save-dir "$T_WORK/bob" >"$T_WORK/bob.out" 2>&1
+device_enroll bob "$base/ota/profile" bob device --udid $UA --emulate ios4
 ok $? "now bob enrolls it (iOS 4: the <If> gives auto, issued at once)"
 unlike "$(cat "$T_WORK/bob.out")" "PENDING" "without PENDING"
 serial_b=$(cert_serial bob)
@@ -300,9 +259,7 @@ is "$(log_count "OTA00080: phase 3 refused for device $UA")" 1 "OTA00080: no suc
 is "$(act alice "{\"action\":\"forget\",\"udid\":\"$UA\"}")" 404 "forgetting it again: 404"
 
 # ---- revoke through the page's form, audited ----
-"$OTA_DEVICE" enroll --url "$base/ota/profile" --user alice:secret --trust "$PKI/signing-root.pem" \
-    --identity "$PKI/device.pem" --key "$PKI/device.key" --chain "$PKI/device-ca-chain.pem" \
-    --udid $UV --emulate ios4 --timeout 5 --save-dir "$T_WORK/rv" >"$T_WORK/rv.out" 2>&1
+device_enroll rv "$base/ota/profile" alice device --udid $UV --emulate ios4
 ok $? "$UV enrolls (auto)"
 serial_r=$(cert_serial rv)
 is "$(form alice "csrf=$(token_of alice)&action=revoke&serial=$serial_r")" 303 "revoked by form: 303"

@@ -6,52 +6,21 @@
 # certificate, and phase 3 follows on B. A second request rejected on B
 # fails on A. Both pages show the same audit.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pg.sh"
-pg_require
-t_setup
-
-pg_init
-ok $? "a throwaway PostgreSQL cluster runs on 127.0.0.1:$PG_PORT"
+pg_setup
 
 profile=$T_TOP/t/fixtures/profiles/configuration.mobileconfig
 U1=0A0A0A0A-0000-4000-8000-0000000A9001    # approved on A, issued by B
 U2=0B0B0B0B-0000-4000-8000-0000000B9002    # rejected on B, refused by A
-A_PORT=$(free_port)
-B_PORT=$(free_port)
-while [ "$B_PORT" = "$A_PORT" ] || [ "$B_PORT" = "$PG_PORT" ]; do
-    B_PORT=$(free_port)
-done
-A=http://127.0.0.1:$A_PORT
-B=http://127.0.0.1:$B_PORT
-server_conf() {
-    cat <<CONF
-DBDriver pgsql
-DBDParams "$PG_PARAMS"
+ab_start "$(pg_dbd)
 DBDPersist On
 DBDMin 0
 $(site_locations final="$profile" status=on \
     enroll_extra="OTAEnrollSCEPRetries 60
 OTAEnrollSCEPRetryDelay 1" \
-    scep_extra="OTAEnrollSCEPApproval manual")
-CONF
-}
-T_PORT_FIXED=$A_PORT apache_start a "$(server_conf)"
-ok $? "server A starts"
-A_CONF=$T_CONF A_LOG=$T_LOG
-T_PORT_FIXED=$B_PORT apache_start b "$(server_conf)"
-ok $? "server B starts"
-B_CONF=$T_CONF B_LOG=$T_LOG
-stop_servers() {
-    T_CONF=$A_CONF apache_stop
-    T_CONF=$B_CONF apache_stop
-}
-T_CLEANUP+=(stop_servers)
+    scep_extra="OTAEnrollSCEPApproval manual")"
 
 enroll_bg() {   # enroll_bg NAME SERVER UDID: the device, in the background
-    "$OTA_DEVICE" enroll --url "$2/ota/profile" --user alice:secret \
-        --trust "$PKI/signing-root.pem" --identity "$PKI/device.pem" --key "$PKI/device.key" \
-        --chain "$PKI/device-ca-chain.pem" --udid "$3" --timeout 5 \
-        --save-dir "$T_WORK/$1" >"$T_WORK/$1.out" 2>&1 &
+    device_enroll "$1" "$2/ota/profile" alice device --udid "$3" &
     BG_PID=$!
     T_PIDS+=("$BG_PID")
 }
@@ -79,7 +48,7 @@ is "$(act "$A" "{\"action\":\"approve\",\"transaction\":\"$tid1\"}")" 200 "appro
 wait "$D1_PID"
 ok $? "B answers the device's next poll with the certificate; phase 3 on B"
 has "$(cat "$T_WORK/d1.out")" "RESULT: enrolled, final profile installed" "final profile installed"
-serial=$(openssl x509 -in "$T_WORK/d1/device-cert.pem" -noout -serial | sed 's/serial=//')
+serial=$(cert_serial d1)
 is "$(pg_sql "select transaction_id || '/' || username from ota_certificate where serial = '$serial'")" \
    "$tid1/alice" "recorded in the shared store under the held transaction"
 is "$(grep -c "OTA00069: issued certificate $serial .*approved by alice" "$B_LOG")" 1 \

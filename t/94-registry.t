@@ -8,11 +8,7 @@
 # database side by side without errors.
 . "$(dirname "$0")/lib.sh"
 t_setup
-PG_HERE=
-if [ -f "$T_TOP/t/pg.sh" ]; then
-    . "$T_TOP/t/pg.sh"
-    pg_available && PG_HERE=1
-fi
+pg_optional
 
 LOCKS=$T_WORK/locks
 mkdir -p "$LOCKS"
@@ -117,15 +113,9 @@ log_clean
 
 # ---- PostgreSQL: two servers, one database ----
 pg_part() {
-    local a b
     pg_init || return 1
-    a=$(free_port)
-    b=$(free_port)
-    while [ "$b" = "$a" ] || [ "$b" = "$PG_PORT" ]; do
-        b=$(free_port)
-    done
-    T_PORT_FIXED=$a apache_start pg-a "DBDriver pgsql
-DBDParams \"$PG_PARAMS\"
+    ab_ports
+    T_PORT_FIXED=$A_PORT apache_start pg-a "$(pg_dbd)
 $(conf "OTAEnrollRetention 7")" || return 1
     A_CONF=$T_CONF A_LOG=$T_LOG A_BASE=$T_BASE
     curl -s -o /dev/null -u alice:secret "$A_BASE/ota/profile"   # the schema
@@ -133,8 +123,7 @@ $(conf "OTAEnrollRetention 7")" || return 1
     [ "$(pg_sql "INSERT INTO ota_challenge (digest, username, created, expires, used)
         SELECT 'old-' || i, 'bob', $now - 9 * $DAY, $now - 8 * $DAY, NULL
         FROM generate_series(1, 2500) AS i")" != db-error ] || return 1
-    T_PORT_FIXED=$b apache_start pg-b "DBDriver pgsql
-DBDParams \"$PG_PARAMS\"
+    T_PORT_FIXED=$B_PORT apache_start pg-b "$(pg_dbd)
 $(conf "OTAEnrollRetention 7")" || return 1
     B_CONF=$T_CONF B_LOG=$T_LOG
     T_CONF=$A_CONF T_LOG=$A_LOG graceful    # A's next pass with B's

@@ -54,47 +54,22 @@ cp "$T_TOP/t/browser/admin.mjs" "$BROWSER_DIR/admin.mjs"
 T_PORT_FIXED=$(free_port)
 base=http://127.0.0.1:$T_PORT_FIXED
 apache_start browser "
-$(site_locations final="$profile" \
+$(site_locations final="$profile" status=look \
     enroll_extra="OTAEnrollSCEPRetries 120
 OTAEnrollSCEPRetryDelay 1" \
-    scep_extra="OTAEnrollSCEPApproval manual")
-<Location /ota/status>
-    SetHandler ota-status
-    AuthType Basic
-    AuthName \"Enrollment admin\"
-    AuthUserFile \"$T_WORK/users\"
-    <Limit GET HEAD>
-        Require valid-user
-    </Limit>
-    <Limit POST>
-        Require user alice
-    </Limit>
-</Location>
-"
+    scep_extra="OTAEnrollSCEPApproval manual")"
 ok $? "apache2 starts with OTAEnrollSCEPApproval manual"
 
-enroll() {   # enroll NAME UDID ARGS...: the emulated device
+enroll() {   # enroll NAME UDID ARGS...: the emulated device, alice's
     local name=$1 udid=$2
     shift 2
-    "$OTA_DEVICE" enroll --url "$base/ota/profile" --user alice:secret \
-        --trust "$PKI/signing-root.pem" --identity "$PKI/device.pem" --key "$PKI/device.key" \
-        --chain "$PKI/device-ca-chain.pem" --udid "$udid" --timeout 5 \
-        --save-dir "$T_WORK/$name" "$@" >"$T_WORK/$name.out" 2>&1
-}
-held() {   # held UDID: its waiting transaction (20 s)
-    local tid
-    for _ in $(seq 1 200); do
-        tid=$(db_count "select transaction_id from ota_pending where udid = '$1' and decided is null")
-        [ -n "$tid" ] && [ "$tid" != db-error ] && { echo "$tid"; return 0; }
-        sleep 0.1
-    done
-    return 1
+    device_enroll "$name" "$base/ota/profile" alice device --udid "$udid" "$@"
 }
 
 enroll d1 "$U1" &
 D1_PID=$!
 T_PIDS+=("$D1_PID")
-tid1=$(held "$U1")
+tid1=$(wait_pending "$U1")
 ok $? "the device's request is held"
 enroll d2 "$U2" --stop-after phase2
 challenge=$(tr -d '\n\t' <"$T_WORK/d2/phase2.plist" \
@@ -102,7 +77,7 @@ challenge=$(tr -d '\n\t' <"$T_WORK/d2/phase2.plist" \
 "$OTA_DEVICE" scep --url "$base/ota/scep" --subject "/O=Example Inc./CN=$U2" \
     --challenge "$challenge" >"$T_WORK/d2-scep.out" 2>&1
 is "$?" 7 "a second one is held (PENDING)"
-tid2=$(held "$U2")
+tid2=$(wait_pending "$U2")
 
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/browser-*.png
@@ -124,7 +99,7 @@ is "$checks" 18 "every browser check reported"
 wait "$D1_PID"
 ok $? "the emulated device got its certificate and finished phase 3"
 has "$(cat "$T_WORK/d1.out")" "RESULT: enrolled, final profile installed" "final profile installed"
-serial=$(openssl x509 -in "$T_WORK/d1/device-cert.pem" -noout -serial 2>/dev/null | sed 's/serial=//')
+serial=$(cert_serial d1 2>/dev/null)
 is "$(sed -n 's/^SERIAL //p' "$T_WORK/browser.out")" "$serial" "the page showed that certificate"
 is "$(db_count "select revoked_reason from ota_certificate where serial = '$serial'")" 0 \
    "revoked in the registry (unspecified)"

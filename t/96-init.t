@@ -92,35 +92,15 @@ cfg=$T_WORK/httpd
 state=$T_WORK/state
 mkdir -p "$cfg" "$state"
 chmod 755 "$cfg"
-user_lines=
-if [ "$(id -u)" -eq 0 ]; then
-    chown www-data:www-data "$state"
-    user_lines=$'User www-data\nGroup www-data'
-fi
+[ "$(id -u)" -ne 0 ] || chown www-data:www-data "$state"
 sed "s|/var/lib/ota-enroll|$state|" "$T_TOP/conf/ota_enroll.conf" >"$cfg/mod.conf"
 sed "s|/etc/apache2/ota-enroll|$dir|g" "$T_TOP/conf/site.conf" >"$cfg/site.conf"
 T_CONF=$cfg/httpd.conf
 T_LOG=$cfg/error.log
 cat >"$T_CONF" <<CONF
-ServerRoot "$cfg"
-ServerName localhost
-Listen 127.0.0.1:$port
-PidFile "$cfg/httpd.pid"
-DefaultRuntimeDir "$cfg"
-Mutex file:$cfg default
-ErrorLog "$T_LOG"
-LogLevel info
+$(T_LOGLEVEL=info conf_head "$cfg" "$port" localhost www-data:www-data)
 Define APACHE_LOG_DIR $cfg
-$user_lines
-LoadModule mpm_event_module $T_MODULES/mod_mpm_event.so
-LoadModule authn_core_module $T_MODULES/mod_authn_core.so
-LoadModule authn_file_module $T_MODULES/mod_authn_file.so
-LoadModule authz_core_module $T_MODULES/mod_authz_core.so
-LoadModule authz_user_module $T_MODULES/mod_authz_user.so
-LoadModule auth_basic_module $T_MODULES/mod_auth_basic.so
-LoadModule socache_shmcb_module $T_MODULES/mod_socache_shmcb.so
-LoadModule ssl_module $T_MODULES/mod_ssl.so
-LoadModule dbd_module $T_MODULES/mod_dbd.so
+$(load_modules mpm_event authn_core authn_file authz_core authz_user auth_basic socache_shmcb ssl dbd)
 LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
 Include "$cfg/mod.conf"
 DocumentRoot "$cfg"

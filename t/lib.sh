@@ -159,7 +159,7 @@ T_DB=
 #   T_LOGLEVEL       (info)
 #   T_PORT_FIXED     the port (a free one)
 apache_config() {
-    local dir=$T_WORK/$1 extra=$2 db user_lines= scheme=http m mods=
+    local dir=$T_WORK/$1 extra=$2 db scheme=http dbd=dbd
     db=${T_DB_DIR:-$dir/db}
     mkdir -p "$dir/htdocs" "$db"
     chmod 755 "$dir" "$dir/htdocs"
@@ -168,43 +168,21 @@ apache_config() {
         htpasswd -b "$T_WORK/users" bob secret >/dev/null 2>&1
         chmod 644 "$T_WORK/users"
     }
-    if [ "$(id -u)" -eq 0 ]; then
-        chown nobody:nogroup "$db"
-        user_lines="User nobody
-Group nogroup"
-    fi
-    for m in ${T_LOAD:-} ${T_SSL:+socache_shmcb ssl}; do
-        mods="${mods}LoadModule ${m}_module $T_MODULES/mod_$m.so
-"
-    done
+    [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$db"
+    [ -n "${T_NO_DBD:-}" ] && dbd=
     [ -n "${T_SSL:-}" ] && scheme=https
     T_PORT=${T_PORT_FIXED:-$(free_port)}
     T_BASE=$scheme://127.0.0.1:$T_PORT
     T_CONF=$dir/httpd.conf
     T_LOG=$dir/error.log
     T_DB=$db/ota.db
+    # shellcheck disable=SC2086 # T_LOAD: module names
     cat >"$T_CONF" <<CONF
-ServerRoot "$dir"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$T_PORT
+$(conf_head "$dir" "$T_PORT" 127.0.0.1)
 Define SERVER_URL $T_BASE
-PidFile "$dir/httpd.pid"
-DefaultRuntimeDir "$dir"
-Mutex file:$dir default
-ErrorLog "$dir/error.log"
-LogLevel ${T_LOGLEVEL:-info}
-$user_lines
-LoadModule ${T_MPM:-mpm_event}_module $T_MODULES/mod_${T_MPM:-mpm_event}.so
-LoadModule authn_core_module $T_MODULES/mod_authn_core.so
-LoadModule authn_file_module $T_MODULES/mod_authn_file.so
-LoadModule authz_core_module $T_MODULES/mod_authz_core.so
-LoadModule authz_user_module $T_MODULES/mod_authz_user.so
-LoadModule auth_basic_module $T_MODULES/mod_auth_basic.so
-LoadModule alias_module $T_MODULES/mod_alias.so
-LoadModule rewrite_module $T_MODULES/mod_rewrite.so
-LoadModule mime_module $T_MODULES/mod_mime.so
-${T_NO_DBD:+#}LoadModule dbd_module $T_MODULES/mod_dbd.so
-${mods}LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
+$(load_modules "${T_MPM:-mpm_event}" authn_core authn_file authz_core authz_user auth_basic \
+    alias rewrite mime $dbd ${T_LOAD:-} ${T_SSL:+socache_shmcb ssl})
+LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
 TypesConfig /etc/mime.types
 DocumentRoot "$dir/htdocs"
 ${T_SSL:+SSLEngine on
@@ -222,6 +200,34 @@ OTAEnrollIdentifier org.example.test.ota
 
 $extra
 CONF
+}
+
+# conf_head DIR PORT SERVER-NAME [USER:GROUP]: the first lines of a
+# server's configuration: ServerRoot DIR, which holds its pid file,
+# mutexes and error.log; Listen 127.0.0.1:PORT; LogLevel T_LOGLEVEL
+# (info); as root, the user and group it runs as (nobody:nogroup).
+conf_head() {
+    local dir=$1 owner=${4:-nobody:nogroup}
+    cat <<CONF
+ServerRoot "$dir"
+ServerName $3
+Listen 127.0.0.1:$2
+PidFile "$dir/httpd.pid"
+DefaultRuntimeDir "$dir"
+Mutex file:$dir default
+ErrorLog "$dir/error.log"
+LogLevel ${T_LOGLEVEL:-info}
+CONF
+    [ "$(id -u)" -ne 0 ] || printf 'User %s\nGroup %s\n' "${owner%%:*}" "${owner#*:}"
+}
+
+# load_modules NAME...: a LoadModule line for each of apache2's modules
+# (mpm_event, ssl, ...).
+load_modules() {
+    local m
+    for m in "$@"; do
+        echo "LoadModule ${m}_module $T_MODULES/mod_$m.so"
+    done
 }
 
 # apache_start NAME EXTRA-CONFIG: config, start, wait until it answers.
@@ -266,14 +272,26 @@ t_url() {
 # ---- the site ----
 # auth_basic [REQUIRE [REALM]]: Basic authentication against the users
 # file (alice and bob), in a <Location>: Require valid-user unless
-# REQUIRE says otherwise.
+# REQUIRE says otherwise; REQUIRE "look": any user may look (GET, HEAD),
+# alice alone may post.
 auth_basic() {
     cat <<CONF
 AuthType Basic
 AuthName "${2:-Device enrollment}"
 AuthUserFile "$T_WORK/users"
-Require ${1:-valid-user}
 CONF
+    if [ "${1:-}" = look ]; then
+        cat <<CONF
+<Limit GET HEAD>
+    Require valid-user
+</Limit>
+<Limit POST>
+    Require user alice
+</Limit>
+CONF
+    else
+        echo "Require ${1:-valid-user}"
+    fi
 }
 
 # location PATH HANDLER [DIRECTIVES]: a <Location> with its handler and
@@ -293,10 +311,14 @@ location() {
 #                   OTAEnrollSCEPSubject "O=Example Inc./CN=%{UDID}"
 #   PREFIX/scep     ota-scep, the built-in CA (the test PKI's signing CA,
 #                   set server-wide)
-#   PREFIX/status   ota-status behind Basic auth, alice only (status=on)
+#   PREFIX/status   ota-status behind Basic auth, alice only (status=on),
+#                   or alice acts and anyone looks (status=look)
+#   PREFIX/crl      ota-crl, the built-in CA's CRL (crl=on)
+#   PREFIX/ocsp     ota-ocsp, its OCSP responder (ocsp=on)
 # Options:
 #   prefix=/ota               the locations' common prefix
-#   profile=, enroll=, scep=, status=   on or off (on, on, on, off)
+#   profile=, enroll=, scep=, status=, crl=, ocsp=
+#                             on or off (on, on, on, off, off, off)
 #   auth=basic|none           the profile service behind Basic auth, or
 #                             open to anyone (OTAEnrollAnonymous on)
 #   url=URL                   OTAEnrollURL (PREFIX/enroll)
@@ -305,18 +327,19 @@ location() {
 #   subject=TEMPLATE          OTAEnrollSCEPSubject (empty: the default)
 #   challenge=MODE            OTAEnrollSCEPChallenge (empty: the default)
 #   final=FILE                OTAEnrollProfile (empty: none)
-#   profile_extra=, enroll_extra=, scep_extra=, status_extra=
+#   profile_extra=, enroll_extra=, scep_extra=, status_extra=, crl_extra=
 #                             more directives in that location
 site_locations() {
     local prefix=/ota profile=on enroll=on scep=on status=off auth=basic
+    local crl=off ocsp=off
     local url= scep_url= subject='O=Example Inc./CN=%{UDID}' challenge= final=
-    local profile_extra= enroll_extra= scep_extra= status_extra= opt
+    local profile_extra= enroll_extra= scep_extra= status_extra= crl_extra= opt
     local here='${SERVER_URL}'
     for opt in "$@"; do
         case $opt in
-        prefix=*|profile=*|enroll=*|scep=*|status=*|auth=*|url=*|scep_url=*|\
-        subject=*|challenge=*|final=*|profile_extra=*|enroll_extra=*|\
-        scep_extra=*|status_extra=*)
+        prefix=*|profile=*|enroll=*|scep=*|status=*|crl=*|ocsp=*|auth=*|url=*|\
+        scep_url=*|subject=*|challenge=*|final=*|profile_extra=*|enroll_extra=*|\
+        scep_extra=*|status_extra=*|crl_extra=*)
             printf -v "${opt%%=*}" '%s' "${opt#*=}" ;;
         *)
             echo "site_locations: unknown option '$opt'" >&2
@@ -338,9 +361,15 @@ $enroll_extra"
         echo "OTAEnrollCAKey \"$PKI/signing-ca.key\""
         location "$prefix/scep" ota-scep "$scep_extra"
     fi
-    [ "$status" = on ] && location "$prefix/status" ota-status \
-        "$(auth_basic 'user alice' 'Enrollment admin')
-$status_extra"
+    case $status in
+    on|look)
+        [ "$status" = on ] && status='user alice'
+        location "$prefix/status" ota-status \
+            "$(auth_basic "$status" 'Enrollment admin')
+$status_extra" ;;
+    esac
+    [ "$crl" = on ] && location "$prefix/crl" ota-crl "$crl_extra"
+    [ "$ocsp" = on ] && location "$prefix/ocsp" ota-ocsp
     return 0
 }
 
@@ -406,6 +435,121 @@ scepserver_start() {
     return 1
 }
 
+# ---- PostgreSQL (t/pg.sh) and two servers on one database ----
+# pg_optional: t/pg.sh's functions, and PG_HERE=1 when PostgreSQL is
+# installed (a test's PostgreSQL part runs only then).
+# shellcheck disable=SC2034 # the tests read PG_HERE
+pg_optional() {
+    PG_HERE=
+    [ -f "$T_TOP/t/pg.sh" ] || return 0
+    # shellcheck source=t/pg.sh
+    . "$T_TOP/t/pg.sh"
+    pg_available && PG_HERE=1
+    return 0
+}
+
+# pg_setup [PREFIX]: t_setup for a test that needs PostgreSQL: t/pg.sh's
+# functions, the test skipped when PostgreSQL is missing (pg_require), and
+# a throwaway cluster (pg_init; one assertion).
+pg_setup() {
+    # shellcheck source=t/pg.sh
+    . "$T_TOP/t/pg.sh"
+    pg_require
+    t_setup "$@"
+    pg_init
+    ok $? "a throwaway PostgreSQL cluster runs on 127.0.0.1:$PG_PORT"
+}
+
+# pg_dbd: mod_dbd's lines for the cluster's database.
+pg_dbd() {
+    printf 'DBDriver pgsql\nDBDParams "%s"\n' "$PG_PARAMS"
+}
+
+# ab_ports: two free ports for servers A and B (A_PORT, B_PORT), neither
+# the cluster's; their URLs in A and B.
+# shellcheck disable=SC2034 # the tests read A and B
+ab_ports() {
+    A_PORT=$(free_port)
+    B_PORT=$(free_port)
+    while [ "$B_PORT" = "$A_PORT" ] || [ "$B_PORT" = "${PG_PORT:-}" ]; do
+        B_PORT=$(free_port)
+    done
+    A=http://127.0.0.1:$A_PORT
+    B=http://127.0.0.1:$B_PORT
+}
+
+# ab_start CONFIG: servers A and B started on ab_ports' ports, both with
+# CONFIG (an assertion each); A_CONF, A_LOG, B_CONF, B_LOG; ab_stop at exit.
+# shellcheck disable=SC2034 # the tests read A_LOG and B_LOG
+ab_start() {
+    ab_ports
+    T_PORT_FIXED=$A_PORT apache_start a "$1"
+    ok $? "server A starts"
+    A_CONF=$T_CONF A_LOG=$T_LOG
+    T_PORT_FIXED=$B_PORT apache_start b "$1"
+    ok $? "server B starts"
+    B_CONF=$T_CONF B_LOG=$T_LOG
+    T_CLEANUP+=(ab_stop)
+}
+ab_stop() {
+    T_CONF=$A_CONF apache_stop
+    T_CONF=$B_CONF apache_stop
+}
+
+# ---- the emulated device ----
+# device_enroll NAME PROFILE-URL USER IDENTITY [ENROLL-ARGS...]: ota-device
+# with the test PKI's IDENTITY (device, device2, ...) enrolls at
+# PROFILE-URL as USER (password "secret"), trusting the signing root; its
+# files in $T_WORK/NAME, its output in $T_WORK/NAME.out.
+device_enroll() {
+    local name=$1 url=$2 user=$3 id=$4
+    shift 4
+    "$OTA_DEVICE" enroll --url "$url" --user "$user:secret" --trust "$PKI/signing-root.pem" \
+        --identity "$PKI/$id.pem" --key "$PKI/$id.key" --chain "$PKI/device-ca-chain.pem" \
+        --timeout 5 --save-dir "$T_WORK/$name" "$@" >"$T_WORK/$name.out" 2>&1
+}
+
+# enroll_pair PROFILE-URL [HOW]: alice's device (identity device) and
+# bob's (device2) enroll through every phase, an assertion each ("alice's
+# device enrolls HOW"); their files in $T_WORK/alice and $T_WORK/bob.
+enroll_pair() {
+    local who
+    for who in alice:device bob:device2; do
+        device_enroll "${who%%:*}" "$1" "${who%%:*}" "${who#*:}"
+        ok $? "${who%%:*}'s device enrolls${2:+ $2}"
+    done
+}
+
+# cert_serial NAME: the serial of the certificate in $T_WORK/NAME.
+cert_serial() {
+    openssl x509 -in "$T_WORK/$1/device-cert.pem" -noout -serial | sed 's/serial=//'
+}
+
+# wait_pending UDID: the transaction of UDID's request that the built-in CA
+# holds (OTAEnrollSCEPApproval manual), once it is held (20 s).
+wait_pending() {
+    local tid
+    for _ in $(seq 1 200); do
+        tid=$(db_count "select transaction_id from ota_pending where udid = '$1' and decided is null")
+        if [ -n "$tid" ] && [ "$tid" != db-error ]; then
+            echo "$tid"
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# signed_plist WHAT DER PLIST: openssl cms -verify accepts DER (an answer
+# of the server) against the signing root, its content into PLIST, and
+# plistutil parses that: two assertions about WHAT.
+signed_plist() {
+    check "openssl cms -verify accepts $1 against the signing root" \
+        openssl cms -verify -inform DER -in "$2" -CAfile "$PKI/signing-root.pem" \
+        -purpose any -out "$3"
+    check "plistutil parses $1" plistutil -i "$3" -o "${3%.plist}.bin"
+}
+
 # ---- crafted device requests ----
 challenge_of() {   # challenge_of URL [CURL-ARGS]: a fresh phase-1 challenge
     local f=$T_WORK/challenge.der url=$1
@@ -425,6 +569,16 @@ device_sign() {   # device_sign NAME IN OUT [SIGN-OPTIONS]: as PKI identity NAME
     shift 3
     "$OTA_DEVICE" sign --identity "$PKI/$name.pem" --key "$PKI/$name.key" \
         --chain "$PKI/device-ca-chain.pem" "$@" "$in" "$out" >/dev/null 2>&1
+}
+# signed_attrs NAME UDID PROFILE-URL [CURL-ARGS]: device UDID's attributes
+# with a fresh challenge (kept in CHALLENGE) in $T_WORK/bodies/NAME.xml,
+# signed as the PKI's device into $T_WORK/bodies/NAME.der.
+signed_attrs() {
+    local w=$T_WORK/bodies
+    mkdir -p "$w"
+    CHALLENGE=$(challenge_of "$3" "${@:4}")
+    device_attrs "$2" "$CHALLENGE" >"$w/$1.xml"
+    device_sign device "$w/$1.xml" "$w/$1.der"
 }
 post_body() {   # post_body PATH FILE [CURL-ARGS]: the HTTP status
     local path=$1 f=$2

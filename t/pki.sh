@@ -96,62 +96,36 @@ organizationName       = optional
 organizationalUnitName = optional
 commonName             = supplied
 
-# ---- extension profiles ------------------------------------------------
-[ ext_root ]
-basicConstraints       = critical, CA:TRUE
-keyUsage               = critical, keyCertSign, cRLSign
-subjectKeyIdentifier   = hash
-
-[ ext_ca ]
-basicConstraints       = critical, CA:TRUE
-keyUsage               = critical, keyCertSign, cRLSign
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-
-[ ext_ca_pathlen0 ]
-basicConstraints       = critical, CA:TRUE, pathlen:0
-keyUsage               = critical, keyCertSign, cRLSign
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-
-[ ext_signer ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature
-extendedKeyUsage       = emailProtection, codeSigning
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-
-[ ext_server ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = serverAuth
-subjectAltName         = IP:127.0.0.1, DNS:localhost
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-
-# What an Apple device identity certificate carries.
-[ ext_device ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = serverAuth, clientAuth
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-
-# A delegated OCSP responder of the built-in CA (RFC 6960 4.2.2.2).
-[ ext_ocsp ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature
-extendedKeyUsage       = OCSPSigning
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-
-# Self-signed: no issuer to take an authority key id from.
-[ ext_device_selfsigned ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = serverAuth, clientAuth
-subjectKeyIdentifier   = hash
 EOF
+
+# ---- extension profiles ------------------------------------------------
+# ext SECTION self|issued BASIC-CONSTRAINTS KEY-USAGE [EXT-KEY-USAGE [SAN]]:
+#   an extension profile: both constraints critical, a subject key id, and
+#   an authority key id unless the certificate is self-signed.
+ext() {
+    echo
+    echo "[ $1 ]"
+    echo "basicConstraints       = critical, $3"
+    echo "keyUsage               = critical, $4"
+    [ -z "${5:-}" ] || echo "extendedKeyUsage       = $5"
+    [ -z "${6:-}" ] || echo "subjectAltName         = $6"
+    echo "subjectKeyIdentifier   = hash"
+    [ "$2" = self ] || echo "authorityKeyIdentifier = keyid:always"
+}
+CA_USAGE="keyCertSign, cRLSign"
+TLS_USAGE="digitalSignature, keyEncipherment"
+{
+    ext ext_root self "CA:TRUE" "$CA_USAGE"
+    ext ext_ca issued "CA:TRUE" "$CA_USAGE"
+    ext ext_ca_pathlen0 issued "CA:TRUE, pathlen:0" "$CA_USAGE"
+    ext ext_signer issued CA:FALSE digitalSignature "emailProtection, codeSigning"
+    ext ext_server issued CA:FALSE "$TLS_USAGE" serverAuth "IP:127.0.0.1, DNS:localhost"
+    # what an Apple device identity certificate carries
+    ext ext_device issued CA:FALSE "$TLS_USAGE" "serverAuth, clientAuth"
+    # a delegated OCSP responder of the built-in CA (RFC 6960 4.2.2.2)
+    ext ext_ocsp issued CA:FALSE digitalSignature OCSPSigning
+    ext ext_device_selfsigned self CA:FALSE "$TLS_USAGE" "serverAuth, clientAuth"
+} >>"$CNF"
 export OPENSSL_CONF=$CNF
 export PKI_CADIR=$WORK   # set per issuer below; must exist for "req" too
 
