@@ -780,34 +780,36 @@ apr_status_t ota_status_html(const char **out, apr_size_t *len,
 
 /* ---- JSON ---- */
 
+/* A time as JSON: its ISO 8601 string, null when there is none. */
+static const char *json_time_value(apr_time_t t, apr_pool_t *p)
+{
+    return t ? apr_pstrcat(p, "\"", time_text(t, JSON_TIME, p), "\"", NULL)
+             : "null";
+}
+
 static void json_time(buf *b, apr_time_t t)
 {
-    buf_add(b, t ? apr_pstrcat(b->p, "\"", time_text(t, JSON_TIME, b->p),
-                               "\"", NULL)
-                 : "null");
+    buf_add(b, json_time_value(t, b->p));
+}
+
+static const char *js(const char *s, apr_pool_t *p)
+{
+    return ota_status_json_string(s, p);
 }
 
 static void json_device(buf *b, const ota_device_summary *d)
 {
-    buf_add(b, "{\"udid\":");
-    json_add(b, d->udid);
-    buf_add(b, ",\"serial\":");
-    json_add(b, d->serial);
-    buf_add(b, ",\"product\":");
-    json_add(b, d->product);
-    buf_add(b, ",\"version\":");
-    json_add(b, d->version);
-    buf_add(b, ",\"user\":");
-    json_add(b, d->user);
-    buf_printf(b, ",\"phase\":%d,\"certificate_serial\":", d->phase);
-    json_add(b, d->cert_serial);
-    buf_add(b, ",\"certificate_expires\":");
-    json_time(b, d->cert_not_after);
-    buf_add(b, ",\"certificate_revoked\":");
-    json_time(b, d->cert_revoked);
-    buf_add(b, ",\"last_seen\":");
-    json_time(b, d->last_seen);
-    buf_add(b, "}");
+    apr_pool_t *p = b->p;
+
+    buf_printf(b, "{\"udid\":%s,\"serial\":%s,\"product\":%s,\"version\":%s,"
+               "\"user\":%s,\"phase\":%d,\"certificate_serial\":%s,"
+               "\"certificate_expires\":%s,\"certificate_revoked\":%s,"
+               "\"last_seen\":%s}",
+               js(d->udid, p), js(d->serial, p), js(d->product, p),
+               js(d->version, p), js(d->user, p), d->phase,
+               js(d->cert_serial, p), json_time_value(d->cert_not_after, p),
+               json_time_value(d->cert_revoked, p),
+               json_time_value(d->last_seen, p));
 }
 
 /* "next" (the next page's URL, its cursor in after=) is absent on the

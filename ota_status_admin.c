@@ -104,9 +104,34 @@ const char *ota_status_html_device_actions(const ota_device_summary *d,
     return apr_pstrcat(p, out, "</td>", NULL);
 }
 
-static const char *pending_row(const ota_pending_record *q,
-                               const char *token, apr_pool_t *p)
+/* A row of a table of an array's elements (token: the form token). */
+typedef const char *row_fn(const void *elt, const char *token,
+                           apr_pool_t *p);
+
+/* head, a row of each element of a, the table's end and, when a has none,
+ * the word that it is empty; "" when a is NULL (not read). */
+static const char *html_table(const apr_array_header_t *a, const char *head,
+                              row_fn *row, const char *token,
+                              const char *empty, apr_pool_t *p)
 {
+    const char *out = head;
+    int i;
+
+    if (!a) {
+        return "";
+    }
+    for (i = 0; i < a->nelts; i++) {
+        out = apr_pstrcat(p, out, row(a->elts + i * a->elt_size, token, p),
+                          NULL);
+    }
+    return apr_pstrcat(p, out, "</tbody></table>\n", a->nelts ? "" : empty,
+                       NULL);
+}
+
+static const char *pending_row(const void *elt, const char *token,
+                               apr_pool_t *p)
+{
+    const ota_pending_record *q = elt;
     const char *about = apr_pstrcat(p, "the certificate request of ",
                                     q->udid ? "device " : "",
                                     q->udid ? q->udid : q->subject,
@@ -138,33 +163,26 @@ static const char *pending_row(const ota_pending_record *q,
 const char *ota_status_html_pending(const ota_status_page *pg,
                                     apr_pool_t *p)
 {
-    const ota_pending_record *q;
-    const char *out;
-    int i;
-
     if (!pg->pending) {
         return "";
     }
-    out = apr_psprintf(p, "<h2>Waiting for approval (%d)</h2>\n"
-                       "<table id=\"pending\"><thead><tr><th>transaction"
-                       "</th><th>UDID</th><th>subject</th><th>user</th>"
-                       "<th>product</th><th>requested</th><th>expires</th>"
-                       "<th>decision</th></tr></thead><tbody>\n",
-                       pg->pending->nelts);
-    for (i = 0; i < pg->pending->nelts; i++) {
-        q = &APR_ARRAY_IDX(pg->pending, i, ota_pending_record);
-        out = apr_pstrcat(p, out, pending_row(q, pg->token, p), NULL);
-    }
-    out = apr_pstrcat(p, out, "</tbody></table>\n", NULL);
-    if (!pg->pending->nelts) {
-        out = apr_pstrcat(p, out, "<p class=\"muted\">No request is waiting."
-                          "</p>\n", NULL);
-    }
-    return out;
+    return html_table(pg->pending,
+                      apr_psprintf(p, "<h2>Waiting for approval (%d)</h2>\n"
+                                   "<table id=\"pending\"><thead><tr><th>"
+                                   "transaction</th><th>UDID</th><th>subject"
+                                   "</th><th>user</th><th>product</th><th>"
+                                   "requested</th><th>expires</th><th>"
+                                   "decision</th></tr></thead><tbody>\n",
+                                   pg->pending->nelts),
+                      pending_row, pg->token,
+                      "<p class=\"muted\">No request is waiting.</p>\n", p);
 }
 
-static const char *audit_row(const ota_audit_entry *e, apr_pool_t *p)
+static const char *audit_row(const void *elt, const char *token,
+                             apr_pool_t *p)
 {
+    const ota_audit_entry *e = elt;
+
     return apr_pstrcat(p, "<tr class=\"audit\">",
                        cell(NULL, when(e->at, HTML_TIME, p), p),
                        cell(NULL, e->admin, p), cell("mono", e->remote, p),
@@ -177,29 +195,14 @@ static const char *audit_row(const ota_audit_entry *e, apr_pool_t *p)
 
 const char *ota_status_html_audit(const ota_status_page *pg, apr_pool_t *p)
 {
-    const char *out;
-    int i;
-
-    if (!pg->audit) {
-        return "";
-    }
-    out = "<h2>Audit of admin actions</h2>\n<p class=\"muted\">The latest, "
-          "newest first, from the shared registry (every server shows the "
-          "same).</p>\n<table id=\"audit\"><thead><tr><th>when</th>"
-          "<th>admin</th><th>from</th><th>action</th><th>device</th>"
-          "<th>certificate</th><th>transaction</th><th>detail</th></tr>"
-          "</thead><tbody>\n";
-    for (i = 0; i < pg->audit->nelts; i++) {
-        out = apr_pstrcat(p, out, audit_row(&APR_ARRAY_IDX(pg->audit, i,
-                                                           ota_audit_entry),
-                                            p), NULL);
-    }
-    out = apr_pstrcat(p, out, "</tbody></table>\n", NULL);
-    if (!pg->audit->nelts) {
-        out = apr_pstrcat(p, out, "<p class=\"muted\">No action yet.</p>\n",
-                          NULL);
-    }
-    return out;
+    return html_table(pg->audit, "<h2>Audit of admin actions</h2>\n<p "
+                      "class=\"muted\">The latest, newest first, from the "
+                      "shared registry (every server shows the same).</p>\n"
+                      "<table id=\"audit\"><thead><tr><th>when</th><th>admin"
+                      "</th><th>from</th><th>action</th><th>device</th><th>"
+                      "certificate</th><th>transaction</th><th>detail</th>"
+                      "</tr></thead><tbody>\n", audit_row, NULL,
+                      "<p class=\"muted\">No action yet.</p>\n", p);
 }
 
 /* ---- JSON ---- */

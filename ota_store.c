@@ -274,26 +274,13 @@ const ota_store_statement ota_store_statements[] = {
     { NULL, NULL }
 };
 
-static const struct {
-    const char *table;
-    const char *label;
-} count_labels[] = {
-    { "challenge", "ota_count_challenge" },
-    { "challenge_used", "ota_count_challenge_used" },
-    { "device", "ota_count_device" },
-    { "scep_challenge", "ota_count_scep_challenge" },
-    { "scep_challenge_used", "ota_count_scep_challenge_used" },
-    { "certificate", "ota_count_certificate" },
-    { NULL, NULL }
-};
-
-/* The driver's message is overwritten by the next call (a rollback, say),
- * so it is copied at once. */
 /* What apr_dbd's sqlite3 driver returns once it gave up on a locked
  * database (SQLITE_BUSY). */
 #define OTA_STORE_SQLITE_BUSY 5
 #define OTA_STORE_WRITE_TRIES 20
 
+/* The driver's message is overwritten by the next call (a rollback, say),
+ * so it is copied at once. */
 apr_status_t ota_sql_error(ota_db *db, int rc, const char *what,
                            const char **why, apr_pool_t *p)
 {
@@ -324,53 +311,155 @@ apr_dbd_prepared_t *ota_sql_statement(ota_db *db, const char *label)
     return apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
 }
 
-/* Reads past the last row: a result left open keeps a pgsql connection
- * busy. Every select uses random access (seek 1) because pgsql's
- * sequential mode reports a failed query as an empty result. */
-void ota_sql_drain(ota_db *db, apr_dbd_results_t *res, apr_dbd_row_t **row,
-                   apr_pool_t *p)
+/* The statement of label; NULL, and *why saying so, when not prepared. */
+static apr_dbd_prepared_t *statement_of(ota_db *db, const char *label,
+                                        const char **why, apr_pool_t *p)
 {
-    while (apr_dbd_get_row(db->driver, p, res, row, -1) == 0) {
+    apr_dbd_prepared_t *st = ota_sql_statement(db, label);
+
+    if (!st && why) {
+        *why = apr_pstrcat(p, label, " not prepared", NULL);
+    }
+    return st;
+}
+
+apr_status_t ota_sql_prepare(ota_db *db, const char *label, const char *sql,
+                             const char **why, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = NULL;
+    int rc;
+
+    if (ota_sql_statement(db, label)) {
+        return APR_SUCCESS;
+    }
+    rc = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &st);
+    if (rc) {
+        return ota_sql_error(db, rc, apr_pstrcat(p, "preparing ", label, NULL),
+                             why, p);
+    }
+    apr_hash_set(db->prepared, label, APR_HASH_KEY_STRING, st);
+    return APR_SUCCESS;
+}
+
+/* ---- reading ---- */
+
+/* Every select uses random access (seek 1) because pgsql's sequential
+ * mode reports a failed query as an empty result. */
+apr_status_t ota_sql_select(ota_sql_rows *r, ota_db *db, const char *label,
+                            const void **args, const char *what,
+                            const char **why, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement_of(db, label, why, p);
+    int rc;
+
+    r->db = db;
+    r->res = NULL;
+    r->row = NULL;
+    r->p = p;
+    if (!st) {
+        return APR_EGENERAL;
+    }
+    rc = apr_dbd_pbselect(db->driver, p, db->handle, &r->res, st, 1, args);
+    return rc ? ota_sql_error(db, rc, what, why, p) : APR_SUCCESS;
+}
+
+int ota_sql_next(ota_sql_rows *r)
+{
+    return apr_dbd_get_row(r->db->driver, r->p, r->res, &r->row, -1) == 0;
+}
+
+static apr_int64_t column_int64(const ota_sql_rows *r, int col, int *null)
+{
+    apr_int64_t v = 0;
+    apr_status_t rv = apr_dbd_datum_get(r->db->driver, r->row, col,
+                                        APR_DBD_TYPE_LONGLONG, &v);
+
+    *null = rv == APR_ENOENT;
+    return rv == APR_SUCCESS ? v : 0;
+}
+
+static const char *column_text(const ota_sql_rows *r, int col)
+{
+    char *v = NULL;
+
+    if (apr_dbd_datum_get(r->db->driver, r->row, col, APR_DBD_TYPE_STRING,
+                          &v) != APR_SUCCESS || !v) {
+        return NULL;
+    }
+    return apr_pstrdup(r->p, v);
+}
+
+void ota_sql_columns(const ota_sql_rows *r, const char *spec,
+                     void *const *out)
+{
+    apr_int64_t n;
+    int i, null;
+
+    for (i = 0; spec[i]; i++) {
+        if (!out[i]) {
+            continue;
+        }
+        if (spec[i] == 't') {
+            *(const char **)out[i] = column_text(r, i);
+            continue;
+        }
+        n = column_int64(r, i, &null);
+        switch (spec[i]) {
+        case 'n':
+            *(apr_int64_t *)out[i] = n;
+            break;
+        case 'i':
+            *(int *)out[i] = (int)n;
+            break;
+        case 's':
+            *(apr_time_t *)out[i] = apr_time_from_sec(n);
+            break;
+        case 'u':
+            *(int *)out[i] = !null;
+            break;
+        }
+    }
+}
+
+void ota_sql_done(ota_sql_rows *r)
+{
+    while (ota_sql_next(r)) {
         continue;
     }
 }
 
-/* 0 when the row is missing; an error when the table is. */
-static apr_status_t schema_version(apr_int64_t *version, ota_db *db,
-                                   const char **why, apr_pool_t *p)
+apr_status_t ota_sql_select_one(int *found, ota_db *db, const char *label,
+                                const void **args, const char *spec,
+                                void *const *out, const char *what,
+                                const char **why, apr_pool_t *p)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rc;
+    ota_sql_rows r;
+    apr_status_t rv = ota_sql_select(&r, db, label, args, what, why, p);
 
-    *version = 0;
-    rc = apr_dbd_select(db->driver, p, db->handle, &res,
-                        "SELECT version FROM ota_schema_version WHERE id = 1",
-                        1);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading schema version", why, p);
+    *found = rv == APR_SUCCESS && ota_sql_next(&r);
+    if (*found) {
+        ota_sql_columns(&r, spec, out);
+        ota_sql_done(&r);
     }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_LONGLONG, version);
-        ota_sql_drain(db, res, &row, p);
-    }
-    return APR_SUCCESS;
+    return rv;
 }
 
-/* Refuses a database written by a newer release. */
-static apr_status_t schema_not_newer(apr_int64_t version, const char **why,
-                                     apr_pool_t *p)
+apr_status_t ota_sql_select_all(apr_array_header_t *out,
+                                ota_sql_row_fn *read, ota_db *db,
+                                const char *label, const void **args,
+                                const char *what, const char **why,
+                                apr_pool_t *p)
 {
-    if (version > OTA_STORE_SCHEMA_VERSION) {
-        return ota_sql_fail(APR_EGENERAL,
-                            apr_psprintf(p, "database schema version %"
-                                         APR_INT64_T_FMT " is newer than "
-                                         "this module's (%d)", version,
-                                         OTA_STORE_SCHEMA_VERSION),
-                            why);
+    ota_sql_rows r;
+    apr_status_t rv = ota_sql_select(&r, db, label, args, what, why, p);
+
+    while (rv == APR_SUCCESS && ota_sql_next(&r)) {
+        read(apr_array_push(out), &r);
     }
-    return APR_SUCCESS;
+    return rv;
 }
+
+/* ---- writing ---- */
 
 /* The write lock nests: a single write inside a transaction keeps the
  * transaction's; only the outermost release lets it go. */
@@ -400,8 +489,29 @@ void ota_sql_write_unlock(ota_db *db)
     }
 }
 
-apr_status_t ota_sql_txn_start(ota_db *db, apr_dbd_transaction_t **trans,
-                               const char **why, apr_pool_t *p)
+apr_status_t ota_sql_write(int *nrows, ota_db *db, const char *label,
+                           const void **args, const char *what,
+                           const char **why, apr_pool_t *p)
+{
+    apr_dbd_prepared_t *st = statement_of(db, label, why, p);
+    apr_status_t rv;
+    int rc;
+
+    if (!st) {
+        return APR_EGENERAL;
+    }
+    if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    rc = apr_dbd_pbquery(db->driver, p, db->handle, nrows, st, args);
+    ota_sql_write_unlock(db);
+    return rc ? ota_sql_error(db, rc, what, why, p) : APR_SUCCESS;
+}
+
+/* The write lock, then apr_dbd's BEGIN. txn_end, which every started
+ * transaction ends with (also when this failed), releases it. */
+static apr_status_t txn_start(ota_db *db, apr_dbd_transaction_t **trans,
+                              const char **why, apr_pool_t *p)
 {
     apr_status_t rv = ota_sql_write_lock(db, why, p);
     int rc;
@@ -417,9 +527,9 @@ apr_status_t ota_sql_txn_start(ota_db *db, apr_dbd_transaction_t **trans,
 /* Ends trans (if BEGIN failed, sqlite3 still attached it to the handle),
  * rolling back unless rv is success and commit is set; then the write
  * lock goes. */
-apr_status_t ota_sql_txn_end(ota_db *db, apr_dbd_transaction_t *trans,
-                             apr_status_t rv, int commit, const char **why,
-                             apr_pool_t *p)
+static apr_status_t txn_end(ota_db *db, apr_dbd_transaction_t *trans,
+                            apr_status_t rv, int commit, const char **why,
+                            apr_pool_t *p)
 {
     int rc;
 
@@ -437,6 +547,134 @@ apr_status_t ota_sql_txn_end(ota_db *db, apr_dbd_transaction_t *trans,
         rv = ota_sql_error(db, rc, "ending transaction", why, p);
     }
     return rv;
+}
+
+/* apr_dbd's sqlite3 driver gives up on a locked database after 15 tries
+ * 100 ms apart; among many concurrent writers a request can keep losing
+ * that race. A write that found the database locked runs again from its
+ * start after a short random pause (its transaction was rolled back, so
+ * nothing of it stayed); attempt counts from 0. */
+static int write_again(ota_db *db, apr_status_t rv, int attempt)
+{
+    unsigned char r = 0;
+
+    if (rv == APR_SUCCESS || !db->locked
+        || attempt + 1 >= OTA_STORE_WRITE_TRIES) {
+        return 0;
+    }
+    apr_generate_random_bytes(&r, 1);
+    apr_sleep(apr_time_from_msec(10 + r % 40));
+    db->locked = 0;
+    return 1;
+}
+
+apr_status_t ota_sql_retry(ota_db *db, ota_sql_attempt_fn *attempt,
+                           void *job, const char **why, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i = 0;
+
+    db->locked = 0;
+    do {
+        rv = attempt(job, db, why, p);
+    } while (write_again(db, rv, i++));
+    return rv;
+}
+
+typedef struct write_job {
+    int *nrows;
+    const char *label;
+    const void **args;
+    const char *what;
+} write_job;
+
+static apr_status_t write_attempt(void *job, ota_db *db, const char **why,
+                                  apr_pool_t *p)
+{
+    write_job *w = job;
+
+    return ota_sql_write(w->nrows, db, w->label, w->args, w->what, why, p);
+}
+
+apr_status_t ota_sql_write_retried(int *nrows, ota_db *db, const char *label,
+                                   const void **args, const char *what,
+                                   const char **why, apr_pool_t *p)
+{
+    write_job w = { nrows, label, args, what };
+
+    return ota_sql_retry(db, write_attempt, &w, why, p);
+}
+
+typedef struct txn_job {
+    ota_sql_txn_fn *txn;
+    void (*reset)(void *job);
+    void *job;
+} txn_job;
+
+static apr_status_t txn_attempt(void *job, ota_db *db, const char **why,
+                                apr_pool_t *p)
+{
+    txn_job *t = job;
+    apr_dbd_transaction_t *trans = NULL;
+    apr_status_t rv;
+    int commit = 0;
+
+    if (t->reset) {
+        t->reset(t->job);
+    }
+    rv = txn_start(db, &trans, why, p);
+    if (rv == APR_SUCCESS) {
+        rv = t->txn(&commit, t->job, db, why, p);
+    }
+    return txn_end(db, trans, rv, commit, why, p);
+}
+
+apr_status_t ota_sql_txn_retry(ota_db *db, ota_sql_txn_fn *txn,
+                               void (*reset)(void *job), void *job,
+                               const char **why, apr_pool_t *p)
+{
+    txn_job t = { txn, reset, job };
+
+    return ota_sql_retry(db, txn_attempt, &t, why, p);
+}
+
+/* ---- the schema ---- */
+
+/* 0 when the row is missing; an error when the table is. */
+static apr_status_t schema_version(apr_int64_t *version, ota_db *db,
+                                   const char **why, apr_pool_t *p)
+{
+    ota_sql_rows r = { db, NULL, NULL, p };
+    void *const out[] = { version };
+    int rc;
+
+    *version = 0;
+    rc = apr_dbd_select(db->driver, p, db->handle, &r.res,
+                        "SELECT version FROM ota_schema_version WHERE id = 1",
+                        1);
+    if (rc) {
+        return ota_sql_error(db, rc, "reading schema version", why, p);
+    }
+    if (ota_sql_next(&r)) {
+        ota_sql_columns(&r, "n", out);
+        ota_sql_done(&r);
+    }
+    return APR_SUCCESS;
+}
+
+/* Refuses a database written by a newer release. */
+static apr_status_t schema_not_newer(apr_int64_t version, const char **why,
+                                     apr_pool_t *p)
+{
+    if (version > OTA_STORE_SCHEMA_VERSION) {
+        return ota_sql_fail(APR_EGENERAL,
+                            apr_psprintf(p, "database schema version %"
+                                         APR_INT64_T_FMT " is newer than "
+                                         "this module's (%d)", version,
+                                         OTA_STORE_SCHEMA_VERSION),
+                            why);
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t run_all(ota_db *db, const char *const *sql,
@@ -465,7 +703,7 @@ static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
     apr_status_t rv;
     apr_int64_t version = 0;
 
-    rv = ota_sql_txn_start(db, &trans, why, p);
+    rv = txn_start(db, &trans, why, p);
     if (rv == APR_SUCCESS) {
         rv = run_all(db, version_table, why, p);
     }
@@ -482,7 +720,7 @@ static apr_status_t schema_txn(ota_db *db, const char **why, apr_pool_t *p)
                          why, p);
         }
     }
-    return ota_sql_txn_end(db, trans, rv, 1, why, p);
+    return txn_end(db, trans, rv, 1, why, p);
 }
 
 apr_status_t ota_store_schema(ota_db *db, const char **why, apr_pool_t *p)
@@ -520,9 +758,7 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
                                    apr_pool_t *p)
 {
     const ota_store_statement *s;
-    apr_dbd_prepared_t *st;
     apr_status_t rv;
-    int rc;
 
     if (!db->prepared) {
         db->prepared = apr_hash_make(p);
@@ -532,17 +768,10 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
         return rv;
     }
     for (s = ota_store_statements; s->label; s++) {
-        if (ota_sql_statement(db, s->label)) {
-            continue;
+        if ((rv = ota_sql_prepare(db, s->label, s->sql, why, p))
+            != APR_SUCCESS) {
+            return rv;
         }
-        st = NULL;
-        rc = apr_dbd_prepare(db->driver, p, db->handle, s->sql, NULL, &st);
-        if (rc) {
-            return ota_sql_error(db, rc,
-                                 apr_pstrcat(p, "preparing ", s->label, NULL),
-                                 why, p);
-        }
-        apr_hash_set(db->prepared, s->label, APR_HASH_KEY_STRING, st);
     }
     return APR_SUCCESS;
 }
@@ -552,15 +781,14 @@ apr_status_t ota_store_prepare_all(ota_db *db, const char **why,
 static apr_status_t sqlite_pragma(ota_db *db, const char *pragma,
                                   const char **why, apr_pool_t *p)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
+    ota_sql_rows r = { db, NULL, NULL, p };
     int rc;
 
-    rc = apr_dbd_select(db->driver, p, db->handle, &res, pragma, 1);
+    rc = apr_dbd_select(db->driver, p, db->handle, &r.res, pragma, 1);
     if (rc) {
         return ota_sql_error(db, rc, pragma, why, p);
     }
-    ota_sql_drain(db, res, &row, p);
+    ota_sql_done(&r);
     return APR_SUCCESS;
 }
 
@@ -621,57 +849,39 @@ apr_status_t ota_store_connection_init(ota_db *db, const char **why,
     return schema_and_statements(db, why, p);
 }
 
-static apr_status_t write_challenge_add_once(ota_db *db, const char *challenge,
-                                             const char *user, apr_time_t now,
-                                             apr_interval_time_t lifetime,
-                                             const char **why, apr_pool_t *p)
+/* ---- phase-1 challenges and phase 2 ---- */
+
+apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
+                                     const char *user, apr_time_t now,
+                                     apr_interval_time_t lifetime,
+                                     const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_challenge_add");
     apr_int64_t created = apr_time_sec(now);
     apr_int64_t expires = apr_time_sec(now + lifetime);
-    const char *digest;
-    apr_status_t rv;
-    int nrows, rc;
+    const char *digest = challenge ? ota_challenge_digest(challenge, p)
+                                   : NULL;
+    const void *args[] = { digest, user ? user : "", &created, &expires };
+    int nrows = 0;
 
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_challenge_add not prepared", why);
-    }
     if (!challenge) {
         return ota_sql_fail(APR_EINVAL, "no challenge to store", why);
     }
-    if (!(digest = ota_challenge_digest(challenge, p))) {
+    if (!digest) {
         return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
-    if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
-                          user ? user : "", &created, &expires);
-    ota_sql_write_unlock(db);
-    if (rc) {
-        return ota_sql_error(db, rc, "storing challenge", why, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_write_retried(&nrows, db, "ota_challenge_add", args,
+                                 "storing challenge", why, p);
 }
 
 const char *ota_challenge_verdict_name(ota_challenge_verdict v)
 {
-    switch (v) {
-    case OTA_CHALLENGE_OK:
-        return "ok";
-    case OTA_CHALLENGE_UNKNOWN:
-        return "unknown";
-    case OTA_CHALLENGE_EXPIRED:
-        return "expired";
-    case OTA_CHALLENGE_USED:
-        return "used";
-    case OTA_CHALLENGE_WRONG_USER:
-        return "wrong-user";
-    case OTA_CHALLENGE_DEVICE_BOUND:
-        return "device-bound";
-    }
-    return "invalid";
+    /* in the enum's order */
+    static const char *const names[] = {
+        "ok", "unknown", "expired", "used", "wrong-user", "device-bound"
+    };
+    unsigned int i = (unsigned int)v;
+
+    return i < sizeof(names) / sizeof(names[0]) ? names[i] : "invalid";
 }
 
 typedef struct challenge_row {
@@ -686,37 +896,17 @@ static apr_status_t challenge_get(challenge_row *cr, ota_db *db,
                                   const char *digest, const char **why,
                                   apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_challenge_get");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_int64_t used;
-    char *owner = NULL;
-    int rc;
+    const void *args[] = { digest };
+    void *const out[] = { &cr->used, &cr->expires, &cr->owner, &cr->created };
+    apr_status_t rv;
 
     memset(cr, 0, sizeof(*cr));
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_challenge_get not prepared", why);
+    rv = ota_sql_select_one(&cr->found, db, "ota_challenge_get", args,
+                            "untn", out, "reading challenge", why, p);
+    if (cr->found && !cr->owner) {
+        cr->owner = "";
     }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, digest);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading challenge", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) != 0) {
-        return APR_SUCCESS;
-    }
-    /* pgsql's values vanish with the result: copy before draining */
-    cr->found = 1;
-    cr->used = apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_LONGLONG,
-                                 &used) != APR_ENOENT;
-    apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_LONGLONG,
-                      &cr->expires);
-    apr_dbd_datum_get(db->driver, row, 2, APR_DBD_TYPE_STRING, &owner);
-    apr_dbd_datum_get(db->driver, row, 3, APR_DBD_TYPE_LONGLONG,
-                      &cr->created);
-    cr->owner = apr_pstrdup(p, owner ? owner : "");
-    ota_sql_drain(db, res, &row, p);
-    return APR_SUCCESS;
+    return rv;
 }
 
 apr_status_t ota_store_challenge_owner(const char **owner, ota_db *db,
@@ -743,20 +933,14 @@ static apr_status_t device_record(ota_db *db, const ota_device_record *d,
                                   apr_int64_t now, apr_int64_t phase1_at,
                                   const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_upsert");
-    int nrows, rc;
+    const void *args[] = {
+        d->udid, d->serial, d->product, d->version, d->user, &now, &now,
+        &phase1_at, &now, d->identity
+    };
+    int nrows = 0;
 
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_device_upsert not prepared", why);
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, d->udid,
-                          d->serial, d->product, d->version, d->user,
-                          &now, &now, &phase1_at, &now, d->identity);
-    if (rc) {
-        return ota_sql_error(db, rc, "recording device", why, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_write(&nrows, db, "ota_device_upsert", args,
+                         "recording device", why, p);
 }
 
 static apr_status_t scep_challenge_add(ota_db *db,
@@ -764,23 +948,20 @@ static apr_status_t scep_challenge_add(ota_db *db,
                                        apr_int64_t now, const char **why,
                                        apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_scep_challenge_add");
     apr_int64_t expires = now + apr_time_sec(d->scep_lifetime);
     const char *digest = ota_challenge_digest(d->scep_challenge, p);
-    int nrows, rc;
+    const void *args[] = {
+        digest, d->udid, d->scep_subject,
+        d->scep_san && *d->scep_san ? d->scep_san : NULL, &now, &expires
+    };
+    int nrows = 0;
 
-    if (!st || !digest || !d->scep_subject) {
+    if (!digest || !d->scep_subject) {
         return ota_sql_fail(APR_EGENERAL,
                             "cannot store the SCEP challenge", why);
     }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, digest,
-                          d->udid, d->scep_subject,
-                          d->scep_san && *d->scep_san ? d->scep_san : NULL,
-                          &now, &expires);
-    if (rc) {
-        return ota_sql_error(db, rc, "storing SCEP challenge", why, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_write(&nrows, db, "ota_scep_challenge_add", args,
+                         "storing SCEP challenge", why, p);
 }
 
 /* A device recorded for one user is not re-bound by another user's
@@ -808,56 +989,78 @@ static apr_status_t device_binding(ota_challenge_verdict *verdict,
     return APR_SUCCESS;
 }
 
+typedef struct redeem_job {
+    ota_challenge_verdict *verdict;
+    const char *digest;
+    const char *user;             /* "" when none */
+    apr_int64_t now;
+    ota_device_record *device;
+    const char *device_user;      /* device->user as the caller set it */
+} redeem_job;
+
+static void redeem_reset(void *job)
+{
+    redeem_job *j = job;
+
+    j->device->user = j->device_user;
+    *j->verdict = OTA_CHALLENGE_UNKNOWN;
+}
+
+/* The challenge was consumed: the device is recorded, with its SCEP
+ * challenge, unless it is another user's. */
+static apr_status_t redeem_record(int *commit, redeem_job *j,
+                                  const challenge_row *cr, ota_db *db,
+                                  const char **why, apr_pool_t *p)
+{
+    ota_device_record *device = j->device;
+    apr_status_t rv;
+
+    if (!device->user) {
+        device->user = *cr->owner ? cr->owner : NULL;
+    }
+    if ((rv = device_binding(j->verdict, db, device, why, p))
+        != APR_SUCCESS || *j->verdict != OTA_CHALLENGE_OK) {
+        return rv;
+    }
+    *commit = 1;
+    if ((rv = device_record(db, device, j->now, cr->created, why, p))
+        != APR_SUCCESS
+        || !device->scep_challenge) {
+        return rv;
+    }
+    return scep_challenge_add(db, device, j->now, why, p);
+}
+
 /* The UPDATE's WHERE is the whole check, so of two concurrent redeems
  * only one can change the row; the SELECT only explains a refusal. */
-static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
-                               const char *digest, const char *user,
-                               apr_int64_t now, ota_device_record *device,
+static apr_status_t redeem_txn(int *commit, void *job, ota_db *db,
                                const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_challenge_consume");
+    redeem_job *j = job;
+    const void *args[] = { &j->now, j->digest, &j->now, j->user, j->user };
     challenge_row cr;
     apr_status_t rv;
-    int nrows = 0, rc;
+    int nrows = 0;
 
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_challenge_consume not prepared", why);
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &now,
-                          digest, &now, user, user);
-    if (rc) {
-        return ota_sql_error(db, rc, "consuming challenge", why, p);
-    }
-    if ((rv = challenge_get(&cr, db, digest, why, p)) != APR_SUCCESS) {
+    if ((rv = ota_sql_write(&nrows, db, "ota_challenge_consume", args,
+                            "consuming challenge", why, p)) != APR_SUCCESS
+        || (rv = challenge_get(&cr, db, j->digest, why, p)) != APR_SUCCESS) {
         return rv;
     }
     if (nrows == 1 && cr.found) {
-        if (!device->user) {
-            device->user = *cr.owner ? cr.owner : NULL;
-        }
-        if ((rv = device_binding(verdict, db, device, why, p))
-            != APR_SUCCESS || *verdict != OTA_CHALLENGE_OK) {
-            return rv;
-        }
-        if ((rv = device_record(db, device, now, cr.created, why, p))
-            != APR_SUCCESS
-            || !device->scep_challenge) {
-            return rv;
-        }
-        return scep_challenge_add(db, device, now, why, p);
+        return redeem_record(commit, j, &cr, db, why, p);
     }
     if (!cr.found) {
-        *verdict = OTA_CHALLENGE_UNKNOWN;
+        *j->verdict = OTA_CHALLENGE_UNKNOWN;
     }
     else if (cr.used) {
-        *verdict = OTA_CHALLENGE_USED;
+        *j->verdict = OTA_CHALLENGE_USED;
     }
-    else if (cr.expires <= now) {
-        *verdict = OTA_CHALLENGE_EXPIRED;
+    else if (cr.expires <= j->now) {
+        *j->verdict = OTA_CHALLENGE_EXPIRED;
     }
-    else if (*user && *cr.owner && strcmp(user, cr.owner)) {
-        *verdict = OTA_CHALLENGE_WRONG_USER;
+    else if (*j->user && *cr.owner && strcmp(j->user, cr.owner)) {
+        *j->verdict = OTA_CHALLENGE_WRONG_USER;
     }
     else {
         return ota_sql_fail(APR_EGENERAL,
@@ -867,17 +1070,13 @@ static apr_status_t redeem_txn(ota_challenge_verdict *verdict, ota_db *db,
     return APR_SUCCESS;
 }
 
-static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
-                                                ota_db *db,
-                                                const char *challenge,
-                                                const char *user,
-                                                apr_time_t now,
-                                                ota_device_record *device,
-                                                const char **why,
-                                                apr_pool_t *p)
+apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
+                                        ota_db *db, const char *challenge,
+                                        const char *user, apr_time_t now,
+                                        ota_device_record *device,
+                                        const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans = NULL;
-    const char *digest;
+    redeem_job j;
     apr_status_t rv;
 
     *verdict = OTA_CHALLENGE_UNKNOWN;
@@ -886,16 +1085,15 @@ static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
                             "challenge and device UDID are required",
                             why);
     }
-    if (!(digest = ota_challenge_digest(challenge, p))) {
+    if (!(j.digest = ota_challenge_digest(challenge, p))) {
         return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
-    rv = ota_sql_txn_start(db, &trans, why, p);
-    if (rv == APR_SUCCESS) {
-        rv = redeem_txn(verdict, db, digest, user ? user : "",
-                        apr_time_sec(now), device, why, p);
-    }
-    rv = ota_sql_txn_end(db, trans, rv, *verdict == OTA_CHALLENGE_OK, why,
-                         p);
+    j.verdict = verdict;
+    j.user = user ? user : "";
+    j.now = apr_time_sec(now);
+    j.device = device;
+    j.device_user = device->user;
+    rv = ota_sql_txn_retry(db, redeem_txn, redeem_reset, &j, why, p);
     if (rv != APR_SUCCESS) {
         *verdict = OTA_CHALLENGE_UNKNOWN;
     }
@@ -905,34 +1103,25 @@ static apr_status_t write_challenge_redeem_once(ota_challenge_verdict *verdict,
 apr_status_t ota_store_count(int *count, ota_db *db, const char *table,
                              const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_int64_t n = 0;
-    int i, rc;
+    /* what is counted: each statement ota_count_<table> */
+    const char *label = apr_pstrcat(p, "ota_count_", table, NULL);
+    const ota_store_statement *s = ota_store_statements;
+    int n = 0, found;
+    void *const out[] = { &n };
+    apr_status_t rv;
 
-    for (i = 0; table && count_labels[i].table; i++) {
-        if (!strcmp(table, count_labels[i].table)) {
-            break;
-        }
+    while (table && s->label && strcmp(s->label, label)) {
+        s++;
     }
-    if (!table || !count_labels[i].table) {
+    if (!table || !s->label) {
         return ota_sql_fail(APR_EINVAL, "no such table to count", why);
     }
-    st = ota_sql_statement(db, count_labels[i].label);
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL, "count statement not prepared", why);
+    rv = ota_sql_select_one(&found, db, label, NULL, "i", out, "counting",
+                            why, p);
+    if (rv == APR_SUCCESS) {
+        *count = n;
     }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1);
-    if (rc) {
-        return ota_sql_error(db, rc, "counting", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_LONGLONG, &n);
-        ota_sql_drain(db, res, &row, p);
-    }
-    *count = (int)n;
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* ---- the built-in CA's registry ---- */
@@ -941,81 +1130,43 @@ apr_status_t ota_store_scep_challenge_get(ota_scep_challenge_row *row,
                                           ota_db *db, const char *challenge,
                                           const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_scep_challenge_get");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *r = NULL;
-    const char *digest;
-    apr_int64_t used, expires = 0;
-    char *udid = NULL, *subject = NULL, *san = NULL;
-    int rc;
+    const char *digest = challenge ? ota_challenge_digest(challenge, p)
+                                   : NULL;
+    const void *args[] = { digest };
+    void *const out[] = {
+        &row->used, &row->expires, &row->udid, &row->subject, &row->san
+    };
+    apr_status_t rv;
 
     memset(row, 0, sizeof(*row));
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_scep_challenge_get not prepared", why);
-    }
-    if (!challenge || !(digest = ota_challenge_digest(challenge, p))) {
+    if (!digest) {
         return APR_SUCCESS;
     }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, digest);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading SCEP challenge", why, p);
+    rv = ota_sql_select_one(&row->found, db, "ota_scep_challenge_get", args,
+                            "usttt", out, "reading SCEP challenge", why, p);
+    if (row->found) {
+        row->udid = row->udid ? row->udid : "";
+        row->subject = row->subject ? row->subject : "";
     }
-    if (apr_dbd_get_row(db->driver, p, res, &r, -1) != 0) {
-        return APR_SUCCESS;
-    }
-    row->found = 1;
-    row->used = apr_dbd_datum_get(db->driver, r, 0, APR_DBD_TYPE_LONGLONG,
-                                  &used) != APR_ENOENT;
-    apr_dbd_datum_get(db->driver, r, 1, APR_DBD_TYPE_LONGLONG, &expires);
-    apr_dbd_datum_get(db->driver, r, 2, APR_DBD_TYPE_STRING, &udid);
-    apr_dbd_datum_get(db->driver, r, 3, APR_DBD_TYPE_STRING, &subject);
-    apr_dbd_datum_get(db->driver, r, 4, APR_DBD_TYPE_STRING, &san);
-    row->san = san ? apr_pstrdup(p, san) : NULL;
-    row->expires = apr_time_from_sec(expires);
-    row->udid = apr_pstrdup(p, udid ? udid : "");
-    row->subject = apr_pstrdup(p, subject ? subject : "");
-    ota_sql_drain(db, res, &r, p);
-    return APR_SUCCESS;
+    return rv;
 }
 
-static apr_status_t certificate_row(ota_certificate_record **out, ota_db *db,
-                                    apr_dbd_results_t *res, apr_pool_t *p)
+apr_status_t ota_store_scep_consume(int *gone, ota_db *db, const char *digest,
+                                    apr_int64_t now, const char **why,
+                                    apr_pool_t *p)
 {
-    ota_certificate_record *rec;
-    apr_dbd_row_t *r = NULL;
-    apr_int64_t not_after = 0, revoked = 0;
-    char *text[8] = { NULL };
-    int i;
+    const void *args[] = { &now, digest, &now };
+    apr_status_t rv;
+    int nrows = 0;
 
-    *out = NULL;
-    if (apr_dbd_get_row(db->driver, p, res, &r, -1) != 0) {
+    *gone = 0;
+    if (!digest) {
         return APR_SUCCESS;
     }
-    rec = apr_pcalloc(p, sizeof(*rec));
-    for (i = 0; i < 8; i++) {
-        if (i == 3 || i == 4) {
-            continue;
-        }
-        apr_dbd_datum_get(db->driver, r, i, APR_DBD_TYPE_STRING, &text[i]);
-        text[i] = text[i] ? apr_pstrdup(p, text[i]) : NULL;
-    }
-    apr_dbd_datum_get(db->driver, r, 3, APR_DBD_TYPE_LONGLONG, &not_after);
-    if (apr_dbd_datum_get(db->driver, r, 4, APR_DBD_TYPE_LONGLONG, &revoked)
-        == APR_ENOENT) {
-        revoked = 0;
-    }
-    rec->serial = text[0];
-    rec->udid = text[1];
-    rec->subject = text[2];
-    rec->not_after = apr_time_from_sec(not_after);
-    rec->revoked = revoked ? apr_time_from_sec(revoked) : 0;
-    rec->pem = text[5];
-    rec->requester = text[6];
-    rec->user = text[7];
-    ota_sql_drain(db, res, &r, p);
-    *out = rec;
-    return APR_SUCCESS;
+    rv = ota_sql_write(&nrows, db, "ota_scep_challenge_consume", args,
+                       "consuming SCEP challenge", why, p);
+    *gone = rv == APR_SUCCESS && nrows != 1;
+    return rv;
 }
 
 apr_status_t ota_store_certificate_find(ota_certificate_record **out,
@@ -1023,242 +1174,103 @@ apr_status_t ota_store_certificate_find(ota_certificate_record **out,
                                         const char *key, const char **why,
                                         apr_pool_t *p)
 {
-    const char *label = !strcmp(by, "serial")
-                        ? "ota_certificate_by_serial"
-                        : "ota_certificate_by_transaction";
-    apr_dbd_prepared_t *st = ota_sql_statement(db, label);
-    apr_dbd_results_t *res = NULL;
-    int rc;
+    const void *args[] = { key };
+    ota_certificate_record rec;
+    void *const col[] = {
+        &rec.serial, &rec.udid, &rec.subject, &rec.not_after, &rec.revoked,
+        &rec.pem, &rec.requester, &rec.user
+    };
+    apr_status_t rv;
+    int found;
 
     *out = NULL;
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "certificate lookup not prepared", why);
+    memset(&rec, 0, sizeof(rec));
+    rv = ota_sql_select_one(&found, db, !strcmp(by, "serial")
+                                        ? "ota_certificate_by_serial"
+                                        : "ota_certificate_by_transaction",
+                            args, "tttssttt", col, "reading certificate",
+                            why, p);
+    if (found) {
+        *out = apr_pmemdup(p, &rec, sizeof(rec));
     }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, key);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading certificate", why, p);
-    }
-    return certificate_row(out, db, res, p);
+    return rv;
 }
 
-static apr_status_t certificate_txn(ota_issue_verdict *verdict, ota_db *db,
-                                    const char *digest,
-                                    const ota_certificate_record *rec,
-                                    apr_int64_t now, const char **why,
-                                    apr_pool_t *p)
+/* The certificate, the older ones it supersedes and the device's
+ * progress, once the challenge is consumed and the transaction new. */
+static apr_status_t certificate_store(const ota_certificate_record *rec,
+                                      ota_db *db, apr_int64_t now,
+                                      const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *consume =
-        ota_sql_statement(db, "ota_scep_challenge_consume");
-    apr_dbd_prepared_t *add = ota_sql_statement(db, "ota_certificate_add");
-    apr_dbd_prepared_t *phase = ota_sql_statement(db, "ota_device_cert");
-    ota_certificate_record *prior;
     ota_device_state *device = NULL;
-    const char *user = rec->user;
     apr_int64_t not_after = apr_time_sec(rec->not_after);
-    apr_status_t rv;
-    int nrows = 0, rc;
+    const void *add[] = {
+        rec->serial, rec->transaction_id, rec->udid, rec->subject, &now,
+        &not_after, rec->pem, rec->requester, rec->user
+    };
+    const void *phase[] = { &now, &now, rec->serial, rec->udid };
+    apr_status_t rv = APR_SUCCESS;
+    int nrows = 0;
 
-    if (!consume || !add || !phase) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "certificate statements not prepared", why);
-    }
-    if (digest) {
-        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, consume,
-                              &now, digest, &now);
-        if (rc) {
-            return ota_sql_error(db, rc, "consuming SCEP challenge", why, p);
-        }
-        if (nrows != 1) {
-            *verdict = OTA_ISSUE_CHALLENGE_GONE;
-            return APR_SUCCESS;
-        }
-    }
-    rv = ota_store_certificate_find(&prior, db, "transaction",
-                                    rec->transaction_id, why, p);
-    if (rv != APR_SUCCESS || prior) {
-        *verdict = OTA_ISSUE_REPLAY;
-        return rv;
-    }
     /* The certificate keeps the user its device is bound to now: phase 3
      * answers for that user, whatever the device row says later. */
-    if (!user && rec->udid
+    if (!rec->user && rec->udid
         && (rv = ota_store_device_get(&device, db, rec->udid, why, p))
            == APR_SUCCESS && device) {
-        user = device->user;
+        add[8] = device->user;
     }
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS
+        || (rv = ota_sql_write(&nrows, db, "ota_certificate_add", add,
+                               "storing certificate", why, p))
+           != APR_SUCCESS
+        || !rec->udid) {
         return rv;
     }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, add,
-                          rec->serial, rec->transaction_id, rec->udid,
-                          rec->subject, &now, &not_after, rec->pem,
-                          rec->requester, user);
-    if (rc) {
-        return ota_sql_error(db, rc, "storing certificate", why, p);
-    }
-    if (rec->udid && rec->superseded
+    if (rec->superseded
         && (rv = ota_store_supersede(db, rec, now, why, p)) != APR_SUCCESS) {
         return rv;
     }
-    if (rec->udid) {
-        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, phase,
-                              &now, &now, rec->serial, rec->udid);
-        if (rc) {
-            return ota_sql_error(db, rc, "recording device progress", why, p);
-        }
-    }
-    *verdict = OTA_ISSUE_OK;
-    return APR_SUCCESS;
+    return ota_sql_write(&nrows, db, "ota_device_cert", phase,
+                         "recording device progress", why, p);
 }
 
-static apr_status_t write_certificate_add_once(
-    ota_issue_verdict *verdict, ota_db *db, const char *scep_challenge,
-    const ota_certificate_record *rec, apr_time_t now, const char **why,
-    apr_pool_t *p)
+typedef struct certificate_job {
+    ota_issue_verdict *verdict;
+    const char *digest;           /* of the SCEP challenge, NULL: none */
+    const ota_certificate_record *rec;
+    apr_int64_t now;
+} certificate_job;
+
+static void certificate_reset(void *job)
 {
-    apr_dbd_transaction_t *trans = NULL;
-    const char *digest = NULL;
+    *((certificate_job *)job)->verdict = OTA_ISSUE_CHALLENGE_GONE;
+}
+
+static apr_status_t certificate_txn(int *commit, void *job, ota_db *db,
+                                    const char **why, apr_pool_t *p)
+{
+    certificate_job *j = job;
+    ota_certificate_record *prior;
     apr_status_t rv;
+    int gone;
 
-    *verdict = OTA_ISSUE_CHALLENGE_GONE;
-    if (scep_challenge
-        && !(digest = ota_challenge_digest(scep_challenge, p))) {
-        return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
-    }
-    rv = ota_sql_txn_start(db, &trans, why, p);
-    if (rv == APR_SUCCESS) {
-        rv = certificate_txn(verdict, db, digest, rec, apr_time_sec(now),
-                             why, p);
-    }
-    return ota_sql_txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why, p);
-}
-
-/* ---- phase 3 ---- */
-
-apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
-                                  const char *udid, const char **why,
-                                  apr_pool_t *p)
-{
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_get");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    ota_device_state *d;
-    char *user = NULL, *serial = NULL, *identity = NULL;
-    apr_int64_t phase2_at = 0;
-    int rc;
-
-    *out = NULL;
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL, "ota_device_get not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, udid);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading device", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) != 0) {
-        return APR_SUCCESS;
-    }
-    d = apr_pcalloc(p, sizeof(*d));
-    apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &user);
-    apr_dbd_datum_get(db->driver, row, 1, APR_DBD_TYPE_INT, &d->phase);
-    apr_dbd_datum_get(db->driver, row, 2, APR_DBD_TYPE_LONGLONG, &phase2_at);
-    apr_dbd_datum_get(db->driver, row, 3, APR_DBD_TYPE_STRING, &serial);
-    apr_dbd_datum_get(db->driver, row, 4, APR_DBD_TYPE_STRING, &identity);
-    d->identity = identity ? apr_pstrdup(p, identity) : NULL;
-    d->user = user && *user ? apr_pstrdup(p, user) : NULL;
-    d->phase2_at = apr_time_from_sec(phase2_at);
-    d->cert_serial = serial ? apr_pstrdup(p, serial) : NULL;
-    ota_sql_drain(db, res, &row, p);
-    *out = d;
-    return APR_SUCCESS;
-}
-
-static apr_status_t write_device_enrolled_once(ota_db *db, const char *udid,
-                                               const char *serial,
-                                               apr_time_t now,
-                                               const char **why, apr_pool_t *p)
-{
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_device_enrolled");
-    apr_int64_t t = apr_time_sec(now);
-    apr_status_t rv;
-    int nrows = 0, rc;
-
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL,
-                            "ota_device_enrolled not prepared", why);
-    }
-    if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
+    if ((rv = ota_store_scep_consume(&gone, db, j->digest, j->now, why, p))
+        != APR_SUCCESS || gone) {
         return rv;
     }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &t, &t,
-                          serial, udid);
-    ota_sql_write_unlock(db);
-    if (rc) {
-        return ota_sql_error(db, rc, "recording enrollment", why, p);
+    rv = ota_store_certificate_find(&prior, db, "transaction",
+                                    j->rec->transaction_id, why, p);
+    if (rv != APR_SUCCESS || prior) {
+        *j->verdict = OTA_ISSUE_REPLAY;
+        return rv;
     }
-    return nrows == 1 ? APR_SUCCESS
-                      : ota_sql_fail(APR_NOTFOUND, "no such device", why);
-}
-
-/* The status page's reads are in ota_store_list.c. */
-
-/* ---- writes, retried while sqlite3 is locked ---- */
-
-/* apr_dbd's sqlite3 driver gives up on a locked database after 15 tries
- * 100 ms apart; among many concurrent writers a request can keep losing
- * that race. A write that found the database locked runs again from its
- * start after a short random pause (its transaction was rolled back, so
- * nothing of it stayed). */
-int ota_sql_again(ota_db *db, apr_status_t rv, int attempt)
-{
-    unsigned char r = 0;
-
-    if (rv == APR_SUCCESS || !db->locked
-        || attempt + 1 >= OTA_STORE_WRITE_TRIES) {
-        return 0;
+    if ((rv = certificate_store(j->rec, db, j->now, why, p))
+        != APR_SUCCESS) {
+        return rv;
     }
-    apr_generate_random_bytes(&r, 1);
-    apr_sleep(apr_time_from_msec(10 + r % 40));
-    db->locked = 0;
-    return 1;
-}
-
-apr_status_t ota_store_challenge_add(ota_db *db, const char *challenge,
-                                     const char *user, apr_time_t now,
-                                     apr_interval_time_t lifetime,
-                                     const char **why, apr_pool_t *p)
-{
-    apr_status_t rv;
-    int i = 0;
-
-    db->locked = 0;
-    do {
-        rv = write_challenge_add_once(db, challenge, user, now, lifetime,
-                                      why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
-}
-
-apr_status_t ota_store_challenge_redeem(ota_challenge_verdict *verdict,
-                                        ota_db *db, const char *challenge,
-                                        const char *user, apr_time_t now,
-                                        ota_device_record *device,
-                                        const char **why, apr_pool_t *p)
-{
-    const char *user_in = device ? device->user : NULL;
-    apr_status_t rv;
-    int i = 0;
-
-    db->locked = 0;
-    do {
-        if (device) {
-            device->user = user_in;
-        }
-        rv = write_challenge_redeem_once(verdict, db, challenge, user, now,
-                                         device, why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    *j->verdict = OTA_ISSUE_OK;
+    *commit = 1;
+    return APR_SUCCESS;
 }
 
 apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
@@ -1268,27 +1280,60 @@ apr_status_t ota_store_certificate_add(ota_issue_verdict *verdict,
                                        apr_time_t now, const char **why,
                                        apr_pool_t *p)
 {
-    apr_status_t rv;
-    int i = 0;
+    certificate_job j;
 
-    db->locked = 0;
-    do {
-        rv = write_certificate_add_once(verdict, db, scep_challenge, rec,
-                                        now, why, p);
-    } while (ota_sql_again(db, rv, i++));
+    *verdict = OTA_ISSUE_CHALLENGE_GONE;
+    j.digest = NULL;
+    if (scep_challenge
+        && !(j.digest = ota_challenge_digest(scep_challenge, p))) {
+        return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
+    }
+    j.verdict = verdict;
+    j.rec = rec;
+    j.now = apr_time_sec(now);
+    return ota_sql_txn_retry(db, certificate_txn, certificate_reset, &j,
+                             why, p);
+}
+
+/* ---- phase 3 ---- */
+
+apr_status_t ota_store_device_get(ota_device_state **out, ota_db *db,
+                                  const char *udid, const char **why,
+                                  apr_pool_t *p)
+{
+    const void *args[] = { udid };
+    ota_device_state d;
+    void *const col[] = {
+        &d.user, &d.phase, &d.phase2_at, &d.cert_serial, &d.identity
+    };
+    apr_status_t rv;
+    int found;
+
+    *out = NULL;
+    memset(&d, 0, sizeof(d));
+    rv = ota_sql_select_one(&found, db, "ota_device_get", args, "tistt", col,
+                            "reading device", why, p);
+    if (found) {
+        d.user = d.user && *d.user ? d.user : NULL;
+        *out = apr_pmemdup(p, &d, sizeof(d));
+    }
     return rv;
 }
 
+/* Phase 4: the final profile went to the device holding serial. */
 apr_status_t ota_store_device_enrolled(ota_db *db, const char *udid,
                                        const char *serial, apr_time_t now,
                                        const char **why, apr_pool_t *p)
 {
+    apr_int64_t t = apr_time_sec(now);
+    const void *args[] = { &t, &t, serial, udid };
     apr_status_t rv;
-    int i = 0;
+    int nrows = 0;
 
-    db->locked = 0;
-    do {
-        rv = write_device_enrolled_once(db, udid, serial, now, why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    rv = ota_sql_write_retried(&nrows, db, "ota_device_enrolled", args,
+                               "recording enrollment", why, p);
+    if (rv != APR_SUCCESS || nrows == 1) {
+        return rv;
+    }
+    return ota_sql_fail(APR_NOTFOUND, "no such device", why);
 }

@@ -14,58 +14,19 @@
 
 /* ---- reading rows ---- */
 
-static const char *datum_text(ota_db *db, apr_dbd_row_t *row, int col,
-                              apr_pool_t *p)
-{
-    char *v = NULL;
-
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v)
-        != APR_SUCCESS || !v) {
-        return NULL;
-    }
-    return apr_pstrdup(p, v);
-}
-
-static apr_time_t datum_time(ota_db *db, apr_dbd_row_t *row, int col)
-{
-    apr_int64_t v = 0;
-
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_LONGLONG, &v)
-        != APR_SUCCESS) {
-        return 0;
-    }
-    return apr_time_from_sec(v);
-}
-
 /* A row of ota_pending_get or ota_pending_open (same columns). */
-static void pending_of(ota_pending_record *rec, ota_db *db,
-                       apr_dbd_row_t *row, apr_pool_t *p)
+static void pending_of(void *elt, const ota_sql_rows *r)
 {
+    ota_pending_record *rec = elt;
+    void *const col[] = {
+        &rec->transaction_id, &rec->udid, &rec->subject, &rec->san,
+        &rec->user, &rec->product, &rec->requester, &rec->csr,
+        &rec->requested, &rec->expires, &rec->decided, &rec->decision,
+        &rec->decided_by
+    };
+
     memset(rec, 0, sizeof(*rec));
-    rec->transaction_id = datum_text(db, row, 0, p);
-    rec->udid = datum_text(db, row, 1, p);
-    rec->subject = datum_text(db, row, 2, p);
-    rec->san = datum_text(db, row, 3, p);
-    rec->user = datum_text(db, row, 4, p);
-    rec->product = datum_text(db, row, 5, p);
-    rec->requester = datum_text(db, row, 6, p);
-    rec->csr = datum_text(db, row, 7, p);
-    rec->requested = datum_time(db, row, 8);
-    rec->expires = datum_time(db, row, 9);
-    rec->decided = datum_time(db, row, 10);
-    rec->decision = datum_text(db, row, 11, p);
-    rec->decided_by = datum_text(db, row, 12, p);
-}
-
-static apr_dbd_prepared_t *statement(ota_db *db, const char *label,
-                                     const char **why, apr_pool_t *p)
-{
-    apr_dbd_prepared_t *st = ota_sql_statement(db, label);
-
-    if (!st && why) {
-        *why = apr_pstrcat(p, label, " not prepared", NULL);
-    }
-    return st;
+    ota_sql_columns(r, "ttttttttssstt", col);
 }
 
 ota_pending_state ota_pending_state_of(const ota_pending_record *rec,
@@ -99,76 +60,44 @@ apr_status_t ota_store_pending_get(ota_pending_record **out, ota_db *db,
                                    const char *transaction_id,
                                    const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_pending_get", why, p);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rc;
+    const void *args[] = { transaction_id };
+    ota_sql_rows r;
+    apr_status_t rv;
 
     *out = NULL;
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1,
-                           transaction_id);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading held request", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+    rv = ota_sql_select(&r, db, "ota_pending_get", args,
+                        "reading held request", why, p);
+    if (rv == APR_SUCCESS && ota_sql_next(&r)) {
         *out = apr_palloc(p, sizeof(**out));
-        pending_of(*out, db, row, p);
-        ota_sql_drain(db, res, &row, p);
+        pending_of(*out, &r);
+        ota_sql_done(&r);
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 apr_status_t ota_store_pending_open(apr_array_header_t **out, ota_db *db,
                                     apr_time_t now, int limit,
                                     const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_pending_open", why, p);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     apr_int64_t t = apr_time_sec(now);
-    int rc;
+    const void *args[] = { &t, &limit };
 
     *out = apr_array_make(p, 8, sizeof(ota_pending_record));
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, &t,
-                           &limit);
-    if (rc) {
-        return ota_sql_error(db, rc, "listing held requests", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        pending_of(apr_array_push(*out), db, row, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_select_all(*out, pending_of, db, "ota_pending_open", args,
+                              "listing held requests", why, p);
 }
 
 apr_status_t ota_store_pending_approved_at(apr_time_t *decided, ota_db *db,
                                            const char *serial,
                                            const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_pending_approved_at", why,
-                                       p);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rc;
+    const void *args[] = { serial };
+    void *const out[] = { decided };
+    int found;
 
     *decided = 0;
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, serial);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading an approval", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        *decided = datum_time(db, row, 0);
-        ota_sql_drain(db, res, &row, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_select_one(&found, db, "ota_pending_approved_at", args,
+                              "s", out, "reading an approval", why, p);
 }
 
 /* ---- the audit ---- */
@@ -176,67 +105,51 @@ apr_status_t ota_store_pending_approved_at(apr_time_t *decided, ota_db *db,
 static apr_status_t audit_insert(ota_db *db, const ota_audit_entry *e,
                                  const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_audit_add", why, p);
     apr_int64_t at = apr_time_sec(e->at);
-    int nrows = 0, rc;
+    const void *args[] = {
+        &at, e->admin ? e->admin : "", e->remote, e->action, e->udid,
+        e->serial, e->transaction_id, e->detail
+    };
+    int nrows = 0;
 
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    if (ota_sql_write_lock(db, why, p) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &at,
-                          e->admin ? e->admin : "", e->remote, e->action,
-                          e->udid, e->serial, e->transaction_id, e->detail);
-    ota_sql_write_unlock(db);
-    return rc ? ota_sql_error(db, rc, "writing the audit", why, p)
-              : APR_SUCCESS;
+    /* APR_EGENERAL also when the write lock could not be taken */
+    return ota_sql_write(&nrows, db, "ota_audit_add", args,
+                         "writing the audit", why, p) == APR_SUCCESS
+           ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static apr_status_t audit_attempt(void *job, ota_db *db, const char **why,
+                                  apr_pool_t *p)
+{
+    return audit_insert(db, job, why, p);
 }
 
 apr_status_t ota_store_audit_add(ota_db *db, const ota_audit_entry *e,
                                  const char **why, apr_pool_t *p)
 {
-    apr_status_t rv;
-    int i = 0;
+    return ota_sql_retry(db, audit_attempt, (void *)e, why, p);
+}
 
-    db->locked = 0;
-    do {
-        rv = audit_insert(db, e, why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+static void audit_of(void *elt, const ota_sql_rows *r)
+{
+    ota_audit_entry *e = elt;
+    void *const col[] = {
+        &e->at, &e->admin, &e->remote, &e->action, &e->udid, &e->serial,
+        &e->transaction_id, &e->detail
+    };
+
+    ota_sql_columns(r, "sttttttt", col);
 }
 
 apr_status_t ota_store_audit_recent(apr_array_header_t **out, ota_db *db,
                                     int limit, const char **why,
                                     apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_audit_recent", why, p);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    ota_audit_entry *e;
-    int rc;
+    const void *args[] = { &limit };
 
     *out = apr_array_make(p, 16, sizeof(ota_audit_entry));
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, &limit);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading the audit", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        e = apr_array_push(*out);
-        e->at = datum_time(db, row, 0);
-        e->admin = datum_text(db, row, 1, p);
-        e->remote = datum_text(db, row, 2, p);
-        e->action = datum_text(db, row, 3, p);
-        e->udid = datum_text(db, row, 4, p);
-        e->serial = datum_text(db, row, 5, p);
-        e->transaction_id = datum_text(db, row, 6, p);
-        e->detail = datum_text(db, row, 7, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_select_all(*out, audit_of, db, "ota_audit_recent", args,
+                              "reading the audit", why, p);
 }
 
 /* ---- holding a request ---- */
@@ -245,27 +158,12 @@ apr_status_t ota_store_audit_recent(apr_array_header_t **out, ota_db *db,
 static apr_status_t device_of(ota_pending_record *rec, ota_db *db,
                               const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_pending_device", why, p);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rc;
+    const void *args[] = { rec->udid };
+    void *const out[] = { rec->user ? NULL : &rec->user, &rec->product };
+    int found;
 
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1,
-                           rec->udid);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading the device", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        if (!rec->user) {
-            rec->user = datum_text(db, row, 0, p);
-        }
-        rec->product = datum_text(db, row, 1, p);
-        ota_sql_drain(db, res, &row, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_select_one(&found, db, "ota_pending_device", args, "tt",
+                              out, "reading the device", why, p);
 }
 
 /* A transaction already answered (a certificate) or held: a replay. */
@@ -284,46 +182,53 @@ static apr_status_t pending_seen(int *seen, ota_db *db, const char *tid,
     return rv;
 }
 
-static apr_status_t pending_txn(ota_issue_verdict *verdict, ota_db *db,
-                                const char *digest, ota_pending_record *rec,
-                                apr_int64_t now, const char **why,
-                                apr_pool_t *p)
-{
-    apr_dbd_prepared_t *consume =
-        statement(db, "ota_scep_challenge_consume", why, p);
-    apr_dbd_prepared_t *add = statement(db, "ota_pending_add", why, p);
-    apr_int64_t expires = apr_time_sec(rec->expires);
-    apr_status_t rv;
-    int nrows = 0, seen = 0, rc;
+typedef struct pending_job {
+    ota_issue_verdict *verdict;
+    const char *digest;           /* of the SCEP challenge, NULL: none */
+    ota_pending_record *rec;
+    const char *user;             /* rec->user as the caller set it */
+    apr_int64_t now;
+} pending_job;
 
-    if (!consume || !add) {
-        return APR_EGENERAL;
-    }
-    if (digest) {
-        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, consume,
-                              &now, digest, &now);
-        if (rc) {
-            return ota_sql_error(db, rc, "consuming SCEP challenge", why, p);
-        }
-        if (nrows != 1) {
-            *verdict = OTA_ISSUE_CHALLENGE_GONE;
-            return APR_SUCCESS;
-        }
+static void pending_reset(void *job)
+{
+    pending_job *j = job;
+
+    j->rec->user = j->user;
+    *j->verdict = OTA_ISSUE_CHALLENGE_GONE;
+}
+
+static apr_status_t pending_txn(int *commit, void *job, ota_db *db,
+                                const char **why, apr_pool_t *p)
+{
+    pending_job *j = job;
+    ota_pending_record *rec = j->rec;
+    apr_int64_t expires = apr_time_sec(rec->expires);
+    const void *args[] = {
+        rec->transaction_id, rec->udid, rec->subject, rec->san, NULL, NULL,
+        rec->requester, j->digest, rec->csr, &j->now, &expires
+    };
+    apr_status_t rv;
+    int nrows = 0, seen = 0, gone;
+
+    if ((rv = ota_store_scep_consume(&gone, db, j->digest, j->now, why, p))
+        != APR_SUCCESS || gone) {
+        return rv;
     }
     if ((rv = pending_seen(&seen, db, rec->transaction_id, why, p))
         != APR_SUCCESS || seen
         || (rec->udid && (rv = device_of(rec, db, why, p)) != APR_SUCCESS)) {
-        *verdict = OTA_ISSUE_REPLAY;
+        *j->verdict = OTA_ISSUE_REPLAY;
         return rv;
     }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, add,
-                          rec->transaction_id, rec->udid, rec->subject,
-                          rec->san, rec->user, rec->product, rec->requester,
-                          digest, rec->csr, &now, &expires);
-    if (rc) {
-        return ota_sql_error(db, rc, "holding the request", why, p);
+    args[4] = rec->user;
+    args[5] = rec->product;
+    if ((rv = ota_sql_write(&nrows, db, "ota_pending_add", args,
+                            "holding the request", why, p)) != APR_SUCCESS) {
+        return rv;
     }
-    *verdict = OTA_ISSUE_OK;
+    *j->verdict = OTA_ISSUE_OK;
+    *commit = 1;
     return APR_SUCCESS;
 }
 
@@ -332,66 +237,66 @@ apr_status_t ota_store_pending_add(ota_issue_verdict *verdict, ota_db *db,
                                    ota_pending_record *rec, apr_time_t now,
                                    const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans;
-    const char *digest = NULL, *user = rec->user;
-    apr_status_t rv;
-    int i = 0;
+    pending_job j;
 
+    j.digest = NULL;
     if (scep_challenge
-        && !(digest = ota_challenge_digest(scep_challenge, p))) {
+        && !(j.digest = ota_challenge_digest(scep_challenge, p))) {
         return ota_sql_fail(APR_EGENERAL, "cannot hash the challenge", why);
     }
     rec->requested = apr_time_from_sec(apr_time_sec(now));
-    db->locked = 0;
-    do {
-        trans = NULL;
-        rec->user = user;
-        *verdict = OTA_ISSUE_CHALLENGE_GONE;
-        rv = ota_sql_txn_start(db, &trans, why, p);
-        rv = rv ? rv : pending_txn(verdict, db, digest, rec,
-                                   apr_time_sec(now), why, p);
-        rv = ota_sql_txn_end(db, trans, rv, *verdict == OTA_ISSUE_OK, why,
-                             p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    j.verdict = verdict;
+    j.rec = rec;
+    j.user = rec->user;
+    j.now = apr_time_sec(now);
+    return ota_sql_txn_retry(db, pending_txn, pending_reset, &j, why, p);
 }
 
 /* ---- deciding ---- */
 
-static apr_status_t decide_txn(ota_decide_verdict *verdict,
-                               ota_pending_record **rec, ota_db *db,
-                               const char *tid, int approve,
-                               const ota_audit_entry *audit,
+typedef struct decide_job {
+    ota_decide_verdict *verdict;
+    ota_pending_record **rec;
+    const char *tid;
+    int approve;
+    const ota_audit_entry *audit;
+} decide_job;
+
+static void decide_reset(void *job)
+{
+    *((decide_job *)job)->rec = NULL;
+}
+
+static apr_status_t decide_txn(int *commit, void *job, ota_db *db,
                                const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_pending_decide", why, p);
-    apr_int64_t now = apr_time_sec(audit->at);
+    decide_job *j = job;
+    apr_int64_t now = apr_time_sec(j->audit->at);
+    const void *args[] = {
+        &now, j->approve ? OTA_DECISION_APPROVED : OTA_DECISION_REJECTED,
+        j->audit->admin, j->tid, &now
+    };
     ota_audit_entry entry;
     apr_status_t rv;
-    int nrows = 0, rc;
+    int nrows = 0;
 
-    *verdict = OTA_DECIDE_UNKNOWN;
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &now,
-                          approve ? OTA_DECISION_APPROVED
-                                  : OTA_DECISION_REJECTED,
-                          audit->admin, tid, &now);
-    if (rc) {
-        return ota_sql_error(db, rc, "deciding", why, p);
-    }
-    if ((rv = ota_store_pending_get(rec, db, tid, why, p)) != APR_SUCCESS
-        || !*rec) {
+    *j->verdict = OTA_DECIDE_UNKNOWN;
+    if ((rv = ota_sql_write(&nrows, db, "ota_pending_decide", args,
+                            "deciding", why, p)) != APR_SUCCESS
+        || (rv = ota_store_pending_get(j->rec, db, j->tid, why, p))
+           != APR_SUCCESS
+        || !*j->rec) {
         return rv;
     }
     if (nrows == 1) {
-        *verdict = OTA_DECIDE_DONE;
-        entry = *audit;
-        entry.udid = entry.udid ? entry.udid : (*rec)->udid;
+        *j->verdict = OTA_DECIDE_DONE;
+        *commit = 1;
+        entry = *j->audit;
+        entry.udid = entry.udid ? entry.udid : (*j->rec)->udid;
         return audit_insert(db, &entry, why, p);
     }
-    *verdict = (*rec)->decided ? OTA_DECIDE_DECIDED : OTA_DECIDE_EXPIRED;
+    *j->verdict = (*j->rec)->decided ? OTA_DECIDE_DECIDED
+                                     : OTA_DECIDE_EXPIRED;
     return APR_SUCCESS;
 }
 
@@ -402,69 +307,92 @@ apr_status_t ota_store_pending_decide(ota_decide_verdict *verdict,
                                       const ota_audit_entry *audit,
                                       const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans;
-    apr_status_t rv;
-    int i = 0;
+    decide_job j = { verdict, rec, transaction_id, approve, audit };
 
-    db->locked = 0;
-    do {
-        trans = NULL;
-        *rec = NULL;
-        rv = ota_sql_txn_start(db, &trans, why, p);
-        rv = rv ? rv : decide_txn(verdict, rec, db, transaction_id,
-                                  approve, audit, why, p);
-        rv = ota_sql_txn_end(db, trans, rv, *verdict == OTA_DECIDE_DONE,
-                             why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    return ota_sql_txn_retry(db, decide_txn, decide_reset, &j, why, p);
 }
 
 /* ---- releasing and forgetting devices ---- */
 
-/* Unused SCEP challenges of the device can no longer be redeemed. */
-static apr_status_t challenges_retire(ota_db *db, const char *udid,
-                                      apr_int64_t now, const char **why,
-                                      apr_pool_t *p)
-{
-    apr_dbd_prepared_t *st = statement(db, "ota_scep_challenge_retire", why,
-                                       p);
-    int nrows = 0, rc;
+typedef struct device_job {
+    int *found;
+    const char **prior_user;      /* releasing: the user it was bound to */
+    const char *udid;
+    const ota_audit_entry *audit;
+    int forget;
+} device_job;
 
-    if (!st) {
-        return APR_EGENERAL;
+static void device_reset(void *job)
+{
+    device_job *j = job;
+
+    *j->found = 0;
+    if (j->prior_user) {
+        *j->prior_user = NULL;
     }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, &now,
-                          udid);
-    return rc ? ota_sql_error(db, rc, "retiring SCEP challenges", why, p)
-              : APR_SUCCESS;
 }
 
-static apr_status_t release_txn(int *found, const char **prior_user,
-                                ota_db *db, const char *udid,
-                                const ota_audit_entry *audit,
-                                const char **why, apr_pool_t *p)
+/* A device known is no longer bound to its user. */
+static apr_status_t device_release(int *commit, device_job *j, ota_db *db,
+                                   const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = statement(db, "ota_device_release", why, p);
+    const void *args[] = { j->udid };
     ota_device_state *device = NULL;
     apr_status_t rv;
-    int nrows = 0, rc;
+    int nrows = 0;
 
-    *found = 0;
-    if (!st) {
-        return APR_EGENERAL;
-    }
-    if ((rv = ota_store_device_get(&device, db, udid, why, p))
+    if ((rv = ota_store_device_get(&device, db, j->udid, why, p))
         != APR_SUCCESS || !device) {
         return rv;
     }
-    *found = 1;
-    *prior_user = device->user;
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, st, udid);
-    if (rc) {
-        return ota_sql_error(db, rc, "releasing the device", why, p);
+    *j->found = 1;
+    *commit = 1;
+    *j->prior_user = device->user;
+    return ota_sql_write(&nrows, db, "ota_device_release", args,
+                         "releasing the device", why, p);
+}
+
+/* The device's record goes, its held requests are rejected. */
+static apr_status_t device_forget(int *commit, device_job *j, ota_db *db,
+                                  apr_int64_t now, const char **why,
+                                  apr_pool_t *p)
+{
+    const void *del[] = { j->udid };
+    const void *reject[] = { &now, j->audit->admin, j->udid };
+    apr_status_t rv;
+    int nrows = 0;
+
+    *commit = 1;
+    if ((rv = ota_sql_write(&nrows, db, "ota_device_delete", del,
+                            "forgetting the device", why, p))
+        != APR_SUCCESS) {
+        return rv;
     }
-    rv = challenges_retire(db, udid, apr_time_sec(audit->at), why, p);
-    return rv == APR_SUCCESS ? audit_insert(db, audit, why, p) : rv;
+    *j->found = nrows > 0;
+    return ota_sql_write(&nrows, db, "ota_pending_reject_device", reject,
+                         "rejecting its requests", why, p);
+}
+
+/* Released or forgotten, the device's unused SCEP challenges can no
+ * longer be redeemed, and the admin's action is audited. */
+static apr_status_t device_txn(int *commit, void *job, ota_db *db,
+                               const char **why, apr_pool_t *p)
+{
+    device_job *j = job;
+    apr_int64_t now = apr_time_sec(j->audit->at);
+    const void *args[] = { &now, j->udid };
+    apr_status_t rv;
+    int nrows = 0;
+
+    rv = j->forget ? device_forget(commit, j, db, now, why, p)
+                   : device_release(commit, j, db, why, p);
+    if (rv != APR_SUCCESS || !*commit
+        || (rv = ota_sql_write(&nrows, db, "ota_scep_challenge_retire", args,
+                               "retiring SCEP challenges", why, p))
+           != APR_SUCCESS) {
+        return rv;
+    }
+    return audit_insert(db, j->audit, why, p);
 }
 
 apr_status_t ota_store_device_release(int *found, const char **prior_user,
@@ -472,49 +400,9 @@ apr_status_t ota_store_device_release(int *found, const char **prior_user,
                                       const ota_audit_entry *audit,
                                       const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans;
-    apr_status_t rv;
-    int i = 0;
+    device_job j = { found, prior_user, udid, audit, 0 };
 
-    db->locked = 0;
-    do {
-        trans = NULL;
-        *found = 0;
-        *prior_user = NULL;
-        rv = ota_sql_txn_start(db, &trans, why, p);
-        rv = rv ? rv : release_txn(found, prior_user, db, udid, audit,
-                                   why, p);
-        rv = ota_sql_txn_end(db, trans, rv, *found, why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
-}
-
-static apr_status_t forget_txn(int *found, ota_db *db, const char *udid,
-                               const ota_audit_entry *audit,
-                               const char **why, apr_pool_t *p)
-{
-    apr_dbd_prepared_t *del = statement(db, "ota_device_delete", why, p);
-    apr_dbd_prepared_t *reject = statement(db, "ota_pending_reject_device",
-                                           why, p);
-    apr_int64_t now = apr_time_sec(audit->at);
-    apr_status_t rv;
-    int nrows = 0, rc;
-
-    if (!del || !reject) {
-        return APR_EGENERAL;
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, del, udid);
-    if (rc) {
-        return ota_sql_error(db, rc, "forgetting the device", why, p);
-    }
-    *found = nrows > 0;
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, reject, &now,
-                          audit->admin, udid);
-    if (rc) {
-        return ota_sql_error(db, rc, "rejecting its requests", why, p);
-    }
-    rv = challenges_retire(db, udid, now, why, p);
-    return rv == APR_SUCCESS ? audit_insert(db, audit, why, p) : rv;
+    return ota_sql_txn_retry(db, device_txn, device_reset, &j, why, p);
 }
 
 apr_status_t ota_store_device_forget(int *found, ota_db *db,
@@ -522,17 +410,7 @@ apr_status_t ota_store_device_forget(int *found, ota_db *db,
                                      const ota_audit_entry *audit,
                                      const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans;
-    apr_status_t rv;
-    int i = 0;
+    device_job j = { found, NULL, udid, audit, 1 };
 
-    db->locked = 0;
-    do {
-        trans = NULL;
-        *found = 0;
-        rv = ota_sql_txn_start(db, &trans, why, p);
-        rv = rv ? rv : forget_txn(found, db, udid, audit, why, p);
-        rv = ota_sql_txn_end(db, trans, rv, 1, why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    return ota_sql_txn_retry(db, device_txn, device_reset, &j, why, p);
 }

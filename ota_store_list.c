@@ -67,48 +67,16 @@ static apr_status_t search_refused(const char *q, const char **why)
 
 /* ---- rows ---- */
 
-static apr_int64_t datum_int64(ota_db *db, apr_dbd_row_t *row, int col)
+static void device_summary(ota_device_summary *d, const ota_sql_rows *r)
 {
-    apr_int64_t v = 0;
-
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_LONGLONG, &v)
-        != APR_SUCCESS) {
-        return 0;
-    }
-    return v;
-}
-
-static const char *datum_text(ota_db *db, apr_dbd_row_t *row, int col,
-                              apr_pool_t *p)
-{
-    char *v = NULL;
-
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v)
-        != APR_SUCCESS || !v) {
-        return NULL;
-    }
-    return apr_pstrdup(p, v);
-}
-
-static void device_summary(ota_device_summary *d, ota_db *db,
-                           apr_dbd_row_t *row, apr_pool_t *p)
-{
-    apr_int64_t t;
+    void *const col[] = {
+        &d->udid, &d->serial, &d->product, &d->version, &d->user, &d->phase,
+        &d->cert_serial, &d->cert_not_after, &d->cert_revoked, &d->last_seen,
+        &d->id
+    };
 
     memset(d, 0, sizeof(*d));
-    d->udid = datum_text(db, row, 0, p);
-    d->serial = datum_text(db, row, 1, p);
-    d->product = datum_text(db, row, 2, p);
-    d->version = datum_text(db, row, 3, p);
-    d->user = datum_text(db, row, 4, p);
-    d->phase = (int)datum_int64(db, row, 5);
-    d->cert_serial = datum_text(db, row, 6, p);
-    d->cert_not_after = (t = datum_int64(db, row, 7)) ? apr_time_from_sec(t)
-                                                      : 0;
-    d->cert_revoked = (t = datum_int64(db, row, 8)) ? apr_time_from_sec(t)
-                                                    : 0;
-    d->last_seen = (t = datum_int64(db, row, 9)) ? apr_time_from_sec(t) : 0;
-    d->id = datum_int64(db, row, 10);
+    ota_sql_columns(r, "tttttitsssn", col);
 }
 
 /* ---- pages ---- */
@@ -120,31 +88,24 @@ void ota_store_cursor_after(ota_device_cursor *c, const ota_device_summary *d,
     c->udid = search ? "" : d->udid ? d->udid : "";
 }
 
-static int select_page(apr_dbd_results_t **res, ota_db *db, const char *q,
-                       int phase, apr_int64_t n, const char *udid, int limit,
-                       apr_pool_t *p)
+/* sqlite3 takes q once, PostgreSQL once per column searched: its
+ * arguments are the last ones of PostgreSQL's. */
+static apr_status_t select_page(ota_sql_rows *r, ota_db *db, const char *q,
+                                int phase, apr_int64_t n, const char *udid,
+                                int limit, const char **why, apr_pool_t *p)
 {
-    const char *label = *q ? "ota_list_search"
-                        : phase ? "ota_list_phase" : "ota_list_seen";
-    apr_dbd_prepared_t *st = ota_sql_statement(db, label);
-    const char *s;
+    const char *s = *q ? search_arg(db, q, p) : NULL;
+    const void *search[] = { s, s, s, s, s, &n, &phase, &phase, &limit };
+    const void *by_phase[] = { &phase, &n, udid, &limit };
 
-    if (!st) {
-        return -1;
+    if (*q) {
+        return ota_sql_select(r, db, "ota_list_search",
+                              ota_store_is_pgsql(db) ? search : search + 4,
+                              "listing devices", why, p);
     }
-    if (!*q) {
-        return phase ? apr_dbd_pvbselect(db->driver, p, db->handle, res, st,
-                                         1, &phase, &n, udid, &limit)
-                     : apr_dbd_pvbselect(db->driver, p, db->handle, res, st,
-                                         1, &n, udid, &limit);
-    }
-    s = search_arg(db, q, p);
-    if (ota_store_is_pgsql(db)) {
-        return apr_dbd_pvbselect(db->driver, p, db->handle, res, st, 1, s, s,
-                                 s, s, s, &n, &phase, &phase, &limit);
-    }
-    return apr_dbd_pvbselect(db->driver, p, db->handle, res, st, 1, s, &n,
-                             &phase, &phase, &limit);
+    return ota_sql_select(r, db, phase ? "ota_list_phase" : "ota_list_seen",
+                          phase ? by_phase : by_phase + 1, "listing devices",
+                          why, p);
 }
 
 apr_status_t ota_store_device_page(apr_array_header_t **out, int *more,
@@ -152,10 +113,8 @@ apr_status_t ota_store_device_page(apr_array_header_t **out, int *more,
                                    const ota_device_cursor *after, int limit,
                                    const char **why, apr_pool_t *p)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
+    ota_sql_rows r;
     apr_status_t rv;
-    int rc, fetch = limit + 1;
 
     q = q ? q : "";
     *more = 0;
@@ -164,22 +123,17 @@ apr_status_t ota_store_device_page(apr_array_header_t **out, int *more,
     if (*q && (rv = search_refused(q, why)) != APR_SUCCESS) {
         return rv;
     }
-    rc = select_page(&res, db, q, phase, after ? after->n : KEY_MAX,
-                     after && after->udid ? after->udid : "", fetch, p);
-    if (rc < 0) {
-        return ota_sql_fail(APR_EGENERAL, "device list not prepared", why);
-    }
-    if (rc) {
-        return ota_sql_error(db, rc, "listing devices", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+    rv = select_page(&r, db, q, phase, after ? after->n : KEY_MAX,
+                     after && after->udid ? after->udid : "", limit + 1, why,
+                     p);
+    while (rv == APR_SUCCESS && ota_sql_next(&r)) {
         if ((*out)->nelts == limit) {
             *more = 1;
             continue;                   /* read to the end (pgsql) */
         }
-        device_summary(apr_array_push(*out), db, row, p);
+        device_summary(apr_array_push(*out), &r);
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* ---- counts ---- */
@@ -187,66 +141,50 @@ apr_status_t ota_store_device_page(apr_array_header_t **out, int *more,
 apr_status_t ota_store_tally_get(ota_store_tally *t, ota_db *db,
                                  const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_tally");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_int64_t *col[] = {
+    void *const col[] = {
         &t->challenges, &t->scep_challenges, &t->devices, &t->certificates,
         &t->pending, &t->audit, &t->phase[0], &t->phase[1], &t->phase[2],
         &t->phase[3], &t->phase[4]
     };
-    int i, rc;
+    ota_sql_rows r;
+    apr_status_t rv;
 
     memset(t, 0, sizeof(*t));
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL, "ota_tally not prepared", why);
+    rv = ota_sql_select(&r, db, "ota_tally", NULL, "reading the tallies", why,
+                        p);
+    if (rv == APR_SUCCESS && ota_sql_next(&r)) {
+        ota_sql_columns(&r, "nnnnnnnnnnn", col);
+        ota_sql_done(&r);
     }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading the tallies", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        for (i = 0; i < (int)(sizeof(col) / sizeof(col[0])); i++) {
-            *col[i] = datum_int64(db, row, i);
-        }
-        ota_sql_drain(db, res, &row, p);
-    }
-    return APR_SUCCESS;
+    return rv;
 }
 
 static apr_status_t search_phases(int *counts, int max, int *capped,
                                   ota_db *db, const char *q,
                                   const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *st = ota_sql_statement(db, "ota_count_search");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     const char *s = search_arg(db, q, p);
-    int rc, phase, cap = OTA_STORE_COUNT_CAP + 1, total = 0;
+    int phase, cap = OTA_STORE_COUNT_CAP + 1, total = 0;
     apr_int64_t n;
+    const void *args[] = { s, s, s, s, s, &cap };  /* as select_page's */
+    void *const col[] = { &phase, &n };
+    ota_sql_rows r;
+    apr_status_t rv;
 
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL, "ota_count_search not prepared",
-                            why);
-    }
-    rc = ota_store_is_pgsql(db)
-         ? apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, s, s, s,
-                             s, s, &cap)
-         : apr_dbd_pvbselect(db->driver, p, db->handle, &res, st, 1, s,
-                             &cap);
-    if (rc) {
-        return ota_sql_error(db, rc, "counting the devices found", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        phase = (int)datum_int64(db, row, 0);
-        n = datum_int64(db, row, 1);
+    rv = ota_sql_select(&r, db, "ota_count_search",
+                        ota_store_is_pgsql(db) ? args : args + 4,
+                        "counting the devices found", why, p);
+    while (rv == APR_SUCCESS && ota_sql_next(&r)) {
+        ota_sql_columns(&r, "in", col);
         total += (int)n;
         if (phase >= 0 && phase <= max) {
             counts[phase] = (int)n;
         }
     }
-    *capped = total > OTA_STORE_COUNT_CAP;
-    return APR_SUCCESS;
+    if (rv == APR_SUCCESS) {
+        *capped = total > OTA_STORE_COUNT_CAP;
+    }
+    return rv;
 }
 
 apr_status_t ota_store_device_phases(int *counts, int max, int *capped,
@@ -283,28 +221,13 @@ apr_status_t ota_store_purge(int *deleted, ota_db *db, const char *table,
     const char *label = !strcmp(table, "challenge") ? "ota_purge_challenge"
                         : !strcmp(table, "scep_challenge")
                           ? "ota_purge_scep_challenge" : NULL;
-    apr_dbd_prepared_t *st = label ? ota_sql_statement(db, label) : NULL;
     apr_int64_t t = apr_time_sec(before);
-    apr_status_t rv;
-    int rc, i = 0;
+    const void *args[] = { &t, &limit };
 
     *deleted = 0;
     if (!label) {
         return ota_sql_fail(APR_EINVAL, "no such table to purge", why);
     }
-    if (!st) {
-        return ota_sql_fail(APR_EGENERAL, "purge not prepared", why);
-    }
-    db->locked = 0;
-    do {
-        if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
-            return rv;
-        }
-        rc = apr_dbd_pvbquery(db->driver, p, db->handle, deleted, st, &t,
-                              &limit);
-        ota_sql_write_unlock(db);
-        rv = rc ? ota_sql_error(db, rc, "purging old challenges", why, p)
-                : APR_SUCCESS;
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    return ota_sql_write_retried(deleted, db, label, args,
+                                 "purging old challenges", why, p);
 }

@@ -11,53 +11,24 @@
 
 #define REASON_SUPERSEDED 4
 
-static apr_int64_t datum_int64(ota_db *db, apr_dbd_row_t *row, int col,
-                               int *null)
-{
-    apr_int64_t v = 0;
-
-    *null = apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_LONGLONG,
-                              &v) == APR_ENOENT;
-    return *null ? 0 : v;
-}
-
-static const char *datum_text(ota_db *db, apr_dbd_row_t *row, int col,
-                              apr_pool_t *p)
-{
-    char *v = NULL;
-
-    apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v);
-    return v ? apr_pstrdup(p, v) : NULL;
-}
-
 apr_status_t ota_store_certificate_status(ota_cert_status *st, ota_db *db,
                                           const char *serial,
                                           const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, "ota_certificate_status");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    apr_int64_t revoked;
-    int null, rc;
+    const void *args[] = { serial };
+    void *const out[] = { &st->revoked, &st->reason, &st->udid };
 
     memset(st, 0, sizeof(*st));
-    if (!q) {
-        return ota_sql_fail(APR_EGENERAL, "status lookup not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, q, 1, serial);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading certificate status", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &row, -1) != 0) {
-        return APR_SUCCESS;
-    }
-    st->found = 1;
-    revoked = datum_int64(db, row, 0, &null);
-    st->revoked = null ? 0 : apr_time_from_sec(revoked);
-    st->reason = (int)datum_int64(db, row, 1, &null);
-    st->udid = datum_text(db, row, 2, p);
-    ota_sql_drain(db, res, &row, p);
-    return APR_SUCCESS;
+    return ota_sql_select_one(&st->found, db, "ota_certificate_status", args,
+                              "sit", out, "reading certificate status", why,
+                              p);
+}
+
+static void serial_of(void *elt, const ota_sql_rows *r)
+{
+    void *const col[] = { elt };
+
+    ota_sql_columns(r, "t", col);
 }
 
 /* The serials a select of one text column answers. */
@@ -65,41 +36,23 @@ static apr_status_t serials_of(apr_array_header_t **out, ota_db *db,
                                const char *label, const char *arg,
                                const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, label);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rc;
+    const void *args[] = { arg };
 
     *out = apr_array_make(p, 2, sizeof(const char *));
-    if (!q) {
-        return ota_sql_fail(APR_EGENERAL, "revocation not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, q, 1, arg);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading certificates", why, p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        APR_ARRAY_PUSH(*out, const char *) = datum_text(db, row, 0, p);
-    }
-    return APR_SUCCESS;
+    return ota_sql_select_all(*out, serial_of, db, label, args,
+                              "reading certificates", why, p);
 }
 
 static apr_status_t revoke_one(int *changed, ota_db *db, const char *serial,
                                int reason, apr_int64_t now, const char **why,
                                apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, "ota_certificate_revoke");
-    int rc;
+    const void *args[] = { &now, &reason, serial };
 
     *changed = 0;
-    if (!q) {
-        return ota_sql_fail(APR_EGENERAL, "revocation not prepared", why);
-    }
-    rc = apr_dbd_pvbquery(db->driver, p, db->handle, changed, q, &now,
-                          &reason, serial);
-    return rc ? ota_sql_error(db, rc, "revoking", why, p) : APR_SUCCESS;
+    return ota_sql_write(changed, db, "ota_certificate_revoke", args,
+                         "revoking", why, p);
 }
-
 /* Revokes each serial of list that is still unrevoked; keeps in list only
  * those this call revoked. */
 static apr_status_t revoke_list(apr_array_header_t *list, ota_db *db,
@@ -208,23 +161,26 @@ static apr_status_t revoke_txn(revoke_job *j, ota_db *db, const char **why,
     return APR_SUCCESS;
 }
 
-static apr_status_t revoke_run(revoke_job *j, ota_db *db, const char **why,
-                               apr_pool_t *p)
+static apr_status_t revoke_attempt(int *commit, void *job, ota_db *db,
+                                   const char **why, apr_pool_t *p)
 {
-    apr_dbd_transaction_t *trans = NULL;
-    apr_status_t rv;
-    int i = 0;
+    *commit = 1;
+    return revoke_txn(job, db, why, p);
+}
 
-    db->locked = 0;
-    do {
-        trans = NULL;
-        j->verdict = OTA_REVOKE_UNKNOWN;
-        rv = ota_sql_txn_start(db, &trans, why, p);
-        if (rv == APR_SUCCESS) {
-            rv = revoke_txn(j, db, why, p);
-        }
-        rv = ota_sql_txn_end(db, trans, rv, 1, why, p);
-    } while (ota_sql_again(db, rv, i++));
+static void revoke_reset(void *job)
+{
+    ((revoke_job *)job)->verdict = OTA_REVOKE_UNKNOWN;
+}
+
+/* Runs j in its transaction; *verdict: what it did. */
+static apr_status_t revoke_run(ota_revoke_verdict *verdict, revoke_job *j,
+                               ota_db *db, const char **why, apr_pool_t *p)
+{
+    apr_status_t rv = ota_sql_txn_retry(db, revoke_attempt, revoke_reset, j,
+                                        why, p);
+
+    *verdict = j->verdict;
     return rv;
 }
 
@@ -233,16 +189,10 @@ apr_status_t ota_store_revoke_serial(ota_revoke_verdict *verdict,
                                      int reason, apr_time_t now,
                                      const char **why, apr_pool_t *p)
 {
-    revoke_job j;
-    apr_status_t rv;
+    revoke_job j = { serial, NULL, reason, apr_time_sec(now),
+                     OTA_REVOKE_UNKNOWN, NULL };
 
-    memset(&j, 0, sizeof(j));
-    j.serial = serial;
-    j.reason = reason;
-    j.now = apr_time_sec(now);
-    rv = revoke_run(&j, db, why, p);
-    *verdict = j.verdict;
-    return rv;
+    return revoke_run(verdict, &j, db, why, p);
 }
 
 apr_status_t ota_store_revoke_device(ota_revoke_verdict *verdict,
@@ -251,46 +201,30 @@ apr_status_t ota_store_revoke_device(ota_revoke_verdict *verdict,
                                      int reason, apr_time_t now,
                                      const char **why, apr_pool_t *p)
 {
-    revoke_job j;
-    apr_status_t rv;
+    revoke_job j = { NULL, udid, reason, apr_time_sec(now),
+                     OTA_REVOKE_UNKNOWN, NULL };
+    apr_status_t rv = revoke_run(verdict, &j, db, why, p);
 
-    memset(&j, 0, sizeof(j));
-    j.udid = udid;
-    j.reason = reason;
-    j.now = apr_time_sec(now);
-    rv = revoke_run(&j, db, why, p);
-    *verdict = j.verdict;
     *serials = j.serials ? j.serials
                          : apr_array_make(p, 1, sizeof(const char *));
     return rv;
 }
 
+static void revoked_of(void *elt, const ota_sql_rows *r)
+{
+    ota_revoked *e = elt;
+    void *const col[] = { &e->serial, &e->when, &e->reason };
+
+    ota_sql_columns(r, "tsi", col);
+}
+
 apr_status_t ota_store_revoked_all(apr_array_header_t **out, ota_db *db,
                                    const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db,
-                                              "ota_certificate_revoked_all");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    ota_revoked *e;
-    int null, rc;
-
     *out = apr_array_make(p, 16, sizeof(ota_revoked));
-    if (!q) {
-        return ota_sql_fail(APR_EGENERAL, "revoked list not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, q, 1);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading revoked certificates", why,
-                             p);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        e = apr_array_push(*out);
-        e->serial = datum_text(db, row, 0, p);
-        e->when = apr_time_from_sec(datum_int64(db, row, 1, &null));
-        e->reason = (int)datum_int64(db, row, 2, &null);
-    }
-    return APR_SUCCESS;
+    return ota_sql_select_all(*out, revoked_of, db,
+                              "ota_certificate_revoked_all", NULL,
+                              "reading revoked certificates", why, p);
 }
 
 /* ---- the CRL every server serves ---- */
@@ -298,41 +232,42 @@ apr_status_t ota_store_revoked_all(apr_array_header_t **out, ota_db *db,
 apr_status_t ota_store_crl_get(ota_crl_row *row, ota_db *db, const char *ca,
                                int with_der, const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, with_der ? "ota_crl_get"
-                                                           : "ota_crl_head");
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *r = NULL;
-    int null, rc;
+    const void *args[] = { ca };
+    void *const out[] = {
+        &row->number, &row->this_update, &row->next_update, &row->der_base64
+    };
 
     memset(row, 0, sizeof(*row));
-    if (!q) {
-        return ota_sql_fail(APR_EGENERAL, "ota_crl_get not prepared", why);
-    }
-    rc = apr_dbd_pvbselect(db->driver, p, db->handle, &res, q, 1, ca);
-    if (rc) {
-        return ota_sql_error(db, rc, "reading the CRL", why, p);
-    }
-    if (apr_dbd_get_row(db->driver, p, res, &r, -1) != 0) {
-        return APR_SUCCESS;
-    }
-    row->found = 1;
-    row->number = datum_int64(db, r, 0, &null);
-    row->this_update = apr_time_from_sec(datum_int64(db, r, 1, &null));
-    row->next_update = apr_time_from_sec(datum_int64(db, r, 2, &null));
-    row->der_base64 = with_der ? datum_text(db, r, 3, p) : NULL;
-    ota_sql_drain(db, res, &r, p);
-    return APR_SUCCESS;
+    return ota_sql_select_one(&row->found, db, with_der ? "ota_crl_get"
+                                                        : "ota_crl_head",
+                              args, with_der ? "nsst" : "nss", out,
+                              "reading the CRL", why, p);
 }
 
-static apr_status_t crl_put_once(int *stored, ota_db *db, const char *ca,
-                                 apr_int64_t prior, const ota_crl_row *row,
-                                 const char **why, apr_pool_t *p)
+typedef struct crl_job {
+    int *stored;
+    const char *ca;
+    apr_int64_t prior;            /* the number stored, 0: none */
+    const ota_crl_row *row;
+} crl_job;
+
+static apr_status_t crl_put_once(void *job, ota_db *db, const char **why,
+                                 apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, prior ? "ota_crl_update"
-                                                        : "ota_crl_insert");
-    apr_int64_t number = row->number;
-    apr_int64_t this_update = apr_time_sec(row->this_update);
-    apr_int64_t next_update = apr_time_sec(row->next_update);
+    crl_job *j = job;
+    apr_int64_t number = j->row->number;
+    apr_int64_t this_update = apr_time_sec(j->row->this_update);
+    apr_int64_t next_update = apr_time_sec(j->row->next_update);
+    const void *update[] = {
+        &number, &this_update, &next_update, j->row->der_base64, j->ca,
+        &j->prior
+    };
+    const void *insert[] = {
+        j->ca, &number, &this_update, &next_update, j->row->der_base64
+    };
+    apr_dbd_prepared_t *q = ota_sql_statement(db, j->prior
+                                                  ? "ota_crl_update"
+                                                  : "ota_crl_insert");
     apr_status_t rv;
     int nrows = 0, rc;
 
@@ -342,55 +277,32 @@ static apr_status_t crl_put_once(int *stored, ota_db *db, const char *ca,
     if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
         return rv;
     }
-    rc = prior ? apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q,
-                                  &number, &this_update, &next_update,
-                                  row->der_base64, ca, &prior)
-               : apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q, ca,
-                                  &number, &this_update, &next_update,
-                                  row->der_base64);
+    rc = apr_dbd_pbquery(db->driver, p, db->handle, &nrows, q,
+                         j->prior ? update : insert);
     ota_sql_write_unlock(db);
-    *stored = !rc && nrows == 1;
+    *j->stored = !rc && nrows == 1;
     if (!rc) {
         return APR_SUCCESS;
     }
     /* An insert that lost the race to another server fails on the key:
      * not an error, the winner's CRL is there. */
     rv = ota_sql_error(db, rc, "storing the CRL", why, p);
-    return prior || db->locked ? rv : APR_SUCCESS;
+    return j->prior || db->locked ? rv : APR_SUCCESS;
 }
 
 apr_status_t ota_store_crl_put(int *stored, ota_db *db, const char *ca,
                                apr_int64_t prior, const ota_crl_row *row,
                                const char **why, apr_pool_t *p)
 {
-    apr_status_t rv;
-    int i = 0;
+    crl_job j = { stored, ca, prior, row };
 
-    db->locked = 0;
-    do {
-        rv = crl_put_once(stored, db, ca, prior, row, why, p);
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    return ota_sql_retry(db, crl_put_once, &j, why, p);
 }
 
 apr_status_t ota_store_crl_due(ota_db *db, const char **why, apr_pool_t *p)
 {
-    apr_dbd_prepared_t *q = ota_sql_statement(db, "ota_crl_due");
-    apr_status_t rv;
-    int nrows = 0, rc, i = 0;
+    int nrows = 0;
 
-    if (!q) {
-        return ota_sql_fail(APR_EGENERAL, "ota_crl_due not prepared", why);
-    }
-    db->locked = 0;
-    do {
-        if ((rv = ota_sql_write_lock(db, why, p)) != APR_SUCCESS) {
-            return rv;
-        }
-        rc = apr_dbd_pvbquery(db->driver, p, db->handle, &nrows, q);
-        ota_sql_write_unlock(db);
-        rv = rc ? ota_sql_error(db, rc, "marking the CRL due", why, p)
-                : APR_SUCCESS;
-    } while (ota_sql_again(db, rv, i++));
-    return rv;
+    return ota_sql_write_retried(&nrows, db, "ota_crl_due", NULL,
+                                 "marking the CRL due", why, p);
 }

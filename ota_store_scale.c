@@ -29,8 +29,14 @@
     "phase2 = phase2 " sign " (" row ".phase = 2), "                       \
     "phase3 = phase3 " sign " (" row ".phase = 3), "                       \
     "phase4 = phase4 " sign " (" row ".phase = 4)"
-#define PHASE_MOVE(n)                                                      \
-    "phase" n " = phase" n " + (NEW.phase = " n ") - (OLD.phase = " n ")"
+/* A device moved to or from phase n: its tally gains (or loses) one. The
+ * drivers' booleans: sqlite3 adds them as numbers, PostgreSQL casts. */
+#define PHASE_MOVE(n, to, from, number)                                    \
+    "phase" n " = phase" n " + (" to " = " n ")" number                    \
+    " - (" from " = " n ")" number
+
+#define SQLITE_MOVE(n) PHASE_MOVE(n, "NEW.phase", "OLD.phase", "")
+#define PG_PHASE(n) PHASE_MOVE(n, "np", "op", "::int")
 
 /* FTS5's trigram tokenizer indexes every three characters of the UDID,
  * serial, product, user and certificate serial: a substring of three or
@@ -74,8 +80,8 @@ static const char *const sqlite_v6[] = {
     "NEW.cert_serial); END",
     "CREATE TRIGGER IF NOT EXISTS ota_device_moved AFTER UPDATE OF phase "
     "ON ota_device WHEN OLD.phase IS NOT NEW.phase BEGIN "
-    "UPDATE ota_tally SET " PHASE_MOVE("0") ", " PHASE_MOVE("1") ", "
-    PHASE_MOVE("2") ", " PHASE_MOVE("3") ", " PHASE_MOVE("4")
+    "UPDATE ota_tally SET " SQLITE_MOVE("0") ", " SQLITE_MOVE("1") ", "
+    SQLITE_MOVE("2") ", " SQLITE_MOVE("3") ", " SQLITE_MOVE("4")
     " WHERE slot = 0; END",
     SQLITE_TALLY("ota_challenge", "challenges"),
     SQLITE_TALLY("ota_scep_challenge", "scep_challenges"),
@@ -104,9 +110,6 @@ static const char *const sqlite_v6[] = {
     "CREATE TRIGGER " table "_purged AFTER DELETE ON " table " "           \
     "REFERENCING OLD TABLE AS gone FOR EACH STATEMENT "                    \
     "EXECUTE FUNCTION ota_tally_purged()"
-
-#define PG_PHASE(n)                                                        \
-    "phase" n " = phase" n " + (np = " n ")::int - (op = " n ")::int"
 
 static const char *const pgsql_v6[] = {
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -254,23 +257,14 @@ apr_status_t ota_store_prepare_driver(ota_db *db, const char **why,
                                       apr_pool_t *p)
 {
     const ota_store_driver_statement *s;
-    apr_dbd_prepared_t *st;
-    const char *sql;
-    int rc;
+    apr_status_t rv;
 
     for (s = ota_store_driver_statements; s->label; s++) {
-        if (ota_sql_statement(db, s->label)) {
-            continue;
+        rv = ota_sql_prepare(db, s->label, ota_store_is_pgsql(db) && s->pgsql
+                                           ? s->pgsql : s->sqlite, why, p);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
-        sql = ota_store_is_pgsql(db) && s->pgsql ? s->pgsql : s->sqlite;
-        st = NULL;
-        rc = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &st);
-        if (rc) {
-            return ota_sql_error(db, rc,
-                                 apr_pstrcat(p, "preparing ", s->label, NULL),
-                                 why, p);
-        }
-        apr_hash_set(db->prepared, s->label, APR_HASH_KEY_STRING, st);
     }
     return APR_SUCCESS;
 }
