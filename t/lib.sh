@@ -185,6 +185,10 @@ $(load_modules "${T_MPM:-mpm_event}" authn_core authn_file authz_core authz_user
 LoadModule ota_enroll_module $T_TOP/mod_ota_enroll.so
 TypesConfig /etc/mime.types
 DocumentRoot "$dir/htdocs"
+# as in Debian's apache2.conf: no .htaccess looked for on any request
+<Directory />
+    AllowOverride None
+</Directory>
 ${T_SSL:+SSLEngine on
 SSLCertificateFile \"$PKI/server-chain.pem\"
 SSLCertificateKeyFile \"$PKI/server.key\"}
