@@ -66,16 +66,23 @@ $(GLUE_OBJ): $(BUILD)/%.o: %.c $(wildcard include/*.h) | $(BUILD)
 mod_ota_enroll.so: $(GLUE_OBJ) $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -shared -o $@ $^ $(LDLIBS)
 
+# what the emulator and the admin command share: cli/*.c
+CLI_OBJ = $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
+
+$(BUILD)/cli/%.o: cli/%.c $(wildcard cli/*.h) | $(BUILD)
+	@mkdir -p $(BUILD)/cli
+	@echo "  CC  $@"; $(CC) $(CFLAGS) -Icli -c -o $@ $<
+
 # the device emulator: device/*.c on the core, its objects in build/device/
 DEVICE_SRC = $(wildcard device/*.c)
 DEVICE_OBJ = $(DEVICE_SRC:device/%.c=$(BUILD)/device/%.o)
 
-$(BUILD)/device/%.o: device/%.c $(wildcard device/*.h) \
+$(BUILD)/device/%.o: device/%.c $(wildcard device/*.h) $(wildcard cli/*.h) \
                      $(wildcard include/*.h) | $(BUILD)
 	@mkdir -p $(BUILD)/device
-	@echo "  CC  $@"; $(CC) $(CFLAGS) -Idevice -c -o $@ $<
+	@echo "  CC  $@"; $(CC) $(CFLAGS) -Idevice -Icli -c -o $@ $<
 
-$(BUILD)/ota-device: $(DEVICE_OBJ) $(CORE_OBJ)
+$(BUILD)/ota-device: $(DEVICE_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/t/%: t/unit/%.c $(wildcard t/unit/*.h) $(CORE_OBJ) | $(BUILD)

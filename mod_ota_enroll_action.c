@@ -221,28 +221,25 @@ static int revoked_record(request_rec *r, ota_db *db,
     return OK;
 }
 
-static int action_revoke(request_rec *r, const ota_conf *c, const ota_action *a)
+static int action_revoke(request_rec *r, const ota_conf *c, ota_db *db,
+                         const ota_action *a)
 {
     ota_revoke_verdict verdict;
     apr_array_header_t *serials;
     const char *why = NULL;
-    ota_db db;
     int rv;
 
-    if ((rv = ota_db_open(&db, r)) != OK) {
-        return rv;
-    }
     if (a->serial) {
         serials = apr_array_make(r->pool, 1, sizeof(const char *));
         APR_ARRAY_PUSH(serials, const char *) = a->serial;
-        rv = ota_store_revoke_serial(&verdict, &db, a->serial, a->reason,
+        rv = ota_store_revoke_serial(&verdict, db, a->serial, a->reason,
                                      apr_time_now(), &why, r->pool);
         if (verdict != OTA_REVOKE_DONE) {
             serials->nelts = 0;
         }
     }
     else {
-        rv = ota_store_revoke_device(&verdict, &serials, &db, a->udid,
+        rv = ota_store_revoke_device(&verdict, &serials, db, a->udid,
                                      a->reason, apr_time_now(), &why,
                                      r->pool);
     }
@@ -255,9 +252,8 @@ static int action_revoke(request_rec *r, const ota_conf *c, const ota_action *a)
                             a->serial ? "certificate" : "device",
                             a->serial ? a->serial : a->udid));
     }
-    if ((rv = revoked_record(r, &db, serials, a->udid, a->reason, ""))
-        != OK
-        || (serials->nelts && (rv = ota_crl_revoked(r, c, &db)) != OK)) {
+    if ((rv = revoked_record(r, db, serials, a->udid, a->reason, "")) != OK
+        || (serials->nelts && (rv = ota_crl_revoked(r, c, db)) != OK)) {
         return rv;
     }
     return action_done(r, apr_psprintf(r->pool, "{\"revoked\":%s}",
@@ -265,20 +261,16 @@ static int action_revoke(request_rec *r, const ota_conf *c, const ota_action *a)
 }
 
 /* approve, reject: a waiting request, once. */
-static int action_decide(request_rec *r, const ota_action *a, int approve)
+static int action_decide(request_rec *r, ota_db *db, const ota_action *a,
+                         int approve)
 {
     const char *verb = approve ? OTA_DECISION_APPROVED
                                : OTA_DECISION_REJECTED;
     ota_pending_record *rec;
     ota_decide_verdict verdict;
     const char *why = NULL;
-    ota_db db;
-    int rv;
 
-    if ((rv = ota_db_open(&db, r)) != OK) {
-        return rv;
-    }
-    if (ota_store_pending_decide(&verdict, &rec, &db, a->transaction,
+    if (ota_store_pending_decide(&verdict, &rec, db, a->transaction,
                                  approve, audit_of(r, ota_action_name(a->kind),
                                                    NULL, NULL,
                                                    a->transaction, NULL),
@@ -310,16 +302,12 @@ static int action_decide(request_rec *r, const ota_action *a, int approve)
 }
 
 /* release: the device may be enrolled by another user next. */
-static int action_release(request_rec *r, const ota_action *a)
+static int action_release(request_rec *r, ota_db *db, const ota_action *a)
 {
     const char *prior = NULL, *why = NULL;
-    ota_db db;
-    int rv, found;
+    int found;
 
-    if ((rv = ota_db_open(&db, r)) != OK) {
-        return rv;
-    }
-    if (ota_store_device_release(&found, &prior, &db, a->udid,
+    if (ota_store_device_release(&found, &prior, db, a->udid,
                                  audit_of(r, "release", a->udid, NULL, NULL,
                                           NULL), &why, r->pool)) {
         return ota_db_failed(r, why);
@@ -339,19 +327,15 @@ static int action_release(request_rec *r, const ota_action *a)
 }
 
 /* forget: its certificates revoked, then the device removed. */
-static int action_forget(request_rec *r, const ota_conf *c,
+static int action_forget(request_rec *r, const ota_conf *c, ota_db *db,
                          const ota_action *a)
 {
     ota_revoke_verdict verdict;
     apr_array_header_t *serials;
     const char *why = NULL;
-    ota_db db;
     int rv, found;
 
-    if ((rv = ota_db_open(&db, r)) != OK) {
-        return rv;
-    }
-    if (ota_store_revoke_device(&verdict, &serials, &db, a->udid,
+    if (ota_store_revoke_device(&verdict, &serials, db, a->udid,
                                 OTA_REASON_CESSATION, apr_time_now(), &why,
                                 r->pool)) {
         return ota_db_failed(r, why);
@@ -361,11 +345,11 @@ static int action_forget(request_rec *r, const ota_conf *c,
                             r->pool, "no device %s in the registry",
                             a->udid));
     }
-    if ((rv = revoked_record(r, &db, serials, a->udid, OTA_REASON_CESSATION,
+    if ((rv = revoked_record(r, db, serials, a->udid, OTA_REASON_CESSATION,
                              ", forgotten")) != OK) {
         return rv;
     }
-    if (ota_store_device_forget(&found, &db, a->udid,
+    if (ota_store_device_forget(&found, db, a->udid,
                                 audit_of(r, "forget", a->udid, NULL, NULL,
                                          apr_psprintf(r->pool, "%d "
                                          "certificates revoked",
@@ -375,7 +359,7 @@ static int action_forget(request_rec *r, const ota_conf *c,
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "OTA00123: device %s "
                   "forgotten (%d certificates revoked) by %s from %s",
                   a->udid, serials->nelts, admin_of(r), r->useragent_ip);
-    if (serials->nelts && (rv = ota_crl_revoked(r, c, &db)) != OK) {
+    if (serials->nelts && (rv = ota_crl_revoked(r, c, db)) != OK) {
         return rv;
     }
     return action_done(r, apr_psprintf(r->pool, "{\"forgotten\":%s,"
@@ -414,22 +398,24 @@ int ota_action_page_read(request_rec *r, const ota_conf *c,
 int ota_action_handler(request_rec *r, const ota_conf *c)
 {
     ota_action a;
+    ota_db db;
     int rv, form;
 
-    if ((rv = action_read(r, c, &a, &form)) == OK) {
+    if ((rv = action_read(r, c, &a, &form)) == OK
+        && (rv = ota_db_open(&db, r)) == OK) {
         switch (a.kind) {
         case OTA_ACTION_REVOKE:
-            rv = action_revoke(r, c, &a);
+            rv = action_revoke(r, c, &db, &a);
             break;
         case OTA_ACTION_APPROVE:
         case OTA_ACTION_REJECT:
-            rv = action_decide(r, &a, a.kind == OTA_ACTION_APPROVE);
+            rv = action_decide(r, &db, &a, a.kind == OTA_ACTION_APPROVE);
             break;
         case OTA_ACTION_RELEASE:
-            rv = action_release(r, &a);
+            rv = action_release(r, &db, &a);
             break;
         case OTA_ACTION_FORGET:
-            rv = action_forget(r, c, &a);
+            rv = action_forget(r, c, &db, &a);
             break;
         }
     }

@@ -71,50 +71,80 @@ const apr_array_header_t *ota_config_sections(void)
     return config_sections;
 }
 
+/* The settings merged one by one, the innermost section's value winning
+ * where it set one: integers (UNSET until set) and pointers (NULL). What
+ * travels together is merged by ota_merge_dir_conf itself. */
+typedef struct merged_field {
+    apr_size_t offset;
+    int is_int;
+} merged_field;
+
+#define MERGE_PTR(field) { APR_OFFSETOF(ota_conf, field), 0 }
+#define MERGE_INT(field) { APR_OFFSETOF(ota_conf, field), 1 }
+
+static const merged_field merged_fields[] = {
+    MERGE_PTR(organization), MERGE_PTR(identifier),
+    MERGE_PTR(display_name), MERGE_PTR(description),
+    /* phase 1 */
+    MERGE_PTR(url), MERGE_PTR(attributes), MERGE_INT(challenge_lifetime),
+    /* phase 2 */
+    MERGE_PTR(device_ca_file), MERGE_PTR(device_trust), MERGE_INT(max_body),
+    MERGE_PTR(scep_url), MERGE_PTR(scep_name),
+    MERGE_PTR(scep_subject_text), MERGE_PTR(scep_subject),
+    MERGE_PTR(scep_san), MERGE_INT(scep_dynamic), MERGE_INT(scep_key_size),
+    MERGE_INT(scep_key_usage), MERGE_INT(scep_retries),
+    MERGE_INT(scep_retry_delay), MERGE_PTR(scep_ca_fingerprint),
+    MERGE_PTR(scep_ca_certs),
+    /* the built-in CA and the front */
+    MERGE_INT(cert_lifetime), MERGE_PTR(scep_caps), MERGE_INT(scep_front),
+    /* revocation, approval, every handler */
+    MERGE_PTR(crl_url), MERGE_PTR(ocsp_url), MERGE_INT(crl_lifetime),
+    MERGE_INT(supersede), MERGE_INT(scep_approval),
+    MERGE_INT(pending_lifetime), MERGE_INT(body_timeout),
+    MERGE_INT(anonymous),
+    /* phase 3 */
+    MERGE_PTR(issuer_trust), MERGE_PTR(final_profile),
+    MERGE_PTR(profile_cipher), MERGE_INT(enrollment_window)
+};
+
+#define MERGED_FIELDS (sizeof(merged_fields) / sizeof(merged_fields[0]))
+
 void *ota_create_dir_conf(apr_pool_t *p, char *dir)
 {
     ota_conf *c = apr_pcalloc(p, sizeof(*c));
 
-    c->challenge_lifetime = UNSET;
-    c->max_body = UNSET;
-    c->scep_key_size = UNSET;
-    c->scep_key_usage = UNSET;
-    c->scep_retries = UNSET;
-    c->scep_retry_delay = UNSET;
-    c->scep_dynamic = UNSET;
-    c->cert_lifetime = UNSET;
-    c->scep_front = UNSET;
-    c->enrollment_window = UNSET;
-    c->crl_lifetime = UNSET;
-    c->supersede = UNSET;
-    c->scep_approval = UNSET;
-    c->pending_lifetime = UNSET;
-    c->body_timeout = UNSET;
-    c->anonymous = UNSET;
+    for (apr_size_t i = 0; i < MERGED_FIELDS; i++) {
+        if (merged_fields[i].is_int) {
+            *(int *)((char *)c + merged_fields[i].offset) = UNSET;
+        }
+    }
     if (reading_config && config_sections) {
         APR_ARRAY_PUSH(config_sections, ota_conf *) = c;
     }
     return c;
 }
 
-#define PICK(field) (add->field ? add->field : base->field)
-#define PICK_INT(field) (add->field != UNSET ? add->field : base->field)
-
-static void merge_revocation(ota_conf *c, const ota_conf *base,
-                             const ota_conf *add)
+/* One merged field. Pointers of every type are read and copied as the
+ * bytes of a void *. */
+static void merge_field(ota_conf *c, const ota_conf *base,
+                        const ota_conf *add, const merged_field *f)
 {
-    const ota_conf *ocsp = add->ocsp_cert_file || add->ocsp_key_file
-                           ? add : base;
+    const char *from = (const char *)add + f->offset;
+    void *pointer;
+    int set;
 
-    c->crl_url = PICK(crl_url);
-    c->ocsp_url = PICK(ocsp_url);
-    c->crl_lifetime = PICK_INT(crl_lifetime);
-    c->ocsp_cert_file = ocsp->ocsp_cert_file;
-    c->ocsp_key_file = ocsp->ocsp_key_file;
-    c->ocsp_identity = ocsp->ocsp_identity;
-    c->supersede = PICK_INT(supersede);
-    c->scep_approval = PICK_INT(scep_approval);
-    c->pending_lifetime = PICK_INT(pending_lifetime);
+    if (f->is_int) {
+        set = *(const int *)from != UNSET;
+    }
+    else {
+        memcpy(&pointer, from, sizeof(pointer));
+        set = pointer != NULL;
+    }
+    if (!set) {
+        from = (const char *)base + f->offset;
+    }
+    memcpy((char *)c + f->offset, from,
+           f->is_int ? sizeof(int) : sizeof(pointer));
 }
 
 void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -123,50 +153,25 @@ void *ota_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     ota_conf *c = apr_pcalloc(p, sizeof(*c));
     const ota_conf *signer = add->signing_cert_file || add->signing_key_file
                              ? add : base;
-    const ota_conf *ca;
+    const ota_conf *ca = add->ca_cert_file || add->ca_key_file ? add : base;
+    const ota_conf *ocsp = add->ocsp_cert_file || add->ocsp_key_file
+                           ? add : base;
 
+    for (apr_size_t i = 0; i < MERGED_FIELDS; i++) {
+        merge_field(c, base, add, &merged_fields[i]);
+    }
     c->signing_cert_file = signer->signing_cert_file;
     c->signing_key_file = signer->signing_key_file;
     c->identity = signer->identity;
-    c->organization = PICK(organization);
-    c->identifier = PICK(identifier);
-    c->display_name = PICK(display_name);
-    c->description = PICK(description);
-    c->url = PICK(url);
-    c->attributes = PICK(attributes);
-    c->challenge_lifetime = PICK_INT(challenge_lifetime);
-    c->device_ca_file = PICK(device_ca_file);
-    c->device_trust = PICK(device_trust);
-    c->max_body = PICK_INT(max_body);
-    c->scep_url = PICK(scep_url);
-    c->scep_name = PICK(scep_name);
-    c->scep_subject_text = PICK(scep_subject_text);
-    c->scep_subject = PICK(scep_subject);
-    c->scep_san = PICK(scep_san);
-    c->scep_dynamic = PICK_INT(scep_dynamic);
     c->scep_challenge = add->scep_dynamic != UNSET ? add->scep_challenge
                                                    : base->scep_challenge;
-    c->scep_key_size = PICK_INT(scep_key_size);
-    c->scep_key_usage = PICK_INT(scep_key_usage);
-    c->scep_retries = PICK_INT(scep_retries);
-    c->scep_retry_delay = PICK_INT(scep_retry_delay);
-    c->scep_ca_fingerprint = PICK(scep_ca_fingerprint);
-    c->scep_ca_certs = PICK(scep_ca_certs);
-    ca = add->ca_cert_file || add->ca_key_file ? add : base;
     c->ca_cert_file = ca->ca_cert_file;
     c->ca_key_file = ca->ca_key_file;
     c->ca = ca->ca;
     c->ca_trust = ca->ca_trust;
-    c->cert_lifetime = PICK_INT(cert_lifetime);
-    c->scep_caps = PICK(scep_caps);
-    c->scep_front = PICK_INT(scep_front);
-    c->issuer_trust = PICK(issuer_trust);
-    c->final_profile = PICK(final_profile);
-    c->profile_cipher = PICK(profile_cipher);
-    c->enrollment_window = PICK_INT(enrollment_window);
-    merge_revocation(c, base, add);
-    c->body_timeout = PICK_INT(body_timeout);
-    c->anonymous = PICK_INT(anonymous);
+    c->ocsp_cert_file = ocsp->ocsp_cert_file;
+    c->ocsp_key_file = ocsp->ocsp_key_file;
+    c->ocsp_identity = ocsp->ocsp_identity;
     c->caps = add->caps != OTA_CAPS_UNSET ? add->caps : base->caps;
     c->caps_list = add->caps != OTA_CAPS_UNSET ? add->caps_list
                                                : base->caps_list;
@@ -224,86 +229,87 @@ static const char *trust_arg(cmd_parms *cmd, const char *arg,
     return NULL;
 }
 
-/* The certificate and key directives may come in either order: the one
- * that completes the pair loads and checks the identity. */
-static const char *identity_complete(cmd_parms *cmd, ota_conf *c)
+/* The field of the section dc at offset (cmd->info of the directives
+ * that set one field). */
+static void *conf_field(void *dc, apr_size_t offset)
 {
+    return (char *)dc + offset;
+}
+
+/* Loads a pair of certificate and key files into *loaded. */
+typedef apr_status_t (*pair_load)(void *loaded, ota_conf *c,
+                                  const char *cert, const char *key,
+                                  const char **why, apr_pool_t *p);
+
+static apr_status_t identity_load(void *loaded, ota_conf *c,
+                                  const char *cert, const char *key,
+                                  const char **why, apr_pool_t *p)
+{
+    return ota_identity_load(loaded, cert, key, why, p);
+}
+
+/* The built-in CA, and the strict store of its chain. */
+static apr_status_t ca_load(void *loaded, ota_conf *c, const char *cert,
+                            const char *key, const char **why, apr_pool_t *p)
+{
+    apr_status_t rv = ota_ca_load(loaded, cert, key, why, p);
+
+    return rv ? rv : ota_trust_load(&c->ca_trust, cert, OTA_TRUST_STRICT,
+                                    why, p);
+}
+
+/* The certificates and keys that come in pairs (the signing identity,
+ * the built-in CA, the delegated OCSP responder), their directives in
+ * either order: the one that completes the pair loads it. cmd->info
+ * says where the files go and what they load. */
+typedef struct file_pair {
+    apr_size_t cert;
+    apr_size_t key;
+    apr_size_t loaded;
+    pair_load load;
+} file_pair;
+
+#define FILE_PAIR(cert, key, loaded, load) {                            \
+    APR_OFFSETOF(ota_conf, cert), APR_OFFSETOF(ota_conf, key),          \
+    APR_OFFSETOF(ota_conf, loaded), load }
+
+static const file_pair signing_pair = FILE_PAIR(
+    signing_cert_file, signing_key_file, identity, identity_load);
+static const file_pair ca_pair = FILE_PAIR(
+    ca_cert_file, ca_key_file, ca, ca_load);
+static const file_pair ocsp_pair = FILE_PAIR(
+    ocsp_cert_file, ocsp_key_file, ocsp_identity, identity_load);
+
+static const char *pair_complete(cmd_parms *cmd, void *dc,
+                                 const file_pair *pair)
+{
+    const char *cert = *(const char **)conf_field(dc, pair->cert);
+    const char *key = *(const char **)conf_field(dc, pair->key);
     const char *why = NULL;
 
-    if (!c->signing_cert_file || !c->signing_key_file) {
-        return NULL;
-    }
-    if (ota_identity_load(&c->identity, c->signing_cert_file,
-                          c->signing_key_file, &why, cmd->pool)) {
+    if (cert && key && pair->load(conf_field(dc, pair->loaded), dc, cert,
+                                  key, &why, cmd->pool)) {
         return directive_error(cmd, why);
     }
     return NULL;
 }
 
-/* The CA certificate and key may come in either order; the one that
- * completes the pair loads the CA. */
-static const char *ca_complete(cmd_parms *cmd, ota_conf *c)
+static const char *set_pair_cert(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *why = NULL;
-
-    if (!c->ca_cert_file || !c->ca_key_file) {
-        return NULL;
-    }
-    if (ota_ca_load(&c->ca, c->ca_cert_file, c->ca_key_file, &why,
-                    cmd->pool)
-        || ota_trust_load(&c->ca_trust, c->ca_cert_file, OTA_TRUST_STRICT,
-                          &why, cmd->pool)) {
-        return directive_error(cmd, why);
-    }
-    return NULL;
-}
-
-/* The delegated OCSP responder's certificate and key, likewise. */
-static const char *ocsp_complete(cmd_parms *cmd, ota_conf *c)
-{
-    const char *why = NULL;
-
-    if (!c->ocsp_cert_file || !c->ocsp_key_file) {
-        return NULL;
-    }
-    if (ota_identity_load(&c->ocsp_identity, c->ocsp_cert_file,
-                          c->ocsp_key_file, &why, cmd->pool)) {
-        return directive_error(cmd, why);
-    }
-    return NULL;
-}
-
-/* The four files that come in pairs (the signing identity, the built-in
- * CA): cmd->info says which field, whether it holds the key, and what
- * completes the pair. */
-typedef struct pair_file {
-    apr_size_t offset;
-    int key;
-    const char *(*complete)(cmd_parms *cmd, ota_conf *c);
-} pair_file;
-
-static const pair_file signing_certificate = {
-    APR_OFFSETOF(ota_conf, signing_cert_file), 0, identity_complete };
-static const pair_file signing_key = {
-    APR_OFFSETOF(ota_conf, signing_key_file), 1, identity_complete };
-static const pair_file ca_certificate = {
-    APR_OFFSETOF(ota_conf, ca_cert_file), 0, ca_complete };
-static const pair_file ca_key = {
-    APR_OFFSETOF(ota_conf, ca_key_file), 1, ca_complete };
-static const pair_file ocsp_certificate = {
-    APR_OFFSETOF(ota_conf, ocsp_cert_file), 0, ocsp_complete };
-static const pair_file ocsp_key = {
-    APR_OFFSETOF(ota_conf, ocsp_key_file), 1, ocsp_complete };
-
-static const char *set_pair_file(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const pair_file *pair = cmd->info;
-    const char **file = (const char **)((char *)dc + pair->offset);
+    const file_pair *pair = cmd->info;
     STACK_OF(X509) *certs;
-    const char *err = pair->key ? key_arg(cmd, arg, file)
-                                : certs_arg(cmd, arg, file, &certs);
+    const char *err = certs_arg(cmd, arg, conf_field(dc, pair->cert),
+                                &certs);
 
-    return err ? err : pair->complete(cmd, dc);
+    return err ? err : pair_complete(cmd, dc, pair);
+}
+
+static const char *set_pair_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const file_pair *pair = cmd->info;
+    const char *err = key_arg(cmd, arg, conf_field(dc, pair->key));
+
+    return err ? err : pair_complete(cmd, dc, pair);
 }
 
 static const char *set_device_ca(cmd_parms *cmd, void *dc, const char *arg)
@@ -420,12 +426,6 @@ static const char *set_scep_capabilities(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
-static const char *set_scep_front(cmd_parms *cmd, void *dc, int on)
-{
-    ((ota_conf *)dc)->scep_front = on;
-    return NULL;
-}
-
 static const char *url_check(cmd_parms *cmd, const char *arg, int path_ok)
 {
     apr_uri_t uri;
@@ -465,7 +465,7 @@ static const char *set_scep_url(cmd_parms *cmd, void *dc, const char *arg)
  * certificate; cmd->info is the field. */
 static const char *set_abs_url(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char **slot = (const char **)((char *)dc + (apr_size_t)cmd->info);
+    const char **slot = conf_field(dc, (apr_size_t)cmd->info);
     const char *err = url_check(cmd, arg, 0);
 
     if (!err && strchr(arg, ',')) {
@@ -479,13 +479,13 @@ static const char *set_abs_url(cmd_parms *cmd, void *dc, const char *arg)
 /* On/Off directives: cmd->info is the field. */
 static const char *set_flag(cmd_parms *cmd, void *dc, int on)
 {
-    *(int *)((char *)dc + (apr_size_t)cmd->info) = on;
+    *(int *)conf_field(dc, (apr_size_t)cmd->info) = on;
     return NULL;
 }
 
 static const char *set_text(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char **slot = (const char **)((char *)dc + (apr_size_t)cmd->info);
+    const char **slot = conf_field(dc, (apr_size_t)cmd->info);
 
     if (!*arg || strlen(arg) > 256) {
         return directive_error(cmd, "expects 1 to 256 characters");
@@ -553,7 +553,7 @@ static const char *set_int(cmd_parms *cmd, void *dc, const char *arg)
                                "expects a number from %ld to %ld",
                                range->min, range->max));
     }
-    *(int *)((char *)dc + range->offset) = (int)v;
+    *(int *)conf_field(dc, range->offset) = (int)v;
     return NULL;
 }
 
@@ -699,10 +699,10 @@ static const char *set_retention(cmd_parms *cmd, void *dc, const char *arg)
 #define WHERE (RSRC_CONF | ACCESS_CONF)
 
 const command_rec ota_cmds[] = {
-    AP_INIT_TAKE1("OTAEnrollSigningCertificate", set_pair_file,
-                  (void *)&signing_certificate, WHERE, "PEM file: the "
+    AP_INIT_TAKE1("OTAEnrollSigningCertificate", set_pair_cert,
+                  (void *)&signing_pair, WHERE, "PEM file: the "
                   "certificate that signs profiles, followed by its chain"),
-    AP_INIT_TAKE1("OTAEnrollSigningKey", set_pair_file, (void *)&signing_key,
+    AP_INIT_TAKE1("OTAEnrollSigningKey", set_pair_key, (void *)&signing_pair,
                   WHERE, "PEM file: the signing certificate's private key"),
     AP_INIT_TAKE1("OTAEnrollOrganization", set_text,
                   CONF_OFFSET(organization), WHERE,
@@ -754,19 +754,19 @@ const command_rec ota_cmds[] = {
     AP_INIT_ITERATE("OTAEnrollGetCACaps", set_getcacaps, NULL, WHERE,
                     "auto (ask the CA), off, or the capabilities to write "
                     "into the SCEP payload"),
-    AP_INIT_TAKE1("OTAEnrollCACertificate", set_pair_file,
-                  (void *)&ca_certificate, WHERE, "PEM file: the built-in "
+    AP_INIT_TAKE1("OTAEnrollCACertificate", set_pair_cert,
+                  (void *)&ca_pair, WHERE, "PEM file: the built-in "
                   "CA's certificate, then its issuers"),
-    AP_INIT_TAKE1("OTAEnrollCAKey", set_pair_file, (void *)&ca_key, WHERE,
+    AP_INIT_TAKE1("OTAEnrollCAKey", set_pair_key, (void *)&ca_pair, WHERE,
                   "PEM file: the built-in CA's private key"),
     AP_INIT_TAKE1("OTAEnrollCertificateLifetime", set_int,
                   (void *)&cert_lifetime_range, WHERE,
                   "days a certificate from the built-in CA is valid"),
     AP_INIT_ITERATE("OTAEnrollSCEPCapabilities", set_scep_capabilities, NULL,
                     WHERE, "what GetCACaps answers (built-in CA or front)"),
-    AP_INIT_FLAG("OTAEnrollSCEPFront", set_scep_front, NULL, WHERE,
-                 "On: answer GetCACaps (and GetCACert) here, pass the rest "
-                 "of SCEP to mod_proxy"),
+    AP_INIT_FLAG("OTAEnrollSCEPFront", set_flag, CONF_OFFSET(scep_front),
+                 WHERE, "On: answer GetCACaps (and GetCACert) here, pass "
+                 "the rest of SCEP to mod_proxy"),
     AP_INIT_TAKE1("OTAEnrollIssuerCA", set_issuer_ca, NULL, WHERE,
                   "PEM file: the CA that issues device identities (phase 3 "
                   "signers); default: the built-in CA"),
@@ -776,29 +776,29 @@ const command_rec ota_cmds[] = {
     AP_INIT_TAKE1("OTAEnrollProfileCipher", set_profile_cipher, NULL, WHERE,
                   "cipher of the final profile: aes-256-cbc (default), "
                   "aes-128-cbc or des-ede3-cbc"),
-    AP_INIT_TAKE1("OTAEnrollEnrollmentWindow", set_int,
-                  (void *)&window_range, WHERE,
-                  "seconds after phase 2 in which phase 3 is accepted"),
+    AP_INIT_TAKE1("OTAEnrollEnrollmentWindow", set_int, (void *)&window_range,
+                  WHERE, "seconds after phase 2 in which phase 3 is "
+                  "accepted"),
     AP_INIT_TAKE1("OTAEnrollCRLURL", set_abs_url,
-                  (void *)APR_OFFSETOF(ota_conf, crl_url), WHERE,
+                  CONF_OFFSET(crl_url), WHERE,
                   "the CRL's URL, written into every certificate the "
                   "built-in CA issues"),
     AP_INIT_TAKE1("OTAEnrollOCSPURL", set_abs_url,
-                  (void *)APR_OFFSETOF(ota_conf, ocsp_url), WHERE,
+                  CONF_OFFSET(ocsp_url), WHERE,
                   "the OCSP responder's URL, written into every certificate "
                   "the built-in CA issues"),
     AP_INIT_TAKE1("OTAEnrollCRLLifetime", set_int,
                   (void *)&crl_lifetime_range, WHERE,
                   "seconds from a CRL's thisUpdate to its nextUpdate"),
-    AP_INIT_TAKE1("OTAEnrollOCSPSigningCertificate", set_pair_file,
-                  (void *)&ocsp_certificate, WHERE,
+    AP_INIT_TAKE1("OTAEnrollOCSPSigningCertificate", set_pair_cert,
+                  (void *)&ocsp_pair, WHERE,
                   "PEM file: a delegated OCSP responder certificate "
                   "(id-kp-OCSPSigning, issued by the built-in CA)"),
-    AP_INIT_TAKE1("OTAEnrollOCSPSigningKey", set_pair_file,
-                  (void *)&ocsp_key, WHERE,
-                  "PEM file: the delegated OCSP responder's private key"),
+    AP_INIT_TAKE1("OTAEnrollOCSPSigningKey", set_pair_key, (void *)&ocsp_pair,
+                  WHERE, "PEM file: the delegated OCSP responder's private "
+                  "key"),
     AP_INIT_FLAG("OTAEnrollSupersede", set_flag,
-                 (void *)APR_OFFSETOF(ota_conf, supersede), WHERE,
+                 CONF_OFFSET(supersede), WHERE,
                  "On (default): a device's older certificates are revoked "
                  "as superseded when the built-in CA issues it a new one"),
     AP_INIT_TAKE1("OTAEnrollSCEPApproval", set_scep_approval, NULL, WHERE,
@@ -812,7 +812,7 @@ const command_rec ota_cmds[] = {
                   (void *)&body_timeout_range, WHERE,
                   "seconds a request body may take to arrive (408 after)"),
     AP_INIT_FLAG("OTAEnrollAnonymous", set_flag,
-                 (void *)APR_OFFSETOF(ota_conf, anonymous), WHERE,
+                 CONF_OFFSET(anonymous), WHERE,
                  "On: serve phase 1 without an authenticated user (anyone "
                  "who reaches the URL may enroll a device)"),
     AP_INIT_TAKE1("OTAEnrollRetention", set_retention, NULL, RSRC_CONF,
@@ -1034,7 +1034,7 @@ int ota_cfg_scep_front(const ota_conf *c)
 
 const apr_array_header_t *ota_cfg_front_capabilities(const ota_conf *c)
 {
-    return c->scep_caps ? c->scep_caps : defaults.caps_fallback;
+    return c->scep_caps ? c->scep_caps : ota_cfg_caps_fallback();
 }
 
 int ota_cfg_enrollment_window(const ota_conf *c)

@@ -302,15 +302,11 @@ int ota_ocsp_handler(request_rec *r)
     apr_size_t len;
     int rv, answered;
 
-    if (strcmp(r->handler, "ota-ocsp")) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET && r->method_number != M_POST) {
-        return ota_method_not_allowed(r, M_POST, "OTA00105");
-    }
-    c = ota_conf_of(r);
-    if (!c->ca) {
-        return ota_config_missing(r, "OTAEnrollCACertificate/Key");
+    if ((rv = ota_handler_check(r, "ota-ocsp",
+                                OTA_SERVES_GET | OTA_SERVES_POST,
+                                "OTA00105")) != OK
+        || (rv = ota_ca_conf_of(r, &c)) != OK) {
+        return rv;
     }
     if (!(resp = responder_of(c, &why))) {
         return ota_config_missing(r, why ? why : "an OCSP responder");

@@ -60,24 +60,23 @@ void ota_phase2_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-/* How each refusal of a posted SignedData is logged and answered. */
-static const struct {
-    const char *id;
-    int status;
-} cms_refusals[] = {
-    [OTA_CMS_MALFORMED]       = { "OTA00023", HTTP_BAD_REQUEST },
-    [OTA_CMS_NOT_SIGNED_DATA] = { "OTA00024", HTTP_BAD_REQUEST },
-    [OTA_CMS_NO_SIGNER]       = { "OTA00025", HTTP_BAD_REQUEST },
-    [OTA_CMS_MANY_SIGNERS]    = { "OTA00026", HTTP_BAD_REQUEST },
-    [OTA_CMS_DETACHED]        = { "OTA00027", HTTP_BAD_REQUEST },
-    [OTA_CMS_NESTED]          = { "OTA00028", HTTP_BAD_REQUEST },
-    [OTA_CMS_NO_SIGNER_CERT]  = { "OTA00029", HTTP_BAD_REQUEST },
-    [OTA_CMS_WEAK_DIGEST]     = { "OTA00030", HTTP_BAD_REQUEST },
-    [OTA_CMS_BAD_SIGNATURE]   = { "OTA00031", HTTP_BAD_REQUEST },
-    [OTA_CMS_WEAK_KEY]        = { "OTA00032", HTTP_FORBIDDEN },
-    [OTA_CMS_UNTRUSTED]       = { "OTA00033", HTTP_FORBIDDEN },
-    [OTA_CMS_NOT_DEVICE_CA]   = { "OTA00034", HTTP_FORBIDDEN },
+/* How each refusal of a posted SignedData is logged. */
+static const char *const cms_refusal_ids[] = {
+    [OTA_CMS_MALFORMED] = "OTA00023", [OTA_CMS_NOT_SIGNED_DATA] = "OTA00024",
+    [OTA_CMS_NO_SIGNER] = "OTA00025", [OTA_CMS_MANY_SIGNERS] = "OTA00026",
+    [OTA_CMS_DETACHED] = "OTA00027", [OTA_CMS_NESTED] = "OTA00028",
+    [OTA_CMS_NO_SIGNER_CERT] = "OTA00029", [OTA_CMS_WEAK_DIGEST] = "OTA00030",
+    [OTA_CMS_BAD_SIGNATURE] = "OTA00031", [OTA_CMS_WEAK_KEY] = "OTA00032",
+    [OTA_CMS_UNTRUSTED] = "OTA00033", [OTA_CMS_NOT_DEVICE_CA] = "OTA00034",
 };
+
+/* And answered: a signer refused for its key or its chain is forbidden,
+ * any other refusal a bad request. */
+static int cms_refusal_status(ota_cms_verdict verdict)
+{
+    return verdict == OTA_CMS_WEAK_KEY || ota_cms_verdict_is_trust(verdict)
+           ? HTTP_FORBIDDEN : HTTP_BAD_REQUEST;
+}
 
 static const struct {
     const char *id;
@@ -134,10 +133,10 @@ static int verify_device(request_rec *r, const ota_conf *c,
     }
     if ((*msg)->verdict != OTA_CMS_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s: refused: %s (%s)",
-                      cms_refusals[(*msg)->verdict].id,
+                      cms_refusal_ids[(*msg)->verdict],
                       ota_cms_verdict_name((*msg)->verdict),
                       (*msg)->detail ? (*msg)->detail : "");
-        return cms_refusals[(*msg)->verdict].status;
+        return cms_refusal_status((*msg)->verdict);
     }
     return OK;
 }
@@ -373,11 +372,9 @@ int ota_enroll_handler(request_rec *r)
     plist_t root;
     int rv;
 
-    if (strcmp(r->handler, "ota-enroll")) {
-        return DECLINED;
-    }
-    if (r->method_number != M_POST) {
-        return ota_method_not_allowed(r, M_POST, "OTA00020");
+    if ((rv = ota_handler_check(r, "ota-enroll", OTA_SERVES_POST,
+                                "OTA00020")) != OK) {
+        return rv;
     }
     memset(&x, 0, sizeof(x));
     x.r = r;

@@ -35,11 +35,9 @@ int ota_profile_handler(request_rec *r)
     plist_t root;
     int rv, lifetime;
 
-    if (strcmp(r->handler, "ota-profile-service")) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
-        return ota_method_not_allowed(r, M_GET, "OTA00010");
+    if ((rv = ota_handler_check(r, "ota-profile-service", OTA_SERVES_GET,
+                                "OTA00010")) != OK) {
+        return rv;
     }
     c = ota_conf_of(r);
     if (!c->identity) {

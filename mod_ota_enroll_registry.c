@@ -30,6 +30,7 @@
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
+#include "ota_getcacaps.h"
 #include "ota_store.h"
 
 #include "mod_ota_enroll_registry.h"
@@ -196,13 +197,8 @@ static void *APR_THREAD_FUNC purge_main(apr_thread_t *thread, void *data)
 static apr_status_t purge_stop(void *data)
 {
     purger *pu = data;
-    apr_status_t rv;
 
-    apr_thread_mutex_lock(pu->mutex);
-    apr_atomic_set32(&pu->stopping, 1);
-    apr_thread_cond_signal(pu->wake);
-    apr_thread_mutex_unlock(pu->mutex);
-    apr_thread_join(&rv, pu->thread);
+    ota_thread_stop(pu->thread, pu->mutex, pu->wake, &pu->stopping);
     return APR_SUCCESS;
 }
 

@@ -57,6 +57,28 @@ int ota_config_missing(request_rec *r, const char *what)
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+int ota_handler_check(request_rec *r, const char *handler, int serves,
+                      const char *id)
+{
+    int allowed = serves & OTA_SERVES_POST ? M_POST : M_GET;
+
+    if (strcmp(r->handler, handler)) {
+        return DECLINED;
+    }
+    if (!(r->method_number == M_GET && (serves & OTA_SERVES_GET))
+        && !(r->method_number == M_POST && (serves & OTA_SERVES_POST))) {
+        return ota_method_not_allowed(r, allowed, id);
+    }
+    return OK;
+}
+
+int ota_ca_conf_of(request_rec *r, const ota_conf **c)
+{
+    *c = ota_conf_of(r);
+    return (*c)->ca ? OK
+                    : ota_config_missing(r, "OTAEnrollCACertificate/Key");
+}
+
 static int body_too_large(request_rec *r, apr_size_t max)
 {
     r->connection->keepalive = AP_CONN_CLOSE;

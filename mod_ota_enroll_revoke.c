@@ -219,17 +219,10 @@ int ota_crl_handler(request_rec *r)
     ota_db db;
     int rv;
 
-    if (strcmp(r->handler, "ota-crl")) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
-        return ota_method_not_allowed(r, M_GET, "OTA00100");
-    }
-    c = ota_conf_of(r);
-    if (!c->ca) {
-        return ota_config_missing(r, "OTAEnrollCACertificate/Key");
-    }
-    if ((rv = ota_db_open(&db, r)) != OK
+    if ((rv = ota_handler_check(r, "ota-crl", OTA_SERVES_GET,
+                                "OTA00100")) != OK
+        || (rv = ota_ca_conf_of(r, &c)) != OK
+        || (rv = ota_db_open(&db, r)) != OK
         || (rv = ota_crl_current(r, c, &db, &der, &len, &this_update))
            != OK) {
         return rv;

@@ -242,6 +242,20 @@ static int superseded(scep_exchange *x, const ota_certificate_record *rec)
     return ota_crl_revoked(x->r, x->c, &x->db);
 }
 
+/* The store's verdict on recording a transaction: OK, else refused as
+ * a replay (replay_text) or for a challenge used meanwhile. */
+static int store_verdict(scep_exchange *x, ota_issue_verdict verdict,
+                         const char *replay_text)
+{
+    if (verdict == OTA_ISSUE_OK) {
+        return OK;
+    }
+    return verdict == OTA_ISSUE_REPLAY
+           ? refuse(x, "OTA00064", OTA_SCEP_BAD_REQUEST, replay_text)
+           : refuse(x, "OTA00065", OTA_SCEP_BAD_REQUEST,
+                    "SCEP challenge used meanwhile");
+}
+
 /* Records the certificate, consuming the dynamic challenge in the same
  * transaction; a refusal has been answered unless OK. */
 static int record(scep_exchange *x, X509 *cert, const char *serial,
@@ -270,15 +284,8 @@ static int record(scep_exchange *x, X509 *cert, const char *serial,
                                   apr_time_now(), &why, x->r->pool)) {
         return ota_db_failed(x->r, why);
     }
-    if (verdict != OTA_ISSUE_OK) {
-        return refuse(x, verdict == OTA_ISSUE_REPLAY ? "OTA00064"
-                                                     : "OTA00065",
-                      OTA_SCEP_BAD_REQUEST,
-                      verdict == OTA_ISSUE_REPLAY
-                      ? "transaction already has a certificate"
-                      : "SCEP challenge used meanwhile");
-    }
-    return OK;
+    return store_verdict(x, verdict, "transaction already has a "
+                         "certificate");
 }
 
 /* Issues, records and answers. */
@@ -345,6 +352,7 @@ static int hold(scep_exchange *x, const char *challenge)
     ota_issue_verdict verdict;
     apr_pool_t *p = x->r->pool;
     const char *why = NULL;
+    int rv;
 
     memset(&rec, 0, sizeof(rec));
     rec.transaction_id = x->req->transaction_id;
@@ -363,13 +371,9 @@ static int hold(scep_exchange *x, const char *challenge)
                               apr_time_now(), &why, p)) {
         return ota_db_failed(x->r, why);
     }
-    if (verdict != OTA_ISSUE_OK) {
-        return refuse(x, verdict == OTA_ISSUE_REPLAY ? "OTA00064"
-                                                     : "OTA00065",
-                      OTA_SCEP_BAD_REQUEST,
-                      verdict == OTA_ISSUE_REPLAY
-                      ? "transaction already held or answered"
-                      : "SCEP challenge used meanwhile");
+    if ((rv = store_verdict(x, verdict, "transaction already held or "
+                            "answered")) != OK) {
+        return rv;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, "OTA00125: certificate "
                   "request %s for %s%s%s%s%s held for approval (PENDING "
@@ -536,6 +540,14 @@ static int poller_is_requester(scep_exchange *x,
     return EVP_PKEY_eq(key, X509_get0_pubkey(cert)) == 1;
 }
 
+/* Whether the message names the built-in CA as the issuer. */
+static int issuer_is_ca(const scep_exchange *x)
+{
+    return x->req->issuer
+           && !X509_NAME_cmp(x->req->issuer,
+                             X509_get_subject_name(ota_ca_cert(x->c->ca)));
+}
+
 /* GetCertInitial for a transaction without a certificate: a held request
  * of this CA, for this subject. */
 static int held_poll(scep_exchange *x)
@@ -548,9 +560,7 @@ static int held_poll(scep_exchange *x)
         return rv;
     }
     if (!rec || !ota_ca_csr_has_subject(csr, x->req->subject)
-        || !x->req->issuer
-        || X509_NAME_cmp(x->req->issuer,
-                         X509_get_subject_name(ota_ca_cert(x->c->ca)))) {
+        || !issuer_is_ca(x)) {
         return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
                       "no certificate or held request for this "
                       "transaction, issuer and subject");
@@ -576,9 +586,7 @@ static int cert_poll(scep_exchange *x)
     }
     if (!(cert = ota_cert_from_pem(prior->pem, x->r->pool))
         || !ota_ca_cert_has_subject(cert, x->req->subject)
-        || !x->req->issuer
-        || X509_NAME_cmp(x->req->issuer,
-                         X509_get_subject_name(ota_ca_cert(x->c->ca)))) {
+        || !issuer_is_ca(x)) {
         return refuse(x, "OTA00070", OTA_SCEP_BAD_CERT_ID,
                       "no certificate for this transaction, issuer and "
                       "subject");
@@ -599,9 +607,7 @@ static int get_crl(scep_exchange *x)
     apr_time_t this_update;
     int rv;
 
-    if (!x->req->issuer
-        || X509_NAME_cmp(x->req->issuer,
-                         X509_get_subject_name(ota_ca_cert(x->c->ca)))) {
+    if (!issuer_is_ca(x)) {
         return refuse(x, "OTA00071", OTA_SCEP_BAD_CERT_ID,
                       "GetCRL for another issuer");
     }
@@ -672,15 +678,11 @@ int ota_scep_handler(request_rec *r)
     const char *op;
     int rv;
 
-    if (strcmp(r->handler, "ota-scep")) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET && r->method_number != M_POST) {
-        return ota_method_not_allowed(r, M_POST, "OTA00061");
-    }
-    c = ota_conf_of(r);
-    if (!c->ca) {
-        return ota_config_missing(r, "OTAEnrollCACertificate/Key");
+    if ((rv = ota_handler_check(r, "ota-scep",
+                                OTA_SERVES_GET | OTA_SERVES_POST,
+                                "OTA00061")) != OK
+        || (rv = ota_ca_conf_of(r, &c)) != OK) {
+        return rv;
     }
     op = query_arg(r, "operation");
     if (op && !strcmp(op, "GetCACaps")) {

@@ -44,11 +44,7 @@ static const int csr_curves[] = {
 
 /* ---- pool-owned OpenSSL objects ---- */
 
-static apr_status_t free_md(void *md)
-{
-    EVP_MD_free(md);
-    return APR_SUCCESS;
-}
+OTA_POOL_CLEANUP(free_md, EVP_MD_free)
 
 static apr_status_t free_exts(void *s)
 {
@@ -196,10 +192,7 @@ static apr_status_t fixed_extensions(ota_ca *ca, apr_pool_t *p)
     ASN1_BIT_STRING_free(ku);
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
     AUTHORITY_KEYID_free(akid);
-    if (ca->exts) {
-        apr_pool_cleanup_register(p, ca->exts, free_exts,
-                                  apr_pool_cleanup_null);
-    }
+    ota_own(p, ca->exts, free_exts);
     return ok ? APR_SUCCESS : APR_ENOMEM;
 }
 
@@ -208,17 +201,9 @@ static apr_status_t ca_prepare(ota_ca *ca, const char **why, apr_pool_t *p)
     unsigned char *der = NULL;
     int n;
 
-    ca->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    ca->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-    ca->chain = sk_X509_dup(ca->id->chain);
-    if (ca->md) {
-        apr_pool_cleanup_register(p, ca->md, free_md, apr_pool_cleanup_null);
-    }
-    if (ca->sha1) {
-        apr_pool_cleanup_register(p, ca->sha1, free_md,
-                                  apr_pool_cleanup_null);
-    }
-    ota_own_stack(p, ca->chain);
+    ca->md = ota_own(p, EVP_MD_fetch(NULL, "SHA256", NULL), free_md);
+    ca->sha1 = ota_own(p, EVP_MD_fetch(NULL, "SHA1", NULL), free_md);
+    ca->chain = ota_own_stack(p, sk_X509_dup(ca->id->chain));
     if (!ca->md || !ca->sha1 || !ca->chain
         || !sk_X509_unshift(ca->chain, ca->id->cert)
         || (n = i2d_X509(ca->id->cert, &der)) <= 0
@@ -371,16 +356,11 @@ static int subject_matches(X509_NAME *name, const ota_ca_subject_entry *want,
 const char *ota_ca_name_text(X509_NAME *name, apr_pool_t *p)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    const char *text = "?";
-    char *data;
-    long n;
+    int written = bio
+                  && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0;
+    const char *text = ota_bio_text(bio, written, p);
 
-    if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-        n = BIO_get_mem_data(bio, &data);
-        text = apr_pstrmemdup(p, data, n);
-    }
-    BIO_free(bio);
-    return text;
+    return text ? text : "?";
 }
 
 static ota_ca_csr_verdict check_subject(X509_REQ *csr,
@@ -618,42 +598,72 @@ static GENERAL_NAMES *uri_names(const char *url)
     return NULL;
 }
 
-static int push_crl_url(STACK_OF(X509_EXTENSION) *exts, const char *url)
+/* The extension nid, a SEQUENCE OF (seq) its one element (an item),
+ * pushed onto exts. element (NULL: it could not be made) is handed over
+ * or freed. */
+static int push_one_element(STACK_OF(X509_EXTENSION) *exts, int nid,
+                            const ASN1_ITEM *seq, const ASN1_ITEM *item,
+                            ASN1_VALUE *element)
 {
-    CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
-    DIST_POINT *dp = DIST_POINT_new();
+    OPENSSL_STACK *sk = OPENSSL_sk_new_null();
     int ok = 0;
 
-    if (cdp && dp && (dp->distpoint = DIST_POINT_NAME_new()) != NULL
-        && (dp->distpoint->name.fullname = uri_names(url)) != NULL
-        && sk_DIST_POINT_push(cdp, dp)) {
+    if (sk && element && OPENSSL_sk_push(sk, element)) {
+        element = NULL;
+        ok = push_ext(exts, nid, 0, sk);
+    }
+    ASN1_item_free(element, item);
+    ASN1_item_free((ASN1_VALUE *)sk, seq);
+    return ok;
+}
+
+/* A distribution point whose full name is url. */
+static DIST_POINT *dist_point(const char *url)
+{
+    DIST_POINT *dp = DIST_POINT_new();
+
+    if (dp && (dp->distpoint = DIST_POINT_NAME_new()) != NULL
+        && (dp->distpoint->name.fullname = uri_names(url)) != NULL) {
         dp->distpoint->type = 0;            /* fullName */
-        dp = NULL;
-        ok = push_ext(exts, NID_crl_distribution_points, 0, cdp);
+        return dp;
     }
     DIST_POINT_free(dp);
-    CRL_DIST_POINTS_free(cdp);
-    return ok;
+    return NULL;
+}
+
+/* The OCSP responder at url. */
+static ACCESS_DESCRIPTION *ocsp_access(const char *url)
+{
+    ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+    GENERAL_NAMES *names = uri_names(url);
+
+    if (ad && names) {
+        ad->method = OBJ_nid2obj(NID_ad_OCSP);
+        GENERAL_NAME_free(ad->location);
+        ad->location = sk_GENERAL_NAME_shift(names);
+    }
+    else {
+        ACCESS_DESCRIPTION_free(ad);
+        ad = NULL;
+    }
+    GENERAL_NAMES_free(names);
+    return ad;
+}
+
+static int push_crl_url(STACK_OF(X509_EXTENSION) *exts, const char *url)
+{
+    return push_one_element(exts, NID_crl_distribution_points,
+                            ASN1_ITEM_rptr(CRL_DIST_POINTS),
+                            ASN1_ITEM_rptr(DIST_POINT),
+                            (ASN1_VALUE *)dist_point(url));
 }
 
 static int push_ocsp_url(STACK_OF(X509_EXTENSION) *exts, const char *url)
 {
-    AUTHORITY_INFO_ACCESS *aia = sk_ACCESS_DESCRIPTION_new_null();
-    ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
-    GENERAL_NAMES *names = uri_names(url);
-    int ok = 0;
-
-    if (aia && ad && names && sk_ACCESS_DESCRIPTION_push(aia, ad)) {
-        ad->method = OBJ_nid2obj(NID_ad_OCSP);
-        GENERAL_NAME_free(ad->location);
-        ad->location = sk_GENERAL_NAME_shift(names);
-        ad = NULL;
-        ok = push_ext(exts, NID_info_access, 0, aia);
-    }
-    GENERAL_NAMES_free(names);
-    ACCESS_DESCRIPTION_free(ad);
-    AUTHORITY_INFO_ACCESS_free(aia);
-    return ok;
+    return push_one_element(exts, NID_info_access,
+                            ASN1_ITEM_rptr(AUTHORITY_INFO_ACCESS),
+                            ASN1_ITEM_rptr(ACCESS_DESCRIPTION),
+                            (ASN1_VALUE *)ocsp_access(url));
 }
 
 apr_status_t ota_ca_url_extensions(STACK_OF(X509_EXTENSION) **out,
@@ -798,16 +808,9 @@ int ota_ca_cert_subject_is(X509 *cert, const ota_ca_subject_entry *entries,
 const char *ota_ca_csr_pem(X509_REQ *csr, apr_pool_t *p)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    const char *pem = NULL;
-    char *data;
-    long n;
+    int written = bio && PEM_write_bio_X509_REQ(bio, csr);
 
-    if (bio && PEM_write_bio_X509_REQ(bio, csr)) {
-        n = BIO_get_mem_data(bio, &data);
-        pem = apr_pstrmemdup(p, data, n);
-    }
-    BIO_free(bio);
-    return pem;
+    return ota_bio_text(bio, written, p);
 }
 
 X509_REQ *ota_ca_csr_from_pem(const char *pem, apr_pool_t *p)

@@ -652,16 +652,9 @@ const char *ota_cert_key_digest_hex(X509 *cert, apr_pool_t *p)
 const char *ota_cert_pem(X509 *cert, apr_pool_t *p)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    const char *pem = NULL;
-    char *data;
-    long n;
+    int written = bio && PEM_write_bio_X509(bio, cert);
 
-    if (bio && PEM_write_bio_X509(bio, cert)) {
-        n = BIO_get_mem_data(bio, &data);
-        pem = apr_pstrmemdup(p, data, n);
-    }
-    BIO_free(bio);
-    return pem;
+    return ota_bio_text(bio, written, p);
 }
 
 X509 *ota_cert_from_pem(const char *pem, apr_pool_t *p)
@@ -680,11 +673,5 @@ apr_status_t ota_cert_der(const unsigned char **der, apr_size_t *len,
     unsigned char *buf = NULL;
     int n = i2d_X509(cert, &buf);
 
-    if (n <= 0) {
-        return APR_EGENERAL;
-    }
-    *der = apr_pmemdup(p, buf, n);
-    *len = n;
-    OPENSSL_free(buf);
-    return APR_SUCCESS;
+    return ota_der_take(der, len, buf, n, p);
 }

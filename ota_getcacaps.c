@@ -396,16 +396,23 @@ static void *APR_THREAD_FUNC cache_thread(apr_thread_t *thd, void *data)
     return NULL;
 }
 
+void ota_thread_stop(apr_thread_t *thread, apr_thread_mutex_t *mutex,
+                     apr_thread_cond_t *cond, volatile apr_uint32_t *stop)
+{
+    apr_status_t ignored;
+
+    apr_thread_mutex_lock(mutex);
+    apr_atomic_set32(stop, 1);
+    apr_thread_cond_broadcast(cond);
+    apr_thread_mutex_unlock(mutex);
+    apr_thread_join(&ignored, thread);
+}
+
 static apr_status_t cache_cleanup(void *data)
 {
     ota_getcacaps_cache *c = data;
-    apr_status_t ignored;
 
-    apr_thread_mutex_lock(c->mutex);
-    apr_atomic_set32(&c->stop, 1);
-    apr_thread_cond_broadcast(c->cond);
-    apr_thread_mutex_unlock(c->mutex);
-    apr_thread_join(&ignored, c->thread);
+    ota_thread_stop(c->thread, c->mutex, c->cond, &c->stop);
     apr_pool_destroy(c->pool);
     return APR_SUCCESS;
 }

@@ -19,23 +19,9 @@ struct ota_ocsp_responder {
     OCSP_CERTID *ids[2];          /* the CA's hashes: SHA-1, SHA-256 */
 };
 
-static apr_status_t free_certid(void *id)
-{
-    OCSP_CERTID_free(id);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_request(void *req)
-{
-    OCSP_REQUEST_free(req);
-    return APR_SUCCESS;
-}
-
-static apr_status_t free_der(void *der)
-{
-    OPENSSL_free(der);
-    return APR_SUCCESS;
-}
+OTA_POOL_CLEANUP(free_certid, OCSP_CERTID_free)
+OTA_POOL_CLEANUP(free_request, OCSP_REQUEST_free)
+OTA_POOL_CLEANUP(free_der, OPENSSL_free)
 
 /* The CA's issuerNameHash and issuerKeyHash in md, as a CertID with a
  * placeholder serial (only the issuer part is ever compared). */
@@ -49,10 +35,7 @@ static OCSP_CERTID *issuer_id(X509 *ca, const EVP_MD *md, apr_pool_t *p)
                               X509_get0_pubkey_bitstr(ca), zero);
     }
     ASN1_INTEGER_free(zero);
-    if (id) {
-        apr_pool_cleanup_register(p, id, free_certid, apr_pool_cleanup_null);
-    }
-    return id;
+    return ota_own(p, id, free_certid);
 }
 
 /* A delegated responder: issued and signed by the CA, OCSPSigning, valid

@@ -22,29 +22,23 @@
 
 /* ---- message data: IssuerAndSubject, IssuerAndSerialNumber ---- */
 
-typedef struct {
-    X509_NAME *issuer;
-    X509_NAME *subject;
-} OTA_ISSUER_AND_SUBJECT;
+/* A SEQUENCE of an issuer's name and one more field, with its static
+ * d2i and i2d functions. */
+#define ISSUER_AND(name, field, type)                                   \
+    typedef struct {                                                    \
+        X509_NAME *issuer;                                              \
+        type *field;                                                    \
+    } name;                                                             \
+                                                                        \
+    ASN1_SEQUENCE(name) = {                                             \
+        ASN1_SIMPLE(name, issuer, X509_NAME),                           \
+        ASN1_SIMPLE(name, field, type)                                  \
+    } static_ASN1_SEQUENCE_END(name)                                    \
+                                                                        \
+    IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(name)
 
-ASN1_SEQUENCE(OTA_ISSUER_AND_SUBJECT) = {
-    ASN1_SIMPLE(OTA_ISSUER_AND_SUBJECT, issuer, X509_NAME),
-    ASN1_SIMPLE(OTA_ISSUER_AND_SUBJECT, subject, X509_NAME)
-} static_ASN1_SEQUENCE_END(OTA_ISSUER_AND_SUBJECT)
-
-IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(OTA_ISSUER_AND_SUBJECT)
-
-typedef struct {
-    X509_NAME *issuer;
-    ASN1_INTEGER *serial;
-} OTA_ISSUER_AND_SERIAL;
-
-ASN1_SEQUENCE(OTA_ISSUER_AND_SERIAL) = {
-    ASN1_SIMPLE(OTA_ISSUER_AND_SERIAL, issuer, X509_NAME),
-    ASN1_SIMPLE(OTA_ISSUER_AND_SERIAL, serial, ASN1_INTEGER)
-} static_ASN1_SEQUENCE_END(OTA_ISSUER_AND_SERIAL)
-
-IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(OTA_ISSUER_AND_SERIAL)
+ISSUER_AND(OTA_ISSUER_AND_SUBJECT, subject, X509_NAME)
+ISSUER_AND(OTA_ISSUER_AND_SERIAL, serial, ASN1_INTEGER)
 
 /* ---- OIDs ---- */
 
@@ -144,11 +138,6 @@ static apr_status_t free_isn(void *a)
     return APR_SUCCESS;
 }
 
-static void own(apr_pool_t *p, void *obj, apr_status_t (*fn)(void *))
-{
-    apr_pool_cleanup_register(p, obj, fn, apr_pool_cleanup_null);
-}
-
 /* d2i of a whole buffer into a pool-owned CMS: NULL on trailing data. */
 static CMS_ContentInfo *cms_parse(const unsigned char *der, apr_size_t len,
                                   apr_pool_t *p)
@@ -172,13 +161,18 @@ static apr_status_t cms_der(const unsigned char **der, apr_size_t *len,
     unsigned char *buf = NULL;
     int n = i2d_CMS_ContentInfo(cms, &buf);
 
-    if (n <= 0) {
-        return APR_EGENERAL;
-    }
-    *der = apr_pmemdup(p, buf, n);
-    *len = n;
-    OPENSSL_free(buf);
-    return APR_SUCCESS;
+    return ota_der_take(der, len, buf, n, p);
+}
+
+/* Completes cms, a partial SignedData, over the content env. */
+static int signed_over(CMS_ContentInfo *cms, const unsigned char *env,
+                       apr_size_t env_len)
+{
+    BIO *in = BIO_new_mem_buf(env, (int)env_len);
+    int ok = in && CMS_final(cms, in, NULL, CMS_BINARY) == 1;
+
+    BIO_free(in);
+    return ok;
 }
 
 static void bio_take(BIO *b, const unsigned char **out, apr_size_t *len,
@@ -689,7 +683,7 @@ static int names_read(ota_scep_request *r, const unsigned char *der,
     if (r->type == OTA_SCEP_CERT_POLL) {
         ias = d2i_OTA_ISSUER_AND_SUBJECT(NULL, &cursor, (long)len);
         if (ias) {
-            own(p, ias, free_ias);
+            ota_own(p, ias, free_ias);
             r->issuer = ias->issuer;
             r->subject = ias->subject;
         }
@@ -697,7 +691,7 @@ static int names_read(ota_scep_request *r, const unsigned char *der,
     else {
         isn = d2i_OTA_ISSUER_AND_SERIAL(NULL, &cursor, (long)len);
         if (isn) {
-            own(p, isn, free_isn);
+            ota_own(p, isn, free_isn);
             r->issuer = isn->issuer;
             r->serial = isn->serial;
         }
@@ -902,8 +896,8 @@ static apr_status_t reply_sign(const unsigned char **der, apr_size_t *len,
                                ota_scep_fail_info fail, const char *fail_text,
                                X509 *issued, X509_CRL *crl, apr_pool_t *p);
 
-apr_status_t ota_scep_reply_build(const unsigned char **der, apr_size_t *len,
-                                  const ota_identity *ca,
+apr_status_t ota_scep_reply_build(const unsigned char **der,
+                                  apr_size_t *len, const ota_identity *ca,
                                   const ota_scep_request *req,
                                   ota_scep_status status,
                                   ota_scep_fail_info fail,
@@ -946,7 +940,6 @@ static apr_status_t reply_sign(const unsigned char **der, apr_size_t *len,
     apr_size_t env_len = 0;
     CMS_ContentInfo *cms;
     CMS_SignerInfo *si;
-    BIO *in = NULL;
     apr_status_t rv;
 
     if (!initialised) {
@@ -965,12 +958,10 @@ static apr_status_t reply_sign(const unsigned char **der, apr_size_t *len,
     if (cms && (si = CMS_add1_signer(cms, ca->cert, ca->key, EVP_sha256(),
                                      flags)) != NULL
         && reply_attributes(si, req, status, fail, fail_text)
-        && (in = BIO_new_mem_buf(env, (int)env_len)) != NULL
-        && CMS_final(cms, in, NULL, CMS_BINARY) == 1) {
+        && signed_over(cms, env, env_len)) {
         rv = cms_der(der, len, cms, p);
     }
     CMS_ContentInfo_free(cms);
-    BIO_free(in);
     return rv;
 }
 
@@ -1094,13 +1085,7 @@ static apr_status_t message_data_der(const unsigned char **der,
     default:
         break;
     }
-    if (n <= 0) {
-        return APR_EINVAL;
-    }
-    *der = apr_pmemdup(p, buf, n);
-    *len = n;
-    OPENSSL_free(buf);
-    return APR_SUCCESS;
+    return n <= 0 ? APR_EINVAL : ota_der_take(der, len, buf, n, p);
 }
 
 static apr_status_t request_envelope(const unsigned char **der,
@@ -1155,7 +1140,6 @@ apr_status_t ota_scep_request_build(ota_scep_sent **out,
     apr_size_t env_len;
     CMS_ContentInfo *cms;
     CMS_SignerInfo *si;
-    BIO *in = NULL;
     apr_status_t rv;
 
     if (!initialised) {
@@ -1188,15 +1172,13 @@ apr_status_t ota_scep_request_build(ota_scep_sent **out,
                                      c->md ? c->md : EVP_sha256(), flags))
                != NULL
         && request_attributes(si, s)
-        && (in = BIO_new_mem_buf(env, (int)env_len)) != NULL
-        && CMS_final(cms, in, NULL, CMS_BINARY) == 1
+        && signed_over(cms, env, env_len)
         && (!c->forged_content_type
             || CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_data)))
         && (rv = cms_der(&s->der, &s->len, cms, p)) == APR_SUCCESS) {
         *out = s;
     }
     CMS_ContentInfo_free(cms);
-    BIO_free(in);
     return rv;
 }
 

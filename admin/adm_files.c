@@ -97,7 +97,7 @@ apr_status_t adm_files_stage(adm_file *files, int n, const char *dir,
             != APR_SUCCESS) {
             *why = apr_psprintf(p, "cannot write %s: %s",
                                 adm_path(dir, files[i].name, p),
-                                adm_apr_error(rv, p));
+                                cli_apr_error(rv, p));
             adm_files_discard(files, n);
             return rv;
         }
@@ -116,7 +116,7 @@ apr_status_t adm_files_commit(adm_file *files, int n, const char *dir,
         if ((rv = apr_file_rename(files[i].staged, path, p))
             != APR_SUCCESS) {
             *why = apr_psprintf(p, "cannot rename %s to %s: %s",
-                                files[i].staged, path, adm_apr_error(rv, p));
+                                files[i].staged, path, cli_apr_error(rv, p));
             adm_files_discard(files, n);
             return rv;
         }

@@ -8,6 +8,8 @@
 #include <apr_pools.h>
 #include <apr_file_info.h>
 
+#include "cli.h"
+
 #define ADM_EXIT_OK      0
 #define ADM_EXIT_USAGE   1      /* bad options */
 #define ADM_EXIT_EXISTS  2      /* would overwrite: --force */
@@ -28,11 +30,6 @@ typedef struct adm_file {
     int apache_group;
     const char *staged;         /* where it was written first, or NULL */
 } adm_file;
-
-/* ---- adm_util.c ---- */
-int adm_complain(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-const char *adm_apr_error(apr_status_t rv, apr_pool_t *p);
 
 /* ---- adm_files.c ---- */
 /* The path of a file in dir. */

@@ -72,7 +72,7 @@ static int parse_days(int *out, const char *arg, const char *name)
     long v = strtol(arg, &end, 10);
 
     if (!*arg || *end || v < 1 || v > OTA_KEYGEN_MAX_DAYS) {
-        return adm_complain(ADM_EXIT_USAGE, "%s %s: expected 1 to %d days",
+        return cli_complain(ADM_EXIT_USAGE, "%s %s: expected 1 to %d days",
                             name, arg, OTA_KEYGEN_MAX_DAYS);
     }
     *out = (int)v;
@@ -124,15 +124,15 @@ static int parse_options(init_opts *o, int argc, const char *const *argv,
         }
     }
     if (rv != APR_EOF) {
-        return adm_complain(ADM_EXIT_USAGE, "init: bad option %s (see "
+        return cli_complain(ADM_EXIT_USAGE, "init: bad option %s (see "
                             "ota-enroll --help)", argv[g->ind - 1]);
     }
     if (g->ind < argc) {
-        return adm_complain(ADM_EXIT_USAGE, "init: unexpected argument %s",
+        return cli_complain(ADM_EXIT_USAGE, "init: unexpected argument %s",
                             argv[g->ind]);
     }
     if (!o->signing_cert != !o->signing_key) {
-        return adm_complain(ADM_EXIT_USAGE, "init: --signing-cert and "
+        return cli_complain(ADM_EXIT_USAGE, "init: --signing-cert and "
                             "--signing-key go together");
     }
     return 0;
@@ -195,7 +195,7 @@ static int check_url(init_opts *o, apr_pool_t *p)
         || strcasecmp(uri.scheme, "https") || !uri.hostname
         || !*uri.hostname || (uri.path && *uri.path) || uri.query
         || uri.fragment || uri.user || strpbrk(o->url, " \t\"\\")) {
-        return adm_complain(ADM_EXIT_USAGE, "--url %s: expected "
+        return cli_complain(ADM_EXIT_USAGE, "--url %s: expected "
                             "https://HOST or https://HOST:PORT (devices "
                             "enroll over TLS only)", o->url);
     }
@@ -225,7 +225,7 @@ static int check_names(init_opts *o, apr_pool_t *p)
     }
     if (!*o->organization || strlen(o->organization) > INIT_MAX_NAME
         || !text_ok(o->organization)) {
-        return adm_complain(ADM_EXIT_USAGE, "--organization: expected 1 "
+        return cli_complain(ADM_EXIT_USAGE, "--organization: expected 1 "
                             "to %d characters, without quotes, "
                             "backslashes, control characters or %%{",
                             INIT_MAX_NAME);
@@ -236,7 +236,7 @@ static int check_names(init_opts *o, apr_pool_t *p)
         || id[strlen(id) - 1] == '.'
         || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                   "0123456789.-") != strlen(id)) {
-        return adm_complain(ADM_EXIT_USAGE, "--identifier %s: expected a "
+        return cli_complain(ADM_EXIT_USAGE, "--identifier %s: expected a "
                             "reverse-DNS identifier such as "
                             "com.example.ota", id);
     }
@@ -260,7 +260,7 @@ static int make_files(adm_file *files, init_opts *o, apr_pool_t *p)
         || init_ca(files, o, &why, p) != APR_SUCCESS
         || init_final_profile(files, o, &why, p) != APR_SUCCESS
         || init_settings(files, o, &why, p) != APR_SUCCESS) {
-        return adm_complain(ADM_EXIT_FAILED, "%s", why ? why : "failed");
+        return cli_complain(ADM_EXIT_FAILED, "%s", why ? why : "failed");
     }
     empty_auth_file(&files[INIT_USERS],
                     "who may enroll (Basic auth, empty: use htpasswd)");
@@ -278,8 +278,8 @@ static int prepare_dir(const init_opts *o, apr_pool_t *p)
                                 | APR_FPROT_GEXECUTE | APR_FPROT_WREAD
                                 | APR_FPROT_WEXECUTE, p);
     if (rv != APR_SUCCESS) {
-        return adm_complain(ADM_EXIT_FAILED, "cannot make %s: %s", o->dir,
-                            adm_apr_error(rv, p));
+        return cli_complain(ADM_EXIT_FAILED, "cannot make %s: %s", o->dir,
+                            cli_apr_error(rv, p));
     }
     return 0;
 }
@@ -341,16 +341,16 @@ static int write_files(adm_file *files, const init_opts *o,
 
     if (adm_files_stage(files, INIT_NFILES, o->dir, o->group, note, &why, p)
         != APR_SUCCESS) {
-        return adm_complain(ADM_EXIT_FAILED, "%s", why);
+        return cli_complain(ADM_EXIT_FAILED, "%s", why);
     }
     if (init_check_staged(files, &why, p) != APR_SUCCESS) {
         adm_files_discard(files, INIT_NFILES);
-        return adm_complain(ADM_EXIT_FAILED, "refused by the module's "
+        return cli_complain(ADM_EXIT_FAILED, "refused by the module's "
                             "checks, nothing written: %s", why);
     }
     if (adm_files_commit(files, INIT_NFILES, o->dir, &why, p)
         != APR_SUCCESS) {
-        return adm_complain(ADM_EXIT_FAILED, "%s", why);
+        return cli_complain(ADM_EXIT_FAILED, "%s", why);
     }
     return 0;
 }
@@ -378,7 +378,7 @@ int adm_cmd_init(int argc, const char *const *argv, apr_pool_t *p)
         files[i].name = init_file_names[i];
     }
     if (!o.force && adm_files_existing(files, INIT_NFILES, o.dir, p) > 0) {
-        return adm_complain(ADM_EXIT_EXISTS, "init: nothing written; "
+        return cli_complain(ADM_EXIT_EXISTS, "init: nothing written; "
                             "--force overwrites (a new CA invalidates the "
                             "certificates the old one issued)");
     }

@@ -62,8 +62,7 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
         usage(stderr);
         return ADM_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
-        || !strcmp(argv[1], "help")) {
+    if (cli_is_help(argv[1])) {
         usage(stdout);
         return ADM_EXIT_OK;
     }
@@ -76,7 +75,7 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
     }
     if (!cmd->name) {
         usage(stderr);
-        return adm_complain(ADM_EXIT_USAGE, "unknown command %s", argv[1]);
+        return cli_complain(ADM_EXIT_USAGE, "unknown command %s", argv[1]);
     }
     /* the command sees its own name as argv[0] */
     return cmd->run(argc - 1, argv + 1, p);
@@ -87,15 +86,11 @@ int main(int argc, const char *const *argv)
     apr_pool_t *p;
     int rc;
 
-    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
-        fprintf(stderr, "ota-enroll: cannot initialize APR\n");
+    if (cli_start("ota-enroll", &argc, &argv) != 0) {
         return ADM_EXIT_FAILED;
     }
-    atexit(apr_terminate);
-    setvbuf(stdout, NULL, _IOLBF, 0);
     if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        fprintf(stderr, "ota-enroll: out of memory\n");
-        return ADM_EXIT_FAILED;
+        return cli_complain(ADM_EXIT_FAILED, "out of memory");
     }
     rc = dispatch(argc, argv, p);
     apr_pool_destroy(p);

@@ -17,6 +17,7 @@
 #include "ota_plist.h"
 #include "ota_san.h"
 #include "ota_scep.h"
+#include "cli.h"
 
 #define EXIT_LOCAL   1      /* usage, files; inspect: message refused */
 #define EXIT_PHASE1  2
@@ -192,11 +193,7 @@ void dev_options_init(dev_ctx *ctx);
 int dev_options_parse(dev_ctx *ctx, unsigned command, int argc,
                       const char *const *argv);
 
-/* dev_util.c: messages, files, printable text */
-/* Prints "ota-device: MESSAGE" on stderr and returns code. */
-int dev_complain(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-const char *dev_apr_error(apr_status_t rv, apr_pool_t *p);
+/* dev_util.c: files, printable text (messages: cli.h) */
 apr_status_t dev_file_read(const char **data, apr_size_t *len,
                            const char *path, apr_pool_t *p);
 apr_status_t dev_file_write(const char *path, const void *data,
@@ -236,6 +233,14 @@ extern const ota_plist_limits dev_profile_limits;
 extern const ota_plist_limits dev_final_limits;
 int dev_profile_answer(plist_t *root, const dev_ctx *ctx, int phase,
                        const http_answer *a);
+/* Phase 2 or 3: POSTs the signed body der (saved first as
+ * phaseN-request.der) to the enrollment URL, then dev_profile_answer. */
+int dev_profile_post(plist_t *root, const dev_ctx *ctx, int phase,
+                     const unsigned char *der, apr_size_t len);
+/* 0 for a Configuration profile, else the phase's exit status after
+ * saying what it is. */
+int dev_profile_is_configuration(plist_t root, const dev_ctx *ctx,
+                                 int phase);
 apr_array_header_t *dev_string_array(plist_t node, apr_pool_t *p);
 const char *dev_list_text(const apr_array_header_t *a, apr_pool_t *p);
 

@@ -20,15 +20,15 @@ static int phase1_read(dev_ctx *ctx, plist_t root)
     const char *url;
 
     if (!type || strcmp(type, "Profile Service") != 0) {
-        return dev_complain(EXIT_PHASE1, "phase 1: PayloadType is %s, not "
+        return cli_complain(EXIT_PHASE1, "phase 1: PayloadType is %s, not "
                             "Profile Service", type ? type : "missing");
     }
     if (!content || plist_get_node_type(content) != PLIST_DICT
         || !(url = ota_plist_dict_get_string(content, "URL", ctx->p))) {
-        return dev_complain(EXIT_PHASE1, "phase 1: no PayloadContent.URL");
+        return cli_complain(EXIT_PHASE1, "phase 1: no PayloadContent.URL");
     }
     if (!(ctx->enroll_url = dev_url_resolve(ctx->url, url, ctx->p))) {
-        return dev_complain(EXIT_PHASE1, "phase 1: bad URL %s", url);
+        return cli_complain(EXIT_PHASE1, "phase 1: bad URL %s", url);
     }
     ctx->challenge = ota_plist_dict_get_string(content, "Challenge", ctx->p);
     ctx->attributes = dev_string_array(plist_dict_get_item(content,
@@ -79,11 +79,11 @@ static int enroll_identities(dev_ctx *ctx)
     int rc;
 
     if (!ctx->p3_cert_file != !ctx->p3_key_file) {
-        return dev_complain(EXIT_LOCAL, "--phase3-identity and --phase3-key "
+        return cli_complain(EXIT_LOCAL, "--phase3-identity and --phase3-key "
                             "go together");
     }
     if (ctx->phase3_only && (!ctx->p3_cert_file || ctx->stop_after)) {
-        return dev_complain(EXIT_LOCAL, "--phase3-only needs "
+        return cli_complain(EXIT_LOCAL, "--phase3-only needs "
                             "--phase3-identity and --phase3-key, and no "
                             "--stop-after");
     }
@@ -94,7 +94,7 @@ static int enroll_identities(dev_ctx *ctx)
         && ota_identity_load(&ctx->p3_id, ctx->p3_cert_file,
                              ctx->p3_key_file, &why, ctx->p)
            != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "--phase3-identity: %s", why);
+        return cli_complain(EXIT_LOCAL, "--phase3-identity: %s", why);
     }
     return 0;
 }
@@ -119,7 +119,7 @@ int dev_device_setup(dev_ctx *ctx)
     if (ctx->trust_file && ota_trust_load(&ctx->trust, ctx->trust_file,
                                           OTA_TRUST_STRICT, &why, ctx->p)
                            != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "--trust: %s", why);
+        return cli_complain(EXIT_LOCAL, "--trust: %s", why);
     }
     if (ctx->trust) {
         /* devices accept any key usage on a profile signer (sites often
@@ -139,7 +139,7 @@ int dev_enroll_prepare(dev_ctx *ctx)
     int rc;
 
     if (!ctx->url || ctx->nargs) {
-        return dev_complain(EXIT_LOCAL, "enroll needs --url and no other "
+        return cli_complain(EXIT_LOCAL, "enroll needs --url and no other "
                             "argument (see --help)");
     }
     if ((rc = enroll_identities(ctx)) != 0
@@ -149,12 +149,12 @@ int dev_enroll_prepare(dev_ctx *ctx)
     if (ctx->save_dir && (rv = apr_dir_make_recursive(
                               ctx->save_dir, APR_FPROT_OS_DEFAULT, ctx->p))
                          != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot create %s: %s", ctx->save_dir,
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot create %s: %s", ctx->save_dir,
+                            cli_apr_error(rv, ctx->p));
     }
     own = ctx->phase3_only ? ctx->p3_id->cert : ctx->id->cert;
     if (!ctx->udid && !(ctx->udid = dev_cert_cn(own, ctx->p))) {
-        return dev_complain(EXIT_LOCAL, "the identity has no CN: give --udid");
+        return cli_complain(EXIT_LOCAL, "the identity has no CN: give --udid");
     }
     if (ctx->phase3_only) {
         phase3_only_prepare(ctx);
@@ -201,7 +201,7 @@ int dev_cmd_enroll(dev_ctx *ctx)
     int rc;
 
     if (ctx->md == EVP_md5()) {
-        return dev_complain(EXIT_LOCAL, "enroll signs with sha1 or sha256; "
+        return cli_complain(EXIT_LOCAL, "enroll signs with sha1 or sha256; "
                             "md5 is for sign");
     }
     if ((rc = dev_enroll_prepare(ctx)) != 0) {

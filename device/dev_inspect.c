@@ -96,16 +96,16 @@ int dev_cmd_inspect(dev_ctx *ctx)
     apr_status_t rv;
 
     if (ctx->nargs != 1) {
-        return dev_complain(EXIT_LOCAL, "inspect needs one FILE (see --help)");
+        return cli_complain(EXIT_LOCAL, "inspect needs one FILE (see --help)");
     }
     if ((rv = dev_file_read(&body, &len, ctx->args[0], ctx->p))
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot read %s: %s", ctx->args[0],
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot read %s: %s", ctx->args[0],
+                            cli_apr_error(rv, ctx->p));
     }
     if (ota_trust_load(&trust, ca, OTA_TRUST_APPLE_DEVICE, &why, ctx->p)
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "device CA: %s", why);
+        return cli_complain(EXIT_LOCAL, "device CA: %s", why);
     }
     printf("file: %s (%" APR_SIZE_T_FMT " bytes)\n", ctx->args[0], len);
     printf("device CA: %s (%d issuing CA%s)\n", ca,
@@ -113,7 +113,7 @@ int dev_cmd_inspect(dev_ctx *ctx)
            ota_trust_count_issuing_cas(trust) == 1 ? "" : "s");
     if (ota_cms_verify(&m, (const unsigned char *)body, len, trust, ctx->p)
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot verify: %s",
+        return cli_complain(EXIT_LOCAL, "cannot verify: %s",
                             ota_openssl_error(ctx->p));
     }
     return inspect_report(m, ctx->p);
@@ -128,25 +128,25 @@ int dev_cmd_sign(dev_ctx *ctx)
     int rc;
 
     if (ctx->nargs != 2) {
-        return dev_complain(EXIT_LOCAL, "sign needs IN and OUT (see --help)");
+        return cli_complain(EXIT_LOCAL, "sign needs IN and OUT (see --help)");
     }
     if ((rc = dev_identity_load(ctx)) != 0) {
         return rc;
     }
     if ((rv = dev_file_read(&data, &len, ctx->args[0], ctx->p))
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot read %s: %s", ctx->args[0],
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot read %s: %s", ctx->args[0],
+                            cli_apr_error(rv, ctx->p));
     }
     if (ota_cms_sign(&der, &der_len, ctx->id, data, len, ctx->md,
                      ctx->with_attributes, ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot sign with %s (ota_cms_sign "
+        return cli_complain(EXIT_LOCAL, "cannot sign with %s (ota_cms_sign "
                             "reports no reason)", ctx->md_name);
     }
     if ((rv = dev_file_write(ctx->args[1], der, der_len, ctx->p))
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot write %s: %s", ctx->args[1],
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot write %s: %s", ctx->args[1],
+                            cli_apr_error(rv, ctx->p));
     }
     printf("signed %s -> %s: %" APR_SIZE_T_FMT " bytes, %s, %s, by %s\n",
            ctx->args[0], ctx->args[1], der_len, ctx->md_name,

@@ -119,7 +119,7 @@ int dev_load_run(load_ctx *lc, const load_req *reqs, load_res *res,
     }
     while (done < next) {
         if (curl_multi_perform(lc->multi, &running) != CURLM_OK) {
-            return dev_complain(EXIT_LOCAL, "libcurl's multi interface "
+            return cli_complain(EXIT_LOCAL, "libcurl's multi interface "
                                 "failed");
         }
         while ((m = curl_multi_info_read(lc->multi, &left)) != NULL) {
@@ -143,7 +143,7 @@ int dev_load_run(load_ctx *lc, const load_req *reqs, load_res *res,
         }
         if (done < next && curl_multi_poll(lc->multi, NULL, 0, 1000, NULL)
                         != CURLM_OK) {
-            return dev_complain(EXIT_LOCAL, "libcurl's multi interface "
+            return cli_complain(EXIT_LOCAL, "libcurl's multi interface "
                                 "failed");
         }
     }
@@ -167,7 +167,7 @@ static int load_wait(const load_ctx *lc)
         }
         apr_sleep(apr_time_from_msec(100));
     }
-    return dev_complain(EXIT_LOCAL, "--start-after: %s did not appear in 10 "
+    return cli_complain(EXIT_LOCAL, "--start-after: %s did not appear in 10 "
                         "minutes", file);
 }
 
@@ -292,12 +292,12 @@ static int load_setup(load_ctx *lc, dev_ctx *ctx, int n)
     lc->rss_every = ctx->lo.rss_every;
     lc->headers = curl_slist_append(NULL, "Expect:");
     if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "the random generator failed");
+        return cli_complain(EXIT_LOCAL, "the random generator failed");
     }
     lc->run_id = ((apr_uint32_t)rnd[0] << 24) | (rnd[1] << 16)
                  | (rnd[2] << 8) | rnd[3];
     if (!(lc->multi = curl_multi_init())) {
-        return dev_complain(EXIT_LOCAL, "cannot start libcurl");
+        return cli_complain(EXIT_LOCAL, "cannot start libcurl");
     }
     curl_multi_setopt(lc->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       (long)lc->concurrency);
@@ -305,7 +305,7 @@ static int load_setup(load_ctx *lc, dev_ctx *ctx, int n)
     lc->slots = apr_pcalloc(lc->p, lc->concurrency * sizeof(*lc->slots));
     for (int i = 0; i < lc->concurrency; i++) {
         if (!(lc->slots[i].easy = curl_easy_init())) {
-            return dev_complain(EXIT_LOCAL, "cannot start libcurl");
+            return cli_complain(EXIT_LOCAL, "cannot start libcurl");
         }
     }
     if ((rc = dev_device_setup(ctx)) != 0) {
@@ -335,11 +335,11 @@ int dev_cmd_load(dev_ctx *ctx)
     int n = o->requests, rc;
 
     if (!ctx->url || ctx->nargs || !o->phase) {
-        return dev_complain(EXIT_LOCAL, "load needs --url and --phase, and no "
+        return cli_complain(EXIT_LOCAL, "load needs --url and --phase, and no "
                             "other argument (see --help)");
     }
     if (ctx->md == EVP_md5()) {
-        return dev_complain(EXIT_LOCAL, "load signs with sha1 or sha256");
+        return cli_complain(EXIT_LOCAL, "load signs with sha1 or sha256");
     }
     printf("load: phase %s, %d requests, concurrency %d, %s\n", o->phase,
            n, o->concurrency < n ? o->concurrency : n, ctx->url);

@@ -93,45 +93,69 @@ static const char *load_udid(const load_ctx *lc, int i)
                         (unsigned)lc->run_id, (unsigned)i);
 }
 
+/* Checks a kept answer that passed the HTTP checks: 1 if it is bad. */
+typedef int (*load_check)(load_ctx *lc, int i, const load_res *r,
+                          void *baton);
+
+/* The timed run of phase's n prepared requests (POSTs of content_type,
+ * or GETs for NULL), then each kept answer checked, the line "check:
+ * checked" and the report. */
+static int load_measure(load_ctx *lc, const char *phase,
+                        const char *content_type, const load_req *reqs,
+                        int n, load_check check, void *baton,
+                        const char *checked)
+{
+    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
+    load_timing t;
+    int bad = 0, rc;
+
+    if (content_type) {
+        lc->headers = curl_slist_append(lc->headers, apr_pstrcat(
+                          lc->p, "Content-Type: ", content_type, NULL));
+    }
+    if ((rc = dev_load_timed(lc, reqs, res, n, &t)) != 0) {
+        return rc;
+    }
+    n = t.requests;
+    for (int i = 0; lc->keep && i < n; i++) {
+        if (load_http_ok(&res[i])) {
+            bad += check(lc, i, &res[i], baton);
+        }
+    }
+    printf("check: %s\n", checked);
+    return dev_load_report(lc, phase, res, n, bad, &t);
+}
+
+/* A phase-1 answer: a Profile Service with a challenge. */
+static int load_phase1_answer(load_ctx *lc, int i, const load_res *r,
+                              void *unused)
+{
+    const char *why = NULL;
+    plist_t root, content;
+
+    if (!load_profile(&root, lc, r, &dev_profile_limits, &why)) {
+        return load_bad(lc, i, why);
+    }
+    return !load_type_is(root, "Profile Service", lc->p)
+           || !(content = plist_dict_get_item(root, "PayloadContent"))
+           || !ota_plist_dict_get_string(content, "Challenge", lc->p)
+           ? load_bad(lc, i, "not a Profile Service with a challenge") : 0;
+}
+
 /* Phase 1: N GETs of --url. Up to LOAD_KEEP_PHASE1 answers are kept and
  * read; beyond, only status and Content-Type are checked. */
 int dev_load_phase1(load_ctx *lc, int n)
 {
     load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
-    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
-    const char *why = NULL;
-    load_timing t;
-    plist_t root, content;
-    int bad = 0, rc;
 
     for (int i = 0; i < n; i++) {
         reqs[i].url = lc->dc->url;
     }
     lc->keep = n <= LOAD_KEEP_PHASE1;
     lc->want_type = OTA_MEDIA_ASPEN_CONFIG;
-    if ((rc = dev_load_timed(lc, reqs, res, n, &t)) != 0) {
-        return rc;
-    }
-    n = t.requests;
-    for (int i = 0; lc->keep && i < n; i++) {
-        why = NULL;
-        if (!load_http_ok(&res[i])) {
-            continue;
-        }
-        if (!load_profile(&root, lc, &res[i], &dev_profile_limits, &why)) {
-            bad += load_bad(lc, i, why);
-        }
-        else if (!load_type_is(root, "Profile Service", lc->p)
-                 || !(content = plist_dict_get_item(root, "PayloadContent"))
-                 || !ota_plist_dict_get_string(content, "Challenge",
-                                               lc->p)) {
-            bad += load_bad(lc, i, "not a Profile Service with a "
-                            "challenge");
-        }
-    }
-    printf("check: %s\n", lc->keep ? "every answer read"
-                                   : "status and Content-Type only");
-    return dev_load_report(lc, "1", res, n, bad, &t);
+    return load_measure(lc, "1", NULL, reqs, n, load_phase1_answer, NULL,
+                        lc->keep ? "every answer read"
+                                 : "status and Content-Type only");
 }
 
 /* Phase 2, before the clock: N challenges minted by phase-1 GETs, and N
@@ -159,7 +183,7 @@ static int load_phase2_prepare(load_ctx *lc, load_req *reqs, int n)
     }
     for (int i = 0; i < n; i++) {
         if (!load_http_ok(&res[i])) {
-            return dev_complain(EXIT_PHASE1, "minting challenge %d: HTTP "
+            return cli_complain(EXIT_PHASE1, "minting challenge %d: HTTP "
                                 "%ld%s%s", i, res[i].status,
                                 lc->first_error ? ": " : "",
                                 lc->first_error ? lc->first_error : "");
@@ -170,7 +194,7 @@ static int load_phase2_prepare(load_ctx *lc, load_req *reqs, int n)
             || !(ctx->challenge = ota_plist_dict_get_string(
                                       content, "Challenge", lc->p))
             || !(url = ota_plist_dict_get_string(content, "URL", lc->p))) {
-            return dev_complain(EXIT_PHASE1, "minting challenge %d: %s", i,
+            return cli_complain(EXIT_PHASE1, "minting challenge %d: %s", i,
                                 why ? why : "no Challenge or URL");
         }
         if (i == 0) {
@@ -178,7 +202,7 @@ static int load_phase2_prepare(load_ctx *lc, load_req *reqs, int n)
             ctx->attributes = dev_string_array(plist_dict_get_item(
                                   content, "DeviceAttributes"), lc->p);
             if (!ctx->enroll_url) {
-                return dev_complain(EXIT_PHASE1, "phase 1: bad URL %s", url);
+                return cli_complain(EXIT_PHASE1, "phase 1: bad URL %s", url);
             }
         }
         ctx->udid = load_udid(lc, i);
@@ -187,7 +211,7 @@ static int load_phase2_prepare(load_ctx *lc, load_req *reqs, int n)
         }
         if (ota_cms_sign(&der, &der_len, ctx->id, xml, xml_len, ctx->md,
                          ctx->with_attributes, lc->p) != APR_SUCCESS) {
-            return dev_complain(EXIT_LOCAL, "cannot sign the attributes: %s",
+            return cli_complain(EXIT_LOCAL, "cannot sign the attributes: %s",
                                 ota_openssl_error(lc->p));
         }
         reqs[i].url = ctx->enroll_url;
@@ -204,47 +228,40 @@ static int load_phase2_prepare(load_ctx *lc, load_req *reqs, int n)
     return 0;
 }
 
+/* A phase-2 answer: a Configuration with a SCEP payload. */
+static int load_phase2_answer(load_ctx *lc, int i, const load_res *r,
+                              void *unused)
+{
+    const char *why = NULL;
+    plist_t root;
+
+    if (!load_profile(&root, lc, r, &dev_profile_limits, &why)) {
+        return load_bad(lc, i, why);
+    }
+    return !load_type_is(root, "Configuration", lc->p)
+           || !dev_scep_payload_find(root, lc->p)
+           ? load_bad(lc, i, "not a Configuration with a SCEP payload") : 0;
+}
+
 int dev_load_phase2(load_ctx *lc, int n)
 {
     dev_ctx *ctx = lc->dc;
     load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
-    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
-    const char *why = NULL;
-    load_timing t;
-    plist_t root;
-    int bad = 0, rc;
+    int rc;
 
     if ((rc = dev_identity_load(ctx)) != 0
         || (rc = load_phase2_prepare(lc, reqs, n)) != 0) {
         return rc;
     }
-    lc->headers = curl_slist_append(lc->headers, "Content-Type: "
-                                    OTA_MEDIA_PKCS7_SIG);
-    if ((rc = dev_load_timed(lc, reqs, res, n, &t)) != 0) {
-        return rc;
-    }
-    n = t.requests;
-    for (int i = 0; i < n; i++) {
-        why = NULL;
-        if (!load_http_ok(&res[i])) {
-            continue;
-        }
-        if (!load_profile(&root, lc, &res[i], &dev_profile_limits, &why)) {
-            bad += load_bad(lc, i, why);
-        }
-        else if (!load_type_is(root, "Configuration", lc->p)
-                 || !dev_scep_payload_find(root, lc->p)) {
-            bad += load_bad(lc, i, "not a Configuration with a SCEP "
-                            "payload");
-        }
-    }
-    printf("check: every answer read%s\n", ctx->trust
-           ? ", its signature verified" : "");
-    return dev_load_report(lc, "2", res, n, bad, &t);
+    return load_measure(lc, "2", OTA_MEDIA_PKCS7_SIG, reqs, n,
+                        load_phase2_answer, NULL, ctx->trust
+                        ? "every answer read, its signature verified"
+                        : "every answer read");
 }
 
 /* A phase-3 answer: an encrypted Configuration. */
-static int load_phase3_answer(load_ctx *lc, int i, const load_res *r)
+static int load_phase3_answer(load_ctx *lc, int i, const load_res *r,
+                              void *unused)
 {
     const char *why = NULL;
     plist_t root, flag;
@@ -273,12 +290,10 @@ int dev_load_phase3(load_ctx *lc, int n)
 {
     dev_ctx *ctx = lc->dc;
     load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
-    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
     const unsigned char *der = NULL;
     apr_size_t len = 0;
     apr_time_t t0 = dev_mono_now();
-    load_timing t;
-    int bad = 0, rc;
+    int rc;
 
     printf("prepare: one device through phases 1, 2 and SCEP\n");
     if ((rc = dev_enroll_prepare(ctx)) != 0
@@ -301,20 +316,11 @@ int dev_load_phase3(load_ctx *lc, int n)
            (double)(dev_mono_now() - t0) / APR_USEC_PER_SEC);
     lc->keep = 1;
     lc->want_type = OTA_MEDIA_ASPEN_CONFIG;
-    lc->headers = curl_slist_append(lc->headers, "Content-Type: "
-                                    OTA_MEDIA_PKCS7_SIG);
-    if ((rc = dev_load_timed(lc, reqs, res, n, &t)) != 0) {
-        return rc;
-    }
-    n = t.requests;
-    for (int i = 0; i < n; i++) {
-        if (load_http_ok(&res[i])) {
-            bad += load_phase3_answer(lc, i, &res[i]);
-        }
-    }
-    printf("check: every answer read%s, the first one decrypted\n",
-           ctx->trust ? ", its signature verified" : "");
-    return dev_load_report(lc, "3", res, n, bad, &t);
+    return load_measure(lc, "3", OTA_MEDIA_PKCS7_SIG, reqs, n,
+                        load_phase3_answer, NULL, ctx->trust
+                        ? "every answer read, its signature verified, the "
+                          "first one decrypted"
+                        : "every answer read, the first one decrypted");
 }
 
 /* One PKCSReq per request: one key, self-signed signer and challenge for
@@ -334,7 +340,7 @@ static int load_scep_prepare(load_ctx *lc, scep_op *op,
     int rc;
 
     if (!url) {
-        return dev_complain(EXIT_LOCAL, "bad SCEP URL %s", ctx->url);
+        return cli_complain(EXIT_LOCAL, "bad SCEP URL %s", ctx->url);
     }
     if ((rc = dev_scep_cli_ca(ctx, op)) != 0) {
         return rc;
@@ -342,7 +348,7 @@ static int load_scep_prepare(load_ctx *lc, scep_op *op,
     if (!(op->csr_key = dev_rsa_generate(o->keysize, lc->p))
         || ota_scep_self_signed(&op->c.cert, op->csr_key, "ota-device load",
                                 7, lc->p)) {
-        return dev_complain(EXIT_LOCAL, "cannot make the key or its signer: "
+        return cli_complain(EXIT_LOCAL, "cannot make the key or its signer: "
                             "%s", ota_openssl_error(lc->p));
     }
     op->c.key = op->csr_key;
@@ -357,7 +363,7 @@ static int load_scep_prepare(load_ctx *lc, scep_op *op,
                              apr_psprintf(lc->p, "ota-load-%08X-%d",
                                           (unsigned)lc->run_id, i),
                              0, &why, lc->p)) {
-            return dev_complain(EXIT_LOCAL, "--subject: %s",
+            return cli_complain(EXIT_LOCAL, "--subject: %s",
                                 why ? why : "out of memory");
         }
         clients[i] = op->c;
@@ -367,7 +373,7 @@ static int load_scep_prepare(load_ctx *lc, scep_op *op,
         if (ota_scep_csr(&clients[i].csr, op->csr_key, name, o->challenge,
                          lc->p)
             || ota_scep_request_build(&sent[i], &clients[i], lc->p)) {
-            return dev_complain(EXIT_LOCAL, "cannot build PKCSReq %d: %s", i,
+            return cli_complain(EXIT_LOCAL, "cannot build PKCSReq %d: %s", i,
                                 ota_openssl_error(lc->p));
         }
         reqs[i].url = url;
@@ -381,15 +387,24 @@ static int load_scep_prepare(load_ctx *lc, scep_op *op,
     return 0;
 }
 
+/* The PKCSReqs of a SCEP run, to read their CertReps with. */
+typedef struct scep_batch {
+    const scep_op *op;
+    const ota_scep_client *clients;
+    ota_scep_sent *const *sent;
+} scep_batch;
+
 /* A CertRep: SUCCESS with a certificate for our key. */
 static int load_scep_answer(load_ctx *lc, int i, const load_res *r,
-                            const scep_op *op, const ota_scep_client *c,
-                            const ota_scep_sent *sent)
+                            void *baton)
 {
+    const scep_batch *b = baton;
+    const scep_op *op = b->op;
     ota_scep_reply *reply;
 
     if (ota_scep_reply_parse(&reply, (const unsigned char *)r->body, r->len,
-                             sent, c, op->signer, op->flags, lc->p)
+                             b->sent[i], &b->clients[i], op->signer,
+                             op->flags, lc->p)
         != APR_SUCCESS || !reply->ok) {
         return load_bad(lc, i, apr_pstrcat(lc->p, "CertRep unreadable: ",
                                            reply && reply->detail
@@ -409,12 +424,11 @@ static int load_scep_answer(load_ctx *lc, int i, const load_res *r,
 int dev_load_scep(load_ctx *lc, int n)
 {
     load_req *reqs = apr_pcalloc(lc->p, n * sizeof(*reqs));
-    load_res *res = apr_pcalloc(lc->p, n * sizeof(*res));
     ota_scep_client *clients = apr_pcalloc(lc->p, n * sizeof(*clients));
     ota_scep_sent **sent = apr_pcalloc(lc->p, n * sizeof(*sent));
     scep_op op;
-    load_timing t;
-    int bad = 0, rc;
+    scep_batch batch = { &op, clients, sent };
+    int rc;
 
     memset(&op, 0, sizeof(op));
     if ((rc = load_scep_prepare(lc, &op, clients, sent, reqs, n)) != 0) {
@@ -422,18 +436,7 @@ int dev_load_scep(load_ctx *lc, int n)
     }
     lc->keep = 1;
     lc->want_type = OTA_MEDIA_PKI_MESSAGE;
-    lc->headers = curl_slist_append(lc->headers, "Content-Type: "
-                                    OTA_MEDIA_PKI_MESSAGE);
-    if ((rc = dev_load_timed(lc, reqs, res, n, &t)) != 0) {
-        return rc;
-    }
-    n = t.requests;
-    for (int i = 0; i < n; i++) {
-        if (load_http_ok(&res[i])) {
-            bad += load_scep_answer(lc, i, &res[i], &op, &clients[i],
-                                    sent[i]);
-        }
-    }
-    printf("check: every CertRep verified and opened\n");
-    return dev_load_report(lc, "scep", res, n, bad, &t);
+    return load_measure(lc, "scep", OTA_MEDIA_PKI_MESSAGE, reqs, n,
+                        load_scep_answer, &batch,
+                        "every CertRep verified and opened");
 }

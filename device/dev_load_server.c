@@ -126,13 +126,13 @@ int dev_load_server(load_ctx *lc)
         return 0;
     }
     if ((rv = dev_file_read(&text, &len, o->pidfile, lc->p)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "--pidfile %s: %s", o->pidfile,
-                            dev_apr_error(rv, lc->p));
+        return cli_complain(EXIT_LOCAL, "--pidfile %s: %s", o->pidfile,
+                            cli_apr_error(rv, lc->p));
     }
     lc->server = strtol(text, NULL, 10);
     lc->server_comm = "apache2";
     if (lc->server <= 0) {
-        return dev_complain(EXIT_LOCAL, "--pidfile %s holds no pid",
+        return cli_complain(EXIT_LOCAL, "--pidfile %s holds no pid",
                             o->pidfile);
     }
     return 0;

@@ -73,16 +73,16 @@ static const dev_option options[] = {
     { { "phase3-identity", OPT_PHASE3_IDENTITY, 1, NULL }, ENROLL },
     { { "phase3-key", OPT_PHASE3_KEY, 1, NULL }, ENROLL },
     { { "phase3-only", OPT_PHASE3_ONLY, 0, NULL }, ENROLL },
-    { { "operation", OPT_OPERATION, 1, NULL }, SCEP },
-    { { "type", OPT_TYPE, 1, NULL }, SCEP },
     { { "subject", OPT_SUBJECT, 1, NULL }, SCEP | LOAD },
     { { "challenge", OPT_CHALLENGE, 1, NULL }, SCEP | LOAD },
     { { "keysize", OPT_KEYSIZE, 1, NULL }, SCEP | LOAD },
+    { { "cipher", OPT_CIPHER, 1, NULL }, SCEP | LOAD },
+    { { "operation", OPT_OPERATION, 1, NULL }, SCEP },
+    { { "type", OPT_TYPE, 1, NULL }, SCEP },
     { { "signer-cert", OPT_SIGNER_CERT, 1, NULL }, SCEP },
     { { "signer-key", OPT_SIGNER_KEY, 1, NULL }, SCEP },
     { { "csr-key", OPT_CSR_KEY, 1, NULL }, SCEP },
     { { "csr", OPT_CSR, 1, NULL }, SCEP },
-    { { "cipher", OPT_CIPHER, 1, NULL }, SCEP | LOAD },
     { { "method", OPT_METHOD, 1, NULL }, SCEP },
     { { "transaction-id", OPT_TRANSACTION_ID, 1, NULL }, SCEP },
     { { "save-request", OPT_SAVE_REQUEST, 1, NULL }, SCEP },
@@ -103,28 +103,19 @@ static const dev_option options[] = {
     { { NULL, 0, 0, NULL }, 0 }
 };
 
-static int option_digest(dev_ctx *ctx, const char *name)
+/* --digest (sha1, sha256 or md5) and --phase3-digest (sha1 or sha256). */
+static int option_md(const EVP_MD **md, const char **md_name,
+                     const char *option, const char *name, int md5_ok)
 {
-    ctx->md = strcasecmp(name, "sha1") == 0 ? EVP_sha1()
-              : strcasecmp(name, "sha256") == 0 ? EVP_sha256()
-              : strcasecmp(name, "md5") == 0 ? EVP_md5() : NULL;
-    if (!ctx->md) {
-        return dev_complain(EXIT_LOCAL, "--digest: sha1, sha256 or md5, "
-                            "not %s", name);
+    *md = strcasecmp(name, "sha1") == 0 ? EVP_sha1()
+          : strcasecmp(name, "sha256") == 0 ? EVP_sha256()
+          : md5_ok && strcasecmp(name, "md5") == 0 ? EVP_md5() : NULL;
+    if (!*md) {
+        return cli_complain(EXIT_LOCAL, "--%s: %s, not %s", option,
+                            md5_ok ? "sha1, sha256 or md5" : "sha1 or sha256",
+                            name);
     }
-    ctx->md_name = EVP_MD_get0_name(ctx->md);
-    return 0;
-}
-
-static int option_phase3_digest(dev_ctx *ctx, const char *name)
-{
-    ctx->p3_md = strcasecmp(name, "sha1") == 0 ? EVP_sha1()
-                 : strcasecmp(name, "sha256") == 0 ? EVP_sha256() : NULL;
-    if (!ctx->p3_md) {
-        return dev_complain(EXIT_LOCAL, "--phase3-digest: sha1 or sha256, not "
-                            "%s", name);
-    }
-    ctx->p3_md_name = EVP_MD_get0_name(ctx->p3_md);
+    *md_name = EVP_MD_get0_name(*md);
     return 0;
 }
 
@@ -136,7 +127,7 @@ static int option_emulate(dev_ctx *ctx, const char *name)
             return 0;
         }
     }
-    return dev_complain(EXIT_LOCAL, "--emulate: ios3, ios4 or current, not %s",
+    return cli_complain(EXIT_LOCAL, "--emulate: ios3, ios4 or current, not %s",
                         name);
 }
 
@@ -146,36 +137,10 @@ static int option_timeout(dev_ctx *ctx, const char *text)
     double sec = strtod(text, &end);
 
     if (end == text || *end || !(sec > 0.0 && sec <= 3600.0)) {
-        return dev_complain(EXIT_LOCAL, "--timeout: seconds, not %s", text);
+        return cli_complain(EXIT_LOCAL, "--timeout: seconds, not %s", text);
     }
     ctx->timeout_ms = (long)(sec * 1000.0 + 0.5);
     ctx->timeout_ms = ctx->timeout_ms ? ctx->timeout_ms : 1;
-    return 0;
-}
-
-/* A word of a closed list: its index, or -1 after complaining. */
-static int option_word(const char *option, const char *arg,
-                       const char *const *words)
-{
-    for (int i = 0; words[i]; i++) {
-        if (strcasecmp(words[i], arg) == 0) {
-            return i;
-        }
-    }
-    dev_complain(EXIT_LOCAL, "--%s: %s is not among the choices (see --help)",
-                 option, arg);
-    return -1;
-}
-
-static int option_stop_after(dev_ctx *ctx, const char *arg)
-{
-    static const char *const stops[] = { "phase2", "scep", NULL };
-    int i = option_word("stop-after", arg, stops);
-
-    if (i < 0) {
-        return EXIT_LOCAL;
-    }
-    ctx->stop_after = i == 0 ? STOP_PHASE2 : STOP_SCEP;
     return 0;
 }
 
@@ -185,65 +150,181 @@ static int option_keysize(dev_ctx *ctx, const char *text)
     long bits = strtol(text, &end, 10);
 
     if (end == text || *end || bits < 512 || bits > 8192) {
-        return dev_complain(EXIT_LOCAL, "--keysize: bits (512-8192), not %s",
+        return cli_complain(EXIT_LOCAL, "--keysize: bits (512-8192), not %s",
                             text);
     }
     ctx->so.keysize = (int)bits;
     return 0;
 }
 
-static int option_scep_choice(dev_ctx *ctx, int code, const char *arg)
+/* The options that take a word of a closed list. */
+static const char *const stops[] = { "phase2", "scep", NULL };
+static const char *const operations[] = {
+    "GetCACaps", "GetCACert", "PKIOperation", NULL
+};
+static const char *const types[] = { "pkcsreq", "renewal", "poll", NULL };
+static const char *const ciphers[] = {
+    "aes256", "aes128", "des3", "des", NULL
+};
+static const char *const methods[] = { "post", "get", NULL };
+static const char *const phases[] = { "1", "2", "3", "scep", NULL };
+
+static const struct {
+    int code;
+    const char *name;
+    const char *const *words;
+} choices[] = {
+    { OPT_STOP_AFTER, "stop-after", stops },
+    { OPT_OPERATION, "operation", operations },
+    { OPT_TYPE, "type", types },
+    { OPT_CIPHER, "cipher", ciphers },
+    { OPT_METHOD, "method", methods },
+    { OPT_PHASE, "phase", phases },
+    { 0, NULL, NULL }
+};
+
+/* What the word at index i of a choice option's list sets. */
+static void option_chosen(dev_ctx *ctx, int code, int i)
 {
-    static const char *const ops[] = {
-        "GetCACaps", "GetCACert", "PKIOperation", NULL
-    };
-    static const char *const types[] = { "pkcsreq", "renewal", "poll", NULL };
     static const ota_scep_message_type type_of[] = {
         OTA_SCEP_PKCS_REQ, OTA_SCEP_RENEWAL_REQ, OTA_SCEP_CERT_POLL
     };
-    static const char *const ciphers[] = {
-        "aes256", "aes128", "des3", "des", NULL
-    };
-    static const char *const methods[] = { "post", "get", NULL };
-    int i;
 
     switch (code) {
+    case OPT_STOP_AFTER:
+        ctx->stop_after = i == 0 ? STOP_PHASE2 : STOP_SCEP;
+        break;
     case OPT_OPERATION:
-        if ((i = option_word("operation", arg, ops)) < 0) {
-            return EXIT_LOCAL;
-        }
-        ctx->so.operation = ops[i];
-        return 0;
+        ctx->so.operation = operations[i];
+        break;
     case OPT_TYPE:
-        if ((i = option_word("type", arg, types)) < 0) {
-            return EXIT_LOCAL;
-        }
         ctx->so.type = type_of[i];
-        return 0;
+        break;
     case OPT_CIPHER:
-        if ((i = option_word("cipher", arg, ciphers)) < 0) {
-            return EXIT_LOCAL;
-        }
         ctx->so.cipher = i == 0 ? EVP_aes_256_cbc() : i == 1
                          ? EVP_aes_128_cbc() : i == 2 ? EVP_des_ede3_cbc()
                          : EVP_des_cbc();
-        return 0;
+        break;
     case OPT_METHOD:
-        if ((i = option_word("method", arg, methods)) < 0) {
-            return EXIT_LOCAL;
-        }
         ctx->so.get = i == 1;
-        return 0;
+        break;
+    case OPT_PHASE:
+        ctx->lo.phase = phases[i];
+        break;
     }
+}
+
+/* A choice option's word: its index in the list, or -1 after
+ * complaining. */
+static int option_word(const char *option, const char *arg,
+                       const char *const *words)
+{
+    for (int i = 0; words[i]; i++) {
+        if (strcasecmp(words[i], arg) == 0) {
+            return i;
+        }
+    }
+    cli_complain(EXIT_LOCAL, "--%s: %s is not among the choices (see --help)",
+                 option, arg);
+    return -1;
+}
+
+/* The load options that take a whole number, and its bounds. */
+static const struct {
+    int code;
+    const char *name;
+    long min, max;
+} numbers[] = {
+    { OPT_REQUESTS, "requests", 1, LOAD_MAX_REQUESTS },
+    { OPT_CONCURRENCY, "concurrency", 1, LOAD_MAX_CONCURRENCY },
+    { OPT_SERVER_PID, "server-pid", 1, 1L << 30 },
+    { OPT_RSS_EVERY, "rss-every", 1, LOAD_MAX_REQUESTS },
+    { OPT_DEADLINE, "deadline", 1, 86400 },
+    { 0, NULL, 0, 0 }
+};
+
+static void option_counted(dev_ctx *ctx, int code, long v)
+{
+    load_opts *o = &ctx->lo;
+
+    switch (code) {
+    case OPT_REQUESTS:    o->requests = (int)v;    break;
+    case OPT_CONCURRENCY: o->concurrency = (int)v; break;
+    case OPT_SERVER_PID:  o->server_pid = v;       break;
+    case OPT_RSS_EVERY:   o->rss_every = (int)v;   break;
+    case OPT_DEADLINE:    o->deadline = (int)v;    break;
+    }
+}
+
+/* A whole number in [min, max]. */
+static int option_number(long *out, const char *option, const char *text,
+                         long min, long max)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+
+    if (end == text || *end || v < min || v > max) {
+        return cli_complain(EXIT_LOCAL, "--%s: a number from %ld to %ld, "
+                            "not %s", option, min, max, text);
+    }
+    *out = v;
     return 0;
 }
 
-/* The options of the scep command that only set a string. */
-static const char **option_scep_string(dev_ctx *ctx, int code)
+/* A choice or a number option (the options left once the others are
+ * set). */
+static int option_listed(dev_ctx *ctx, int code, const char *arg)
+{
+    long v = 0;
+    int i, rc;
+
+    for (i = 0; choices[i].name && choices[i].code != code; i++) {
+        continue;
+    }
+    if (choices[i].name) {
+        if ((i = option_word(choices[i].name, arg, choices[i].words)) < 0) {
+            return EXIT_LOCAL;
+        }
+        option_chosen(ctx, code, i);
+        return 0;
+    }
+    for (i = 0; numbers[i].name && numbers[i].code != code; i++) {
+        continue;
+    }
+    if (!numbers[i].name) {
+        return 0;
+    }
+    if ((rc = option_number(&v, numbers[i].name, arg, numbers[i].min,
+                            numbers[i].max)) != 0) {
+        return rc;
+    }
+    option_counted(ctx, code, v);
+    return 0;
+}
+
+/* The options that only set a string: where. */
+static const char **option_string(dev_ctx *ctx, int code)
 {
     scep_opts *o = &ctx->so;
 
     switch (code) {
+    case OPT_URL:            return &ctx->url;
+    case OPT_USER:           return &ctx->user;
+    case OPT_CACERT:         return &ctx->cacert;
+    case OPT_TRUST:          return &ctx->trust_file;
+    case OPT_IDENTITY:       return &ctx->identity_file;
+    case OPT_KEY:            return &ctx->key_file;
+    case OPT_CHAIN:          return &ctx->chain_file;
+    case OPT_UDID:           return &ctx->udid;
+    case OPT_SERIAL:         return &ctx->serial;
+    case OPT_PRODUCT:        return &ctx->product;
+    case OPT_VERSION:        return &ctx->version;
+    case OPT_SAVE_DIR:       return &ctx->save_dir;
+    case OPT_DEVICE_CA:      return &ctx->device_ca;
+    case OPT_PHASE3_IDENTITY: return &ctx->p3_cert_file;
+    case OPT_PHASE3_KEY:     return &ctx->p3_key_file;
+    case OPT_PIDFILE:        return &ctx->lo.pidfile;
+    case OPT_START_AFTER:    return &ctx->lo.start_after;
     case OPT_SUBJECT:        return &o->subject;
     case OPT_CHALLENGE:      return &o->challenge;
     case OPT_SIGNER_CERT:    return &o->signer_cert;
@@ -260,123 +341,47 @@ static const char **option_scep_string(dev_ctx *ctx, int code)
     }
 }
 
-static int option_scep(dev_ctx *ctx, int code, const char *arg)
+/* The options without an argument: what they set. */
+static int *option_flag(dev_ctx *ctx, int code)
 {
-    const char **field = option_scep_string(ctx, code);
-
-    if (field) {
-        *field = arg;
-        return 0;
-    }
     switch (code) {
-    case OPT_SCEP_LEGACY:
-        ctx->scep_legacy = 1;
-        return 0;
-    case OPT_STOP_AFTER:
-        return option_stop_after(ctx, arg);
-    case OPT_KEYSIZE:
-        return option_keysize(ctx, arg);
+    case OPT_ATTRIBUTES:  return &ctx->with_attributes;
+    case OPT_PHASE3_ONLY: return &ctx->phase3_only;
+    case OPT_SCEP_LEGACY: return &ctx->scep_legacy;
+    case 'h':             return &ctx->help;
+    default:              return NULL;
     }
-    return option_scep_choice(ctx, code, arg);
-}
-
-/* A whole number in [min, max]. */
-static int option_number(long *out, const char *option, const char *text,
-                         long min, long max)
-{
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-
-    if (end == text || *end || v < min || v > max) {
-        return dev_complain(EXIT_LOCAL, "--%s: a number from %ld to %ld, "
-                            "not %s", option, min, max, text);
-    }
-    *out = v;
-    return 0;
-}
-
-static int option_load(dev_ctx *ctx, int code, const char *arg)
-{
-    static const char *const phases[] = { "1", "2", "3", "scep", NULL };
-    load_opts *o = &ctx->lo;
-    long v = 0;
-    int i, rc = 0;
-
-    switch (code) {
-    case OPT_PHASE:
-        if ((i = option_word("phase", arg, phases)) < 0) {
-            return EXIT_LOCAL;
-        }
-        o->phase = phases[i];
-        return 0;
-    case OPT_PIDFILE:
-        o->pidfile = arg;
-        return 0;
-    case OPT_START_AFTER:
-        o->start_after = arg;
-        return 0;
-    case OPT_REQUESTS:
-        rc = option_number(&v, "requests", arg, 1, LOAD_MAX_REQUESTS);
-        o->requests = (int)v;
-        return rc;
-    case OPT_CONCURRENCY:
-        rc = option_number(&v, "concurrency", arg, 1, LOAD_MAX_CONCURRENCY);
-        o->concurrency = (int)v;
-        return rc;
-    case OPT_SERVER_PID:
-        rc = option_number(&v, "server-pid", arg, 1, 1L << 30);
-        o->server_pid = v;
-        return rc;
-    case OPT_RSS_EVERY:
-        rc = option_number(&v, "rss-every", arg, 1, LOAD_MAX_REQUESTS);
-        o->rss_every = (int)v;
-        return rc;
-    case OPT_DEADLINE:
-        rc = option_number(&v, "deadline", arg, 1, 86400);
-        o->deadline = (int)v;
-        return rc;
-    }
-    return 0;
 }
 
 static int option_set(dev_ctx *ctx, int code, const char *arg)
 {
+    const char **text = option_string(ctx, code);
+    int *flag = option_flag(ctx, code);
+
+    if (text) {
+        *text = arg;
+        return 0;
+    }
+    if (flag) {
+        *flag = 1;
+        return 0;
+    }
     switch (code) {
-    case OPT_URL:       ctx->url = arg;            break;
-    case OPT_USER:      ctx->user = arg;           break;
-    case OPT_CACERT:    ctx->cacert = arg;         break;
-    case OPT_TRUST:     ctx->trust_file = arg;     break;
-    case OPT_IDENTITY:  ctx->identity_file = arg;  break;
-    case OPT_KEY:       ctx->key_file = arg;       break;
-    case OPT_CHAIN:     ctx->chain_file = arg;     break;
-    case OPT_UDID:      ctx->udid = arg;           break;
-    case OPT_SERIAL:    ctx->serial = arg;         break;
-    case OPT_PRODUCT:   ctx->product = arg;        break;
-    case OPT_VERSION:   ctx->version = arg;        break;
-    case OPT_SAVE_DIR:  ctx->save_dir = arg;       break;
-    case OPT_DEVICE_CA: ctx->device_ca = arg;      break;
-    case OPT_ATTRIBUTES: ctx->with_attributes = 1; break;
-    case OPT_PHASE3_IDENTITY: ctx->p3_cert_file = arg; break;
-    case OPT_PHASE3_KEY:      ctx->p3_key_file = arg;  break;
-    case OPT_PHASE3_ONLY:     ctx->phase3_only = 1;    break;
-    case 'h':           ctx->help = 1;             break;
     case OPT_EMULATE:
         return option_emulate(ctx, arg);
     case OPT_DIGEST:
         ctx->so.digest_set = 1;
-        return option_digest(ctx, arg);
+        return option_md(&ctx->md, &ctx->md_name, "digest", arg, 1);
+    case OPT_PHASE3_DIGEST:
+        return option_md(&ctx->p3_md, &ctx->p3_md_name, "phase3-digest", arg,
+                         0);
     case OPT_TIMEOUT:
         return option_timeout(ctx, arg);
-    case OPT_PHASE3_DIGEST:
-        return option_phase3_digest(ctx, arg);
-    case OPT_PHASE: case OPT_REQUESTS: case OPT_CONCURRENCY:
-    case OPT_PIDFILE: case OPT_SERVER_PID: case OPT_RSS_EVERY:
-    case OPT_START_AFTER: case OPT_DEADLINE:
-        return option_load(ctx, code, arg);
+    case OPT_KEYSIZE:
+        return option_keysize(ctx, arg);
     default:
-        return option_scep(ctx, code, arg);
+        return option_listed(ctx, code, arg);
     }
-    return 0;
 }
 
 /* The getopt table of one command: the options it accepts, then a
@@ -406,8 +411,8 @@ void dev_options_init(dev_ctx *ctx)
     ctx->so.keysize = 2048;
     ctx->lo.requests = 1000;
     ctx->lo.concurrency = 8;
-    option_digest(ctx, "sha1");
-    option_phase3_digest(ctx, "sha256");
+    option_md(&ctx->md, &ctx->md_name, "digest", "sha1", 1);
+    option_md(&ctx->p3_md, &ctx->p3_md_name, "phase3-digest", "sha256", 0);
 }
 
 /* argv[1] is the command; its options (command: its DEV_CMD_* bit) are

@@ -67,7 +67,7 @@ int dev_attributes_build(const char **xml, apr_size_t *len,
         printf("  attributes: %s\n", dev_list_text(sent, ctx->p));
     }
     return ota_plist_to_xml(xml, len, dict, ctx->p) == APR_SUCCESS ? 0
-           : dev_complain(EXIT_LOCAL, "cannot serialize the attributes");
+           : cli_complain(EXIT_LOCAL, "cannot serialize the attributes");
 }
 
 plist_t dev_scep_payload_find(plist_t root, apr_pool_t *p)
@@ -240,18 +240,18 @@ static int scep_request_read(scep_info *s, plist_t c, apr_pool_t *p)
 
     if (!(s->subject = subject_name(plist_dict_get_item(c, "Subject"), &why,
                                     p))) {
-        return dev_complain(EXIT_PHASE2, "phase 2: %s", why);
+        return cli_complain(EXIT_PHASE2, "phase 2: %s", why);
     }
     if (san_read(&s->san, plist_dict_get_item(c, "SubjectAltName"), &why,
                  p)) {
-        return dev_complain(EXIT_PHASE2, "phase 2: SubjectAltName: %s", why);
+        return cli_complain(EXIT_PHASE2, "phase 2: SubjectAltName: %s", why);
     }
     s->challenge = ota_plist_dict_get_string(c, "Challenge", p);
     s->keysize = uint_get(c, "Keysize", DEFAULT_KEYSIZE);
     s->retries = uint_get(c, "Retries", DEFAULT_RETRIES);
     s->retry_delay = uint_get(c, "RetryDelay", DEFAULT_RETRY_DELAY);
     if (s->keysize < 1024 || s->keysize > 4096) {
-        return dev_complain(EXIT_PHASE2, "phase 2: Keysize %d: a device asks "
+        return cli_complain(EXIT_PHASE2, "phase 2: Keysize %d: a device asks "
                             "for 1024 to 4096 bits", s->keysize);
     }
     return 0;
@@ -264,7 +264,7 @@ static int scep_payload_read(scep_info *s, plist_t c, apr_pool_t *p)
     uint64_t len = 0;
 
     if (!(s->url = ota_plist_dict_get_string(c, "URL", p))) {
-        return dev_complain(EXIT_PHASE2, "phase 2: the SCEP payload has no "
+        return cli_complain(EXIT_PHASE2, "phase 2: the SCEP payload has no "
                             "URL");
     }
     s->name = ota_plist_dict_get_string(c, "Name", p);
@@ -311,17 +311,14 @@ static void scep_payload_print(const scep_info *s, plist_t c, apr_pool_t *p)
 
 static int phase2_read(dev_ctx *ctx, plist_t root)
 {
-    const char *type = ota_plist_dict_get_string(root, "PayloadType",
-                                                 ctx->p);
     plist_t content;
     int rc;
 
-    if (!type || strcmp(type, "Configuration") != 0) {
-        return dev_complain(EXIT_PHASE2, "phase 2: PayloadType is %s, not "
-                            "Configuration", type ? type : "missing");
+    if ((rc = dev_profile_is_configuration(root, ctx, 2)) != 0) {
+        return rc;
     }
     if (!(content = dev_scep_payload_find(root, ctx->p))) {
-        return dev_complain(EXIT_PHASE2, "phase 2: no com.apple.security.scep "
+        return cli_complain(EXIT_PHASE2, "phase 2: no com.apple.security.scep "
                             "payload");
     }
     if ((rc = scep_payload_read(&ctx->scep, content, ctx->p)) != 0) {
@@ -329,7 +326,7 @@ static int phase2_read(dev_ctx *ctx, plist_t root)
     }
     if (!(ctx->scep.url = dev_url_resolve(ctx->enroll_url, ctx->scep.url,
                                           ctx->p))) {
-        return dev_complain(EXIT_PHASE2, "phase 2: bad SCEP URL");
+        return cli_complain(EXIT_PHASE2, "phase 2: bad SCEP URL");
     }
     scep_payload_print(&ctx->scep, content, ctx->p);
     return scep_request_read(&ctx->scep, content, ctx->p);
@@ -337,13 +334,9 @@ static int phase2_read(dev_ctx *ctx, plist_t root)
 
 int dev_phase2(dev_ctx *ctx)
 {
-    http_request rq = { "POST", ctx->enroll_url, NULL, 0,
-                        OTA_MEDIA_PKCS7_SIG, NULL,
-                        ctx->timeout_ms ? ctx->timeout_ms
-                                        : PHASE_TIMEOUT_MS };
     const unsigned char *der;
     const char *xml;
-    apr_size_t xml_len;
+    apr_size_t xml_len, len;
     plist_t root = NULL;
     int rc;
 
@@ -351,18 +344,15 @@ int dev_phase2(dev_ctx *ctx)
     if ((rc = dev_attributes_build(&xml, &xml_len, ctx, 1)) != 0) {
         return rc;
     }
-    if (ota_cms_sign(&der, &rq.len, ctx->id, xml, xml_len, ctx->md,
+    if (ota_cms_sign(&der, &len, ctx->id, xml, xml_len, ctx->md,
                      ctx->with_attributes, ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot sign the attributes with %s "
+        return cli_complain(EXIT_LOCAL, "cannot sign the attributes with %s "
                             "(ota_cms_sign reports no reason)", ctx->md_name);
     }
-    printf("  signed: %" APR_SIZE_T_FMT " bytes, %s, %s\n", rq.len,
+    printf("  signed: %" APR_SIZE_T_FMT " bytes, %s, %s\n", len,
            ctx->md_name, ctx->with_attributes ? "with signed attributes"
                                               : "no signed attributes");
-    rq.body = (const char *)der;
-    if ((rc = dev_save(ctx, "phase2-request.der", der, rq.len)) != 0
-        || (rc = dev_profile_answer(&root, ctx, 2, dev_http_do(ctx, &rq)))
-           != 0) {
+    if ((rc = dev_profile_post(&root, ctx, 2, der, len)) != 0) {
         return rc;
     }
     return phase2_read(ctx, root);

@@ -34,7 +34,7 @@ int dev_phase3_request(const unsigned char **der, apr_size_t *len,
     }
     if (ota_cms_sign(der, len, id, xml, xml_len, ctx->p3_md,
                      ctx->with_attributes, ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot sign phase 3 with %s (%s)",
+        return cli_complain(EXIT_LOCAL, "cannot sign phase 3 with %s (%s)",
                             ctx->p3_md_name, ota_openssl_error(ctx->p));
     }
     printf("  signed: %" APR_SIZE_T_FMT " bytes, %s, %s, by %s (%s)\n",
@@ -124,7 +124,7 @@ static int envelope_open(const char **xml, apr_size_t *len,
     long n = 0;
 
     if (!(cms = envelope_parse(der, der_len, &why, ctx->p))) {
-        return dev_complain(EXIT_PHASE3, "phase 3: EncryptedPayloadContent: "
+        return cli_complain(EXIT_PHASE3, "phase 3: EncryptedPayloadContent: "
                             "%s", why);
     }
     printf("  EncryptedPayloadContent: EnvelopedData, %" APR_SIZE_T_FMT
@@ -147,7 +147,7 @@ static int envelope_open(const char **xml, apr_size_t *len,
     BIO_free(out);
     CMS_ContentInfo_free(cms);
     if (why) {
-        return dev_complain(EXIT_PHASE3, "phase 3: cannot decrypt "
+        return cli_complain(EXIT_PHASE3, "phase 3: cannot decrypt "
                             "EncryptedPayloadContent: %s", why);
     }
     printf("  decrypted: %" APR_SIZE_T_FMT " bytes\n", *len);
@@ -162,22 +162,22 @@ static int final_payloads_check(plist_t list, apr_pool_t *p)
     uint32_t n;
 
     if (plist_get_node_type(list) != PLIST_ARRAY) {
-        return dev_complain(EXIT_PHASE3, "phase 3: the decrypted content is "
+        return cli_complain(EXIT_PHASE3, "phase 3: the decrypted content is "
                             "not an array of payloads");
     }
     if ((n = plist_array_get_size(list)) == 0) {
-        return dev_complain(EXIT_PHASE3, "phase 3: no payload in the "
+        return cli_complain(EXIT_PHASE3, "phase 3: no payload in the "
                             "decrypted content");
     }
     for (uint32_t i = 0; i < n; i++) {
         item = plist_array_get_item(list, i);
         if (plist_get_node_type(item) != PLIST_DICT) {
-            return dev_complain(EXIT_PHASE3, "phase 3: payload %u is not a "
+            return cli_complain(EXIT_PHASE3, "phase 3: payload %u is not a "
                                 "dict", i + 1);
         }
         if (!ota_plist_dict_get_string(item, "PayloadType", p)
             || !ota_plist_dict_get_string(item, "PayloadIdentifier", p)) {
-            return dev_complain(EXIT_PHASE3, "phase 3: payload %u has no "
+            return cli_complain(EXIT_PHASE3, "phase 3: payload %u has no "
                                 "PayloadType or PayloadIdentifier", i + 1);
         }
     }
@@ -194,7 +194,7 @@ static int final_payloads(const dev_ctx *ctx, const char *identifier,
 
     if (ota_plist_parse(&list, xml, len, &dev_final_limits, &why, ctx->p)
         != APR_SUCCESS) {
-        return dev_complain(EXIT_PHASE3, "phase 3: decrypted content refused: "
+        return cli_complain(EXIT_PHASE3, "phase 3: decrypted content refused: "
                             "%s", why ? why : "not a property list");
     }
     if ((rc = final_payloads_check(list, ctx->p)) != 0) {
@@ -220,32 +220,30 @@ static int final_payloads(const dev_ctx *ctx, const char *identifier,
 static int phase3_profile(const unsigned char **der, apr_size_t *len,
                           const dev_ctx *ctx, plist_t root)
 {
-    const char *type = ota_plist_dict_get_string(root, "PayloadType",
-                                                 ctx->p);
     plist_t flag = plist_dict_get_item(root, "IsEncrypted");
     plist_t data = plist_dict_get_item(root, "EncryptedPayloadContent");
     uint8_t encrypted = 0;
     uint64_t n = 0;
+    int rc;
 
-    if (!type || strcmp(type, "Configuration") != 0) {
-        return dev_complain(EXIT_PHASE3, "phase 3: PayloadType is %s, not "
-                            "Configuration", type ? type : "missing");
+    if ((rc = dev_profile_is_configuration(root, ctx, 3)) != 0) {
+        return rc;
     }
     if (flag && plist_get_node_type(flag) == PLIST_BOOLEAN) {
         plist_get_bool_val(flag, &encrypted);
     }
     if (!encrypted) {
-        return dev_complain(EXIT_PHASE3, "phase 3: IsEncrypted is %s",
+        return cli_complain(EXIT_PHASE3, "phase 3: IsEncrypted is %s",
                             flag ? "not true" : "missing");
     }
     if (plist_dict_get_item(root, "PayloadContent")) {
-        return dev_complain(EXIT_PHASE3, "phase 3: PayloadContent beside "
+        return cli_complain(EXIT_PHASE3, "phase 3: PayloadContent beside "
                             "EncryptedPayloadContent");
     }
     if (!data || plist_get_node_type(data) != PLIST_DATA
         || !(*der = (const unsigned char *)plist_get_data_ptr(data, &n))
         || n == 0) {
-        return dev_complain(EXIT_PHASE3, "phase 3: no EncryptedPayloadContent "
+        return cli_complain(EXIT_PHASE3, "phase 3: no EncryptedPayloadContent "
                             "data");
     }
     *len = (apr_size_t)n;
@@ -262,7 +260,7 @@ int dev_phase3_read(const dev_ctx *ctx, plist_t root)
     int rc;
 
     if (!identifier) {
-        return dev_complain(EXIT_PHASE3, "phase 3: no PayloadIdentifier");
+        return cli_complain(EXIT_PHASE3, "phase 3: no PayloadIdentifier");
     }
     if ((rc = phase3_profile(&der, &der_len, ctx, root)) != 0
         || (rc = dev_save(ctx, "encrypted-content.der", der, der_len)) != 0
@@ -275,22 +273,14 @@ int dev_phase3_read(const dev_ctx *ctx, plist_t root)
 
 int dev_phase3(dev_ctx *ctx)
 {
-    http_request rq = { "POST", ctx->enroll_url, NULL, 0,
-                        OTA_MEDIA_PKCS7_SIG, NULL,
-                        ctx->timeout_ms ? ctx->timeout_ms
-                                        : PHASE_TIMEOUT_MS };
     const unsigned char *der;
+    apr_size_t len;
     plist_t root = NULL;
     int rc;
 
     printf("phase 3: POST %s\n", ctx->enroll_url);
-    if ((rc = dev_phase3_request(&der, &rq.len, ctx)) != 0) {
-        return rc;
-    }
-    rq.body = (const char *)der;
-    if ((rc = dev_save(ctx, "phase3-request.der", der, rq.len)) != 0
-        || (rc = dev_profile_answer(&root, ctx, 3, dev_http_do(ctx, &rq)))
-           != 0) {
+    if ((rc = dev_phase3_request(&der, &len, ctx)) != 0
+        || (rc = dev_profile_post(&root, ctx, 3, der, len)) != 0) {
         return rc;
     }
     return dev_phase3_read(ctx, root);

@@ -2,6 +2,7 @@
 /* Signed profiles (phases 1, 2 and 3): an answer checked, its signature
  * verified (with --trust), its property list parsed. */
 #include <stdio.h>
+#include <string.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include <openssl/cms.h>
@@ -77,28 +78,33 @@ static int cms_content(const char **xml, apr_size_t *len,
     return 1;
 }
 
+/* The exit status of a failed phase 1, 2 or 3. */
+static int phase_failed(int phase)
+{
+    return phase == 1 ? EXIT_PHASE1 : phase == 2 ? EXIT_PHASE2 : EXIT_PHASE3;
+}
+
 /* Checks a phase-1, -2 or -3 answer and parses the profile in it. */
 int dev_profile_answer(plist_t *root, const dev_ctx *ctx, int phase,
                        const http_answer *a)
 {
-    int code = phase == 1 ? EXIT_PHASE1 : phase == 2 ? EXIT_PHASE2
-                                                     : EXIT_PHASE3;
+    int code = phase_failed(phase);
     const char *xml = NULL, *why = NULL;
     apr_size_t len = 0;
     int rc;
 
     if (a->error) {
         printf("<- no answer (%s)\n", a->error);
-        return dev_complain(code, "phase %d: no answer: %s", phase, a->error);
+        return cli_complain(code, "phase %d: no answer: %s", phase, a->error);
     }
     printf("<- %ld %s, %" APR_SIZE_T_FMT " bytes\n", a->status,
            *a->content_type ? a->content_type : "(no Content-Type)", a->len);
     if (a->status != 200) {
         printf("body: %s\n", dev_excerpt(a->body, a->len, ctx->p));
-        return dev_complain(code, "phase %d: HTTP %ld", phase, a->status);
+        return cli_complain(code, "phase %d: HTTP %ld", phase, a->status);
     }
     if (!dev_media_type_is(a->content_type, OTA_MEDIA_ASPEN_CONFIG)) {
-        return dev_complain(code, "phase %d: Content-Type %s, not "
+        return cli_complain(code, "phase %d: Content-Type %s, not "
                             OTA_MEDIA_ASPEN_CONFIG, phase,
                             a->content_type);
     }
@@ -107,7 +113,7 @@ int dev_profile_answer(plist_t *root, const dev_ctx *ctx, int phase,
         return rc;
     }
     if (!cms_content(&xml, &len, ctx, a, &why)) {
-        return dev_complain(code, "phase %d: %s", phase, why);
+        return cli_complain(code, "phase %d: %s", phase, why);
     }
     if ((rc = dev_save(ctx, apr_psprintf(ctx->p, "phase%d.plist", phase),
                        xml, len)) != 0) {
@@ -117,8 +123,38 @@ int dev_profile_answer(plist_t *root, const dev_ctx *ctx, int phase,
                         phase == 3 ? &dev_final_limits : &dev_profile_limits,
                         &why, ctx->p) != APR_SUCCESS
         || plist_get_node_type(*root) != PLIST_DICT) {
-        return dev_complain(code, "phase %d: property list refused: %s", phase,
+        return cli_complain(code, "phase %d: property list refused: %s", phase,
                             why ? why : "not a dict");
+    }
+    return 0;
+}
+
+int dev_profile_post(plist_t *root, const dev_ctx *ctx, int phase,
+                     const unsigned char *der, apr_size_t len)
+{
+    http_request rq = { "POST", ctx->enroll_url, (const char *)der, len,
+                        OTA_MEDIA_PKCS7_SIG, NULL,
+                        ctx->timeout_ms ? ctx->timeout_ms
+                                        : PHASE_TIMEOUT_MS };
+    int rc;
+
+    if ((rc = dev_save(ctx, apr_psprintf(ctx->p, "phase%d-request.der",
+                                         phase), der, len)) != 0) {
+        return rc;
+    }
+    return dev_profile_answer(root, ctx, phase, dev_http_do(ctx, &rq));
+}
+
+int dev_profile_is_configuration(plist_t root, const dev_ctx *ctx,
+                                 int phase)
+{
+    const char *type = ota_plist_dict_get_string(root, "PayloadType",
+                                                 ctx->p);
+
+    if (!type || strcmp(type, "Configuration") != 0) {
+        return cli_complain(phase_failed(phase), "phase %d: PayloadType is "
+                            "%s, not Configuration", phase,
+                            type ? type : "missing");
     }
     return 0;
 }

@@ -45,11 +45,11 @@ static int pem_write(const char *path, const char *pem, apr_pool_t *p)
     apr_status_t rv;
 
     if (!pem) {
-        return dev_complain(EXIT_LOCAL, "cannot encode a certificate");
+        return cli_complain(EXIT_LOCAL, "cannot encode a certificate");
     }
     if ((rv = dev_file_write(path, pem, strlen(pem), p)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot write %s: %s", path,
-                            dev_apr_error(rv, p));
+        return cli_complain(EXIT_LOCAL, "cannot write %s: %s", path,
+                            cli_apr_error(rv, p));
     }
     return 0;
 }
@@ -109,7 +109,7 @@ int dev_scep_cli_ca(dev_ctx *ctx, scep_op *op)
     if (ctx->so.ca_file) {
         if (ota_certs_load(&certs, ctx->so.ca_file, &why, ctx->p)
             != APR_SUCCESS) {
-            return dev_complain(EXIT_LOCAL, "--cacert: %s", why);
+            return cli_complain(EXIT_LOCAL, "--cacert: %s", why);
         }
     }
     else if ((rc = cacert_fetch(ctx, &certs)) != 0) {
@@ -127,11 +127,11 @@ static int key_get(dev_ctx *ctx, EVP_PKEY **key, const char *file,
 
     *key = NULL;
     if (file && ota_key_load(key, file, &why, ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "%s: %s", option, why);
+        return cli_complain(EXIT_LOCAL, "%s: %s", option, why);
     }
     if (!file && bits) {
         if (!(*key = dev_rsa_generate(bits, ctx->p))) {
-            return dev_complain(EXIT_LOCAL, "cannot generate an RSA key: %s",
+            return cli_complain(EXIT_LOCAL, "cannot generate an RSA key: %s",
                                 ota_openssl_error(ctx->p));
         }
         printf("key: new RSA %d bits\n", bits);
@@ -147,7 +147,7 @@ static int cert_get(dev_ctx *ctx, X509 **cert, const char *file,
 
     *cert = NULL;
     if (file && ota_certs_load(&certs, file, &why, ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "%s: %s", option, why);
+        return cli_complain(EXIT_LOCAL, "%s: %s", option, why);
     }
     *cert = file ? sk_X509_value(certs, 0) : NULL;
     return 0;
@@ -164,11 +164,11 @@ static int scep_cli_keys(dev_ctx *ctx, scep_op *op)
     int rc;
 
     if ((o->signer_cert != NULL) != (o->signer_key != NULL) && !op->raw) {
-        return dev_complain(EXIT_LOCAL, "--signer-cert and --signer-key go "
+        return cli_complain(EXIT_LOCAL, "--signer-cert and --signer-key go "
                             "together");
     }
     if (o->type == OTA_SCEP_RENEWAL_REQ && !o->signer_cert && !op->raw) {
-        return dev_complain(EXIT_LOCAL, "renewal needs --signer-cert and "
+        return cli_complain(EXIT_LOCAL, "renewal needs --signer-cert and "
                             "--signer-key: the certificate being renewed");
     }
     if ((rc = key_get(ctx, &key, ctx->key_file, "--key",
@@ -185,8 +185,8 @@ static int scep_cli_keys(dev_ctx *ctx, scep_op *op)
     op->csr_key = op->csr_key ? op->csr_key : key;
     if (o->out_key && key
         && (rv = dev_key_write(o->out_key, key, ctx->p)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot write %s: %s", o->out_key,
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot write %s: %s", o->out_key,
+                            cli_apr_error(rv, ctx->p));
     }
     return 0;
 }
@@ -199,7 +199,7 @@ static int csr_read(dev_ctx *ctx, scep_op *op, const char *file)
 
     BIO_free(in);
     if (!csr) {
-        return dev_complain(EXIT_LOCAL, "--csr: no PEM certificate request "
+        return cli_complain(EXIT_LOCAL, "--csr: no PEM certificate request "
                             "in %s", file);
     }
     op->c.csr = ota_own_x509_req(ctx->p, csr);
@@ -221,21 +221,21 @@ static int scep_cli_message(dev_ctx *ctx, scep_op *op)
         subject = X509_REQ_get_subject_name(op->c.csr);
     }
     if (o->subject && !(subject = dev_name_parse(o->subject, &why, ctx->p))) {
-        return dev_complain(EXIT_LOCAL, "--subject: %s",
+        return cli_complain(EXIT_LOCAL, "--subject: %s",
                             why ? why : "out of memory");
     }
     if (!subject && o->type == OTA_SCEP_RENEWAL_REQ) {
         subject = X509_get_subject_name(op->c.cert);
     }
     if (!subject) {
-        return dev_complain(EXIT_LOCAL, "%s needs --subject",
+        return cli_complain(EXIT_LOCAL, "%s needs --subject",
                             ota_scep_message_type_name(o->type));
     }
     cn = dev_name_cn(subject, ctx->p);
     if (!op->c.cert && ota_scep_self_signed(&op->c.cert, op->c.key,
                                             cn ? cn : "ota-device", 7,
                                             ctx->p)) {
-        return dev_complain(EXIT_LOCAL, "cannot make a self-signed signer: %s",
+        return cli_complain(EXIT_LOCAL, "cannot make a self-signed signer: %s",
                             ota_openssl_error(ctx->p));
     }
     op->c.type = o->type;
@@ -247,7 +247,7 @@ static int scep_cli_message(dev_ctx *ctx, scep_op *op)
     if (!op->c.csr && o->type != OTA_SCEP_CERT_POLL
         && ota_scep_csr(&op->c.csr, op->csr_key, subject, o->challenge,
                         ctx->p)) {
-        return dev_complain(EXIT_LOCAL, "cannot make the CSR: %s",
+        return cli_complain(EXIT_LOCAL, "cannot make the CSR: %s",
                             ota_openssl_error(ctx->p));
     }
     return 0;
@@ -264,7 +264,7 @@ int dev_scep_cli_algorithms(dev_ctx *ctx, scep_op *op)
     op->c.md = o->digest_set ? ctx->md : EVP_sha256();
     op->c.cipher = o->cipher ? o->cipher : EVP_aes_256_cbc();
     if (op->c.cipher == EVP_des_cbc() && !dev_legacy_provider_load()) {
-        return dev_complain(EXIT_LOCAL, "single DES needs OpenSSL's legacy "
+        return cli_complain(EXIT_LOCAL, "single DES needs OpenSSL's legacy "
                             "provider: %s", ota_openssl_error(ctx->p));
     }
     return 0;
@@ -290,8 +290,8 @@ static int scep_cli_setup(dev_ctx *ctx, scep_op *op)
     }
     if ((rv = dev_file_read(&data, &op->raw_len, o->send, ctx->p))
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot read %s: %s", o->send,
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot read %s: %s", o->send,
+                            cli_apr_error(rv, ctx->p));
     }
     op->raw = (const unsigned char *)data;
     op->raw_file = o->send;
@@ -330,7 +330,7 @@ int dev_cmd_scep(dev_ctx *ctx)
     const char *op = ctx->so.operation;
 
     if (!ctx->url || ctx->nargs) {
-        return dev_complain(EXIT_LOCAL, "scep needs --url and no other "
+        return cli_complain(EXIT_LOCAL, "scep needs --url and no other "
                             "argument (see --help)");
     }
     if (op && strcmp(op, "GetCACaps") == 0) {

@@ -79,7 +79,7 @@ static int fingerprint_check(const scep_info *s, apr_pool_t *p)
             return 0;
         }
     }
-    return dev_complain(EXIT_SCEP, "GetCACert: no certificate matches "
+    return cli_complain(EXIT_SCEP, "GetCACert: no certificate matches "
                         "CAFingerprint");
 }
 
@@ -126,16 +126,16 @@ int dev_ca_certs_fetch(dev_ctx *ctx, const char *url,
     a = dev_http_do(ctx, &rq);
     if (a->error) {
         printf("<- no answer (%s)\n", a->error);
-        return dev_complain(EXIT_SCEP, "GetCACert: no answer: %s", a->error);
+        return cli_complain(EXIT_SCEP, "GetCACert: no answer: %s", a->error);
     }
     printf("<- %ld %s, %" APR_SIZE_T_FMT " bytes\n", a->status,
            *a->content_type ? a->content_type : "(no Content-Type)", a->len);
     if (a->status != 200) {
         printf("body: %s\n", dev_excerpt(a->body, a->len, ctx->p));
-        return dev_complain(EXIT_SCEP, "GetCACert: HTTP %ld", a->status);
+        return cli_complain(EXIT_SCEP, "GetCACert: HTTP %ld", a->status);
     }
     if (!(*certs = ca_certs_parse(a, ctx->p))) {
-        return dev_complain(EXIT_SCEP, "GetCACert: no certificate in the "
+        return cli_complain(EXIT_SCEP, "GetCACert: no certificate in the "
                             "answer");
     }
     return 0;
@@ -163,7 +163,7 @@ int dev_scep_getcacert(dev_ctx *ctx)
     int rc;
 
     if (!url) {
-        return dev_complain(EXIT_SCEP, "bad SCEP URL %s", s->url);
+        return cli_complain(EXIT_SCEP, "bad SCEP URL %s", s->url);
     }
     printf("SCEP: %s (CA name %s)\n", s->url, s->name ? s->name : "none");
     if ((rc = dev_ca_certs_fetch(ctx, url, &s->ca_certs)) != 0) {
@@ -356,7 +356,7 @@ static int scep_op_build(dev_ctx *ctx, scep_op *op)
     }
     if ((rv = ota_scep_request_build(&op->sent, &op->c, ctx->p))
         != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot build the %s: %s",
+        return cli_complain(EXIT_LOCAL, "cannot build the %s: %s",
                             ota_scep_message_type_name(op->c.type),
                             rv == APR_EINVAL ? "incomplete request"
                                              : ota_openssl_error(ctx->p));
@@ -364,8 +364,8 @@ static int scep_op_build(dev_ctx *ctx, scep_op *op)
     if (op->save_request
         && (rv = dev_file_write(op->save_request, op->sent->der,
                                 op->sent->len, ctx->p)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot write %s: %s",
-                            op->save_request, dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot write %s: %s",
+                            op->save_request, cli_apr_error(rv, ctx->p));
     }
     return 0;
 }
@@ -488,7 +488,7 @@ static int scep_op_answer(dev_ctx *ctx, scep_op *op, const http_answer *a)
     if (ota_scep_reply_parse(&op->reply, (const unsigned char *)a->body,
                              a->len, op->sent, &op->c, op->signer,
                              op->flags, ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot read the CertRep: %s",
+        return cli_complain(EXIT_LOCAL, "cannot read the CertRep: %s",
                             ota_openssl_error(ctx->p));
     }
     if (!op->reply->ok) {

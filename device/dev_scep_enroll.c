@@ -23,13 +23,13 @@ static int scep_request_prepare(dev_ctx *ctx, scep_op *op)
            "self-signed certificate\n", s->keysize,
            s->challenge ? " with challengePassword" : "");
     if (!(key = dev_rsa_generate(s->keysize, ctx->p))) {
-        return dev_complain(EXIT_LOCAL, "cannot generate an RSA key: %s",
+        return cli_complain(EXIT_LOCAL, "cannot generate an RSA key: %s",
                             ota_openssl_error(ctx->p));
     }
     if (ota_scep_self_signed(&self, key, cn ? cn : ctx->udid, 7, ctx->p)
         || ota_scep_csr_san(&csr, key, s->subject, s->challenge, s->san,
                             ctx->p)) {
-        return dev_complain(EXIT_LOCAL, "cannot make the CSR or its signer: "
+        return cli_complain(EXIT_LOCAL, "cannot make the CSR or its signer: "
                             "%s", ota_openssl_error(ctx->p));
     }
     memset(op, 0, sizeof(*op));
@@ -99,7 +99,7 @@ static int scep_issued_check(X509 **issuer, const scep_info *s, X509 *x)
     X509 *ca;
 
     if (!x) {
-        return dev_complain(EXIT_SCEP, "SUCCESS without a certificate for our "
+        return cli_complain(EXIT_SCEP, "SUCCESS without a certificate for our "
                             "key");
     }
     for (int i = 0; i < sk_X509_num(s->ca_certs); i++) {
@@ -111,7 +111,7 @@ static int scep_issued_check(X509 **issuer, const scep_info *s, X509 *x)
         }
     }
     ERR_clear_error();
-    return dev_complain(EXIT_SCEP, "the certificate issued is not signed by a "
+    return cli_complain(EXIT_SCEP, "the certificate issued is not signed by a "
                         "GetCACert certificate");
 }
 
@@ -129,11 +129,11 @@ static int scep_identity_save(dev_ctx *ctx, const scep_op *op)
         return 0;
     }
     if ((rv = dev_key_write(key, op->csr_key, ctx->p)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot write %s: %s", key,
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot write %s: %s", key,
+                            cli_apr_error(rv, ctx->p));
     }
     if (!pem) {
-        return dev_complain(EXIT_LOCAL, "cannot encode the certificate");
+        return cli_complain(EXIT_LOCAL, "cannot encode the certificate");
     }
     if ((rc = dev_save(ctx, "device-cert.pem", pem, strlen(pem))) != 0) {
         return rc;
@@ -154,7 +154,7 @@ static int scep_identity_keep(dev_ctx *ctx, const scep_op *op, X509 *ca)
     }
     id = apr_pcalloc(ctx->p, sizeof(*id));
     if (!(id->chain = ota_own_stack(ctx->p, sk_X509_new_null()))) {
-        return dev_complain(EXIT_LOCAL, "out of memory");
+        return cli_complain(EXIT_LOCAL, "out of memory");
     }
     id->cert = op->issued;
     id->key = op->csr_key;

@@ -1,6 +1,5 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Small helpers of the emulator: messages, files, printable text. */
-#include <stdarg.h>
+/* Small helpers of the emulator: files, printable text. */
 #include <stdio.h>
 #include <apr_file_io.h>
 #include <apr_file_info.h>
@@ -11,25 +10,6 @@
 #include "dev.h"
 
 #define EXCERPT_LEN 200
-
-int dev_complain(int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("ota-device: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-const char *dev_apr_error(apr_status_t rv, apr_pool_t *p)
-{
-    char buf[256];
-
-    return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
-}
 
 apr_status_t dev_file_read(const char **data, apr_size_t *len,
                            const char *path, apr_pool_t *p)
@@ -110,8 +90,8 @@ int dev_save(const dev_ctx *ctx, const char *name, const void *data,
     }
     path = apr_pstrcat(ctx->p, ctx->save_dir, "/", name, NULL);
     if ((rv = dev_file_write(path, data, len, ctx->p)) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "cannot write %s: %s", path,
-                            dev_apr_error(rv, ctx->p));
+        return cli_complain(EXIT_LOCAL, "cannot write %s: %s", path,
+                            cli_apr_error(rv, ctx->p));
     }
     return 0;
 }

@@ -178,16 +178,16 @@ int dev_identity_load(dev_ctx *ctx)
     const char *why = NULL;
 
     if (!ctx->identity_file || !ctx->key_file) {
-        return dev_complain(EXIT_LOCAL, "%s needs --identity and --key",
+        return cli_complain(EXIT_LOCAL, "%s needs --identity and --key",
                             ctx->command);
     }
     if (ota_identity_load(&ctx->id, ctx->identity_file, ctx->key_file, &why,
                           ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "%s", why);
+        return cli_complain(EXIT_LOCAL, "%s", why);
     }
     if (ctx->chain_file && ota_certs_load(&extra, ctx->chain_file, &why,
                                           ctx->p) != APR_SUCCESS) {
-        return dev_complain(EXIT_LOCAL, "%s", why);
+        return cli_complain(EXIT_LOCAL, "%s", why);
     }
     own = sk_X509_dup(ctx->id->chain);
     sk_X509_zero(ctx->id->chain);

@@ -186,8 +186,7 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
         fputs(usage_text, stderr);
         return EXIT_LOCAL;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")
-        || !strcmp(argv[1], "help")) {
+    if (cli_is_help(argv[1])) {
         fputs(usage_text, stdout);
         return 0;
     }
@@ -197,7 +196,7 @@ static int dispatch(int argc, const char *const *argv, apr_pool_t *p)
     }
     if (!cmd->name) {
         fputs(usage_text, stderr);
-        return dev_complain(EXIT_LOCAL, "unknown command %s", argv[1]);
+        return cli_complain(EXIT_LOCAL, "unknown command %s", argv[1]);
     }
     ctx->p = p;
     ctx->command = cmd->name;
@@ -218,18 +217,14 @@ int main(int argc, const char *const *argv)
     apr_pool_t *p;
     int rc;
 
-    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
-        fprintf(stderr, "ota-device: cannot initialize APR\n");
+    if (cli_start("ota-device", &argc, &argv) != 0) {
         return EXIT_LOCAL;
     }
-    atexit(apr_terminate);
-    setvbuf(stdout, NULL, _IOLBF, 0);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
         || apr_pool_create(&p, NULL) != APR_SUCCESS
         || ota_scep_init() != APR_SUCCESS) {
-        fprintf(stderr, "ota-device: cannot initialize libcurl or the "
-                "SCEP OIDs\n");
-        return EXIT_LOCAL;
+        return cli_complain(EXIT_LOCAL, "cannot initialize libcurl or the "
+                            "SCEP OIDs");
     }
     rc = dispatch(argc, argv, p);
     apr_pool_destroy(p);

@@ -27,6 +27,16 @@ static inline void fuzz_apr_init(void)
     }
 }
 
+/* The pool of one input, freed by the target when done with it. */
+static inline apr_pool_t *fuzz_input_pool(void)
+{
+    apr_pool_t *p;
+
+    fuzz_apr_init();
+    apr_pool_create(&p, fuzz_pool);
+    return p;
+}
+
 static inline const char *fuzz_path(const char *relative)
 {
     const char *top = getenv("OTA_FUZZ_TOP");

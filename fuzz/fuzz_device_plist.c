@@ -16,8 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_size_t len = 0;
     apr_pool_t *p;
 
-    fuzz_apr_init();
-    apr_pool_create(&p, fuzz_pool);
+    p = fuzz_input_pool();
     /* as the handler passes it: a NUL-terminated copy and its length */
     text = fuzz_text(data, size, p);
     if (ota_device_attributes_parse(&a, text, size, &why, p)

@@ -24,8 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_status_t rv;
     apr_pool_t *p;
 
-    fuzz_apr_init();
-    apr_pool_create(&p, fuzz_pool);
+    p = fuzz_input_pool();
     args = fuzz_text(data, size, p);
     op = ota_query_arg(args, "operation", p);
     if (op && strlen(op) > size) {

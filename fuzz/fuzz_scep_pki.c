@@ -69,8 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
 
-    fuzz_apr_init();
-    apr_pool_create(&p, fuzz_pool);
+    p = fuzz_input_pool();
     fuzz_scep_request(data, size, p);
     apr_pool_destroy(p);
     ERR_clear_error();

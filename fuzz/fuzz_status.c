@@ -48,8 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_t *p;
     int i = 0;
 
-    fuzz_apr_init();
-    apr_pool_create(&p, fuzz_pool);
+    p = fuzz_input_pool();
     text = fuzz_text(data, size, p);
     memset(&pg, 0, sizeof(pg));
     devices = apr_array_make(p, 4, sizeof(ota_device_summary));

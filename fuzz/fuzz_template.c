@@ -32,8 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_status_t checked;
     apr_pool_t *p;
 
-    fuzz_apr_init();
-    apr_pool_create(&p, fuzz_pool);
+    p = fuzz_input_pool();
     text = fuzz_text(data, size, p);
     tmpl = text;
     line = strchr(text, '\n');

@@ -103,30 +103,32 @@ void *apr_pcalloc(apr_pool_t *pool, apr_size_t size)
     return memset(apr_palloc(pool, size), 0, size);
 }
 
-void apr_pool_destroy(apr_pool_t *pool)
+/* apr_pool_destroy and apr_pool_clear: libapr's own (name, looked up
+ * once into *next), then the pool's blocks freed. */
+static void shim_release(apr_pool_t *pool, const char *name,
+                         void (**next)(apr_pool_t *))
 {
-    static void (*next)(apr_pool_t *);
     void **mine;
     size_t n;
 
-    if (!next) {
-        next = (void (*)(apr_pool_t *))shim_next("apr_pool_destroy");
+    if (!*next) {
+        *next = (void (*)(apr_pool_t *))shim_next(name);
     }
     mine = shim_detach(pool, &n);
-    next(pool);
+    (*next)(pool);
     shim_free(mine, n);
+}
+
+void apr_pool_destroy(apr_pool_t *pool)
+{
+    static void (*next)(apr_pool_t *);
+
+    shim_release(pool, "apr_pool_destroy", &next);
 }
 
 void apr_pool_clear(apr_pool_t *pool)
 {
     static void (*next)(apr_pool_t *);
-    void **mine;
-    size_t n;
 
-    if (!next) {
-        next = (void (*)(apr_pool_t *))shim_next("apr_pool_clear");
-    }
-    mine = shim_detach(pool, &n);
-    next(pool);
-    shim_free(mine, n);
+    shim_release(pool, "apr_pool_clear", &next);
 }

@@ -23,6 +23,18 @@ int ota_method_not_allowed(request_rec *r, int method, const char *id);
 /* 500 for a setting (or resource) the handler cannot do without. */
 int ota_config_missing(request_rec *r, const char *what);
 
+/* The methods a handler serves, for ota_handler_check. */
+#define OTA_SERVES_GET  0x1
+#define OTA_SERVES_POST 0x2
+/* Every handler's first step: DECLINED for another handler's request;
+ * for a method it does not serve, 405 (logged as id) naming POST if it
+ * serves POST, else GET; OK otherwise. */
+int ota_handler_check(request_rec *r, const char *handler, int serves,
+                      const char *id);
+/* The built-in CA's handlers: r's configuration in *c; 500 when it has
+ * no CA. */
+int ota_ca_conf_of(request_rec *r, const ota_conf **c);
+
 /* The whole body, at most max bytes (413 beyond, the connection closed). */
 int ota_read_body(request_rec *r, apr_size_t max, const char **body,
                   apr_size_t *len);

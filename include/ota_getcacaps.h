@@ -9,6 +9,9 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 
 #define OTA_GETCACAPS_MAX_BODY 4096
 #define OTA_GETCACAPS_MAX_CAPS 32
@@ -55,5 +58,11 @@ apr_array_header_t *ota_getcacaps_cache_get(ota_getcacaps_cache *cache,
 /* True exactly once per cache after the fallback was first used: the glue
  * logs it once. */
 int ota_getcacaps_cache_fallback_first(ota_getcacaps_cache *cache);
+
+/* Stops a worker thread that waits on cond until *stop is set (the
+ * cache's refresher, the registry's purge): sets it under mutex, wakes
+ * every waiter and joins the thread. */
+void ota_thread_stop(apr_thread_t *thread, apr_thread_mutex_t *mutex,
+                     apr_thread_cond_t *cond, volatile apr_uint32_t *stop);
 
 #endif

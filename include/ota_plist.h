@@ -35,13 +35,8 @@ plist_t ota_plist_free_with_pool(plist_t node, apr_pool_t *p);
 
 /* What a device tells about itself in phase 2 (and phase 3). */
 typedef struct ota_device_attributes {
-    const char *udid;
-    const char *serial;
-    const char *product;
-    const char *version;
-    const char *imei;
-    const char *meid;
-    const char *device_name;
+    const char *udid, *serial, *product, *version;
+    const char *imei, *meid, *device_name;
     const char *challenge;
     const char *user_short_name;   /* macOS user enrollment */
     apr_table_t *all;              /* every string attribute */

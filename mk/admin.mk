@@ -1,7 +1,8 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
 # The admin command (admin/, README "The admin command"): build/ota-enroll,
 # linked from the core objects the module and the emulator use
-# ($(CORE_OBJ)) and the key generation (ota_keygen.c) only it needs.
+# ($(CORE_OBJ)), what it shares with the emulator ($(CLI_OBJ), cli/) and
+# the key generation (ota_keygen.c) only it needs.
 # Included by the Makefile.
 
 ADMIN_OBJ   = $(patsubst admin/%.c,$(BUILD)/admin/%.o,$(wildcard admin/*.c))
@@ -11,10 +12,11 @@ OTA_VERSION ?= $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' \
 
 all: $(BUILD)/ota-enroll
 
-$(BUILD)/admin/%.o: admin/%.c $(wildcard admin/*.h) $(wildcard include/*.h) | $(BUILD)
+$(BUILD)/admin/%.o: admin/%.c $(wildcard admin/*.h) $(wildcard cli/*.h) \
+                    $(wildcard include/*.h) | $(BUILD)
 	@mkdir -p $(BUILD)/admin
 	@echo "  CC  $@"; $(CC) $(CFLAGS) -DOTA_VERSION='"$(OTA_VERSION)"' \
-	    -c -o $@ $<
+	    -Icli -c -o $@ $<
 
-$(BUILD)/ota-enroll: $(ADMIN_OBJ) $(KEYGEN_OBJ) $(CORE_OBJ)
+$(BUILD)/ota-enroll: $(ADMIN_OBJ) $(CLI_OBJ) $(KEYGEN_OBJ) $(CORE_OBJ)
 	@echo "  CC  $@"; $(CC) -o $@ $^ $(LDLIBS)
