@@ -237,7 +237,8 @@ load_modules() {
 # apache_start NAME EXTRA-CONFIG: config, start, wait until it answers.
 apache_start() {
     apache_config "$1" "$2"
-    if ! apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start \
+    # T_CPUS: the CPUs it may run on (taskset -c), for benchmarks
+    if ! ${T_CPUS:+taskset -c "$T_CPUS"} apache2 -d "$(dirname "$T_CONF")" -f "$T_CONF" -k start \
             >"$T_WORK/start.out" 2>&1; then
         echo "# apache2 failed to start:"; sed 's/^/#   /' "$T_WORK/start.out" "$T_LOG" 2>/dev/null
         return 1
