@@ -66,11 +66,24 @@ enroll() {   # enroll NAME UDID ARGS...: the emulated device, alice's
     device_enroll "$name" "$base/ota/profile" alice device --udid "$udid" "$@"
 }
 
-enroll d1 "$U1" &
-D1_PID=$!
-T_PIDS+=("$D1_PID")
-tid1=$(wait_pending "$U1")
-ok $? "the device's request is held"
+# held NAME UDID: the device enrolls in the background until its request
+# is held; D1, D1_PID and tid1 name it. A device that ends before (it
+# should not) is explained on stderr and started once more.
+held() {
+    D1=$1
+    enroll "$D1" "$2" &
+    D1_PID=$!
+    T_PIDS+=("$D1_PID")
+    tid1=$(wait_pending "$2" "$D1_PID")
+}
+held d1 "$U1"
+if [ -z "$tid1" ]; then
+    t_explain "$T_WORK/d1.out" "the device ended before its request was held"
+    t_explain "$T_LOG" "the server's warnings and errors"
+    held d1-again "$U1"
+fi
+[ -n "$tid1" ]
+ok $? "the device's request is held${D1#d1}"
 enroll d2 "$U2" --stop-after phase2
 challenge=$(tr -d '\n\t' <"$T_WORK/d2/phase2.plist" \
     | sed -n 's/.*<key>Challenge<\/key><string>\([^<]*\)<.*/\1/p')
@@ -98,8 +111,8 @@ is "$checks" 18 "every browser check reported"
 
 wait "$D1_PID"
 ok $? "the emulated device got its certificate and finished phase 3"
-has "$(cat "$T_WORK/d1.out")" "RESULT: enrolled, final profile installed" "final profile installed"
-serial=$(cert_serial d1 2>/dev/null)
+has "$(cat "$T_WORK/$D1.out")" "RESULT: enrolled, final profile installed" "final profile installed"
+serial=$(cert_serial "$D1" 2>/dev/null)
 is "$(sed -n 's/^SERIAL //p' "$T_WORK/browser.out")" "$serial" "the page showed that certificate"
 is "$(db_count "select revoked_reason from ota_certificate where serial = '$serial'")" 0 \
    "revoked in the registry (unspecified)"

@@ -64,9 +64,25 @@ t_cleanup() {
     [ -n "$T_WORK" ] || return 0
     if [ "$T_FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then
         rm -rf "$T_WORK"
-    else
-        echo "# work directory kept: $T_WORK"
+        return 0
     fi
+    echo "# work directory kept: $T_WORK"
+    # on stderr, which prove shows without -v (CI's only view)
+    [ "$T_FAIL" -eq 0 ] || t_explain "$T_LOG" "$T_RUN tests, $T_FAIL failed"
+}
+
+# t_explain FILE WHAT: to stderr, what a failure leaves for whoever sees
+# only the summary: WHAT and the last warnings and errors of FILE (a
+# server's error log) or, for another file, its last lines.
+t_explain() {
+    local lines
+    echo "# ${0##*/}: $2" >&2
+    [ -n "$1" ] && [ -f "$1" ] || return 0
+    case $1 in
+    *error.log) lines=$(grep -E '\[[a-z_]*:(warn|error|crit|alert|emerg)\]' "$1" | tail -8) ;;
+    *) lines=$(tail -8 "$1") ;;
+    esac
+    [ -z "$lines" ] || printf '%s\n' "$lines" | sed "s|^|#   ${1##*/}: |" >&2
 }
 
 # ---- TAP ----
@@ -530,15 +546,19 @@ cert_serial() {
     openssl x509 -in "$T_WORK/$1/device-cert.pem" -noout -serial | sed 's/serial=//'
 }
 
-# wait_pending UDID: the transaction of UDID's request that the built-in CA
-# holds (OTAEnrollSCEPApproval manual), once it is held (20 s).
+# wait_pending UDID [PID]: the transaction of UDID's request that the
+# built-in CA holds (OTAEnrollSCEPApproval manual), once it is held (60 s;
+# less if PID, the device enrolling, ends first).
 wait_pending() {
     local tid
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 600); do
         tid=$(db_count "select transaction_id from ota_pending where udid = '$1' and decided is null")
         if [ -n "$tid" ] && [ "$tid" != db-error ]; then
             echo "$tid"
             return 0
+        fi
+        if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+            return 1
         fi
         sleep 0.1
     done
