@@ -38,7 +38,7 @@ CFLAGS  += $(AP_CFLAGS) $(WARN) -fPIC -Iinclude $(APR_CFLAGS) $(PKG_CFLAGS) \
            -DOTA_DEVICE_CA_DEFAULT='"$(DEVICE_CA_DEFAULT)"'
 LDLIBS   = $(PKG_LIBS) $(APR_LIBS)
 
-CORE     = ota_pool ota_cms ota_plist ota_challenge ota_store ota_store_revoke ota_store_approval ota_action ota_profile ota_ca ota_san ota_crl ota_ocsp \
+CORE     = ota_pool ota_thread ota_cms ota_plist ota_challenge ota_store ota_store_revoke ota_store_approval ota_action ota_profile ota_ca ota_san ota_crl ota_ocsp \
            ota_scep ota_scepmsg scep_payload ota_getcacaps ota_final ota_status \
            ota_store_scale ota_store_list ota_status_registry \
            ota_dbfile ota_status_store \

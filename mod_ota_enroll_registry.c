@@ -30,8 +30,8 @@
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
-#include "ota_getcacaps.h"
 #include "ota_store.h"
+#include "ota_thread.h"
 
 #include "mod_ota_enroll_registry.h"
 #include "mod_ota_enroll_config.h"

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "ota_getcacaps.h"
+#include "ota_thread.h"
 
 #define CAP_MAX_LEN      64
 #define WHY_MAX          256
@@ -394,18 +395,6 @@ static void *APR_THREAD_FUNC cache_thread(apr_thread_t *thd, void *data)
     }
     /* No apr_thread_exit(): the thread's pool goes with c->pool. */
     return NULL;
-}
-
-void ota_thread_stop(apr_thread_t *thread, apr_thread_mutex_t *mutex,
-                     apr_thread_cond_t *cond, volatile apr_uint32_t *stop)
-{
-    apr_status_t ignored;
-
-    apr_thread_mutex_lock(mutex);
-    apr_atomic_set32(stop, 1);
-    apr_thread_cond_broadcast(cond);
-    apr_thread_mutex_unlock(mutex);
-    apr_thread_join(&ignored, thread);
 }
 
 static apr_status_t cache_cleanup(void *data)

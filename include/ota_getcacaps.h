@@ -59,10 +59,4 @@ apr_array_header_t *ota_getcacaps_cache_get(ota_getcacaps_cache *cache,
  * logs it once. */
 int ota_getcacaps_cache_fallback_first(ota_getcacaps_cache *cache);
 
-/* Stops a worker thread that waits on cond until *stop is set (the
- * cache's refresher, the registry's purge): sets it under mutex, wakes
- * every waiter and joins the thread. */
-void ota_thread_stop(apr_thread_t *thread, apr_thread_mutex_t *mutex,
-                     apr_thread_cond_t *cond, volatile apr_uint32_t *stop);
-
 #endif
