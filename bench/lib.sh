@@ -20,7 +20,8 @@ server_stopped() { :; }
 # bench_config MPM [SITE-OPTION...]: the MPM's settings, KeepAlive, and
 # the site: the standard locations without authentication (and
 # site_locations' SITE-OPTIONs), a final profile, and the built-in CA with
-# a static challenge at /scep-static for the SCEP load.
+# a static challenge at /scep-static for the SCEP load. Event MPM: two
+# children of BENCH_THREADS threads (8) each.
 bench_config() {
     local mpm=$1
     shift
@@ -31,17 +32,18 @@ MaxSpareServers 8
 ServerLimit 8
 MaxRequestWorkers 8
 MaxConnectionsPerChild 0" ;;
-    event) echo "StartServers 2
+    event) local tpc=${BENCH_THREADS:-8}
+        echo "StartServers 2
 ServerLimit 2
-ThreadLimit 8
-ThreadsPerChild 8
-MaxRequestWorkers 16
+ThreadLimit $tpc
+ThreadsPerChild $tpc
+MaxRequestWorkers $((2 * tpc))
 MinSpareThreads 8
-MaxSpareThreads 16
+MaxSpareThreads $((2 * tpc))
 MaxConnectionsPerChild 0
 ${DBD_LINES:-# one database connection per thread
-DBDKeep 8
-DBDMax 8}" ;;
+DBDKeep $tpc
+DBDMax $tpc}" ;;
     esac
     cat <<CONF
 Timeout 60

@@ -70,7 +70,13 @@ openssl x509 -req -in "$T_WORK/ocsp-ec.csr" -CA "$PKI/signing-ca.pem" -CAkey "$P
     >/dev/null 2>&1 || die "cannot make the EC responder"
 
 # ---- the server: the standard site, ota-ocsp and ota-crl, event MPM ----
-T_CPUS=$SERVER_CPUS T_LOAD= apache_start revocation "$(bench_config event ocsp=on crl=on)
+# Each child has threads for all C connections and some to spare: the
+# event MPM closes every idle keep-alive connection of a child whose
+# workers are all busy, and a client that has just sent its next request
+# on one of them sees it closed (wrk counts a read error). With 8 threads
+# a child and 8 connections that happened a few times a run.
+T_CPUS=$SERVER_CPUS T_LOAD= \
+    apache_start revocation "$(BENCH_THREADS=$((2 * C)) bench_config event ocsp=on crl=on)
 $(location /ec/ocsp ota-ocsp "OTAEnrollOCSPSigningCertificate \"$T_WORK/ocsp-ec.pem\"
 OTAEnrollOCSPSigningKey \"$T_WORK/ocsp-ec.key\"")
 LogFormat \"%r %>s %D\" timed
@@ -89,7 +95,9 @@ openssl ocsp -issuer "$PKI/signing-ca.pem" -cert "$cert" -no_nonce -reqout "$T_W
 expiry=$(date -u -d "$(openssl x509 -in "$cert" -noout -enddate | cut -d= -f2)" +%y%m%d%H%M%SZ)
 printf 'V\t%s\t\t%s\tunknown\t/CN=device\n' "$expiry" "$serial" >"$T_WORK/index.txt"
 # openssl_start: the responder anew (idle keep-alive connections left by
-# one wrk run would hold its processes)
+# one wrk run would hold its processes). openssl_stop after each of its
+# runs: once wrk has closed its connections, the workers of openssl ocsp
+# -multi spin at 100% CPU, on the responders' CPU, until stopped.
 openssl_start() {   # openssl_start [SIGNER-CERT SIGNER-KEY]
     openssl_stop
     OPENSSL_PORT=$(free_port)
@@ -148,17 +156,22 @@ for url in "$T_BASE/ota/ocsp" "http://127.0.0.1:$OPENSSL_PORT/"; do
         -CAfile "$T_WORK/chain.pem" 2>&1 | grep -q ': good' \
         || die "the responder at $url does not answer good"
 done
-# the pairs, alternating, BENCH_ROUNDS times; openssl anew before each run
+openssl_stop
+# the pairs, alternating, BENCH_ROUNDS times; openssl anew before each of
+# its runs and stopped after it
 for _ in $(seq "$ROUNDS"); do
     run ours "$T_BASE/ota/ocsp"
     openssl_start
     run openssl "http://127.0.0.1:$OPENSSL_PORT/"
+    openssl_stop
     run ours-nl "$T_BASE/ota/ocsp" -nonceless
     openssl_start
     run openssl-nl "http://127.0.0.1:$OPENSSL_PORT/" -nonceless
+    openssl_stop
     run ours-ec "$T_BASE/ec/ocsp"
     openssl_start "$T_WORK/ocsp-ec.pem" "$T_WORK/ocsp-ec.key"
     run openssl-ec "http://127.0.0.1:$OPENSSL_PORT/"
+    openssl_stop
 done
 read -r ours_rps ours_p50 ours_p99 ours_err <<<"$(median ours)"
 read -r ossl_rps ossl_p50 ossl_p99 ossl_err <<<"$(median openssl)"
