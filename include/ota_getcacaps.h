@@ -9,9 +9,6 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
-#include <apr_thread_cond.h>
-#include <apr_thread_mutex.h>
-#include <apr_thread_proc.h>
 
 #define OTA_GETCACAPS_MAX_BODY 4096
 #define OTA_GETCACAPS_MAX_CAPS 32
