@@ -146,17 +146,11 @@ apr_status_t ota_store_tally_get(ota_store_tally *t, ota_db *db,
         &t->pending, &t->audit, &t->phase[0], &t->phase[1], &t->phase[2],
         &t->phase[3], &t->phase[4]
     };
-    ota_sql_rows r;
-    apr_status_t rv;
+    int found;
 
     memset(t, 0, sizeof(*t));
-    rv = ota_sql_select(&r, db, "ota_tally", NULL, "reading the tallies", why,
-                        p);
-    if (rv == APR_SUCCESS && ota_sql_next(&r)) {
-        ota_sql_columns(&r, "nnnnnnnnnnn", col);
-        ota_sql_done(&r);
-    }
-    return rv;
+    return ota_sql_select_one(&found, db, "ota_tally", NULL, "nnnnnnnnnnn",
+                              col, "reading the tallies", why, p);
 }
 
 static apr_status_t search_phases(int *counts, int max, int *capped,
