@@ -71,6 +71,9 @@ t_cleanup() {
     [ "$T_FAIL" -eq 0 ] || t_explain "$T_LOG" "$T_RUN tests, $T_FAIL failed"
 }
 
+# An error log's line at warn level or above.
+T_LOG_PROBLEM='\[[a-z_]*:(warn|error|crit|alert|emerg)\]'
+
 # t_explain FILE WHAT: to stderr, what a failure leaves for whoever sees
 # only the summary: WHAT and the last warnings and errors of FILE (a
 # server's error log) or, for another file, its last lines.
@@ -79,7 +82,7 @@ t_explain() {
     echo "# ${0##*/}: $2" >&2
     [ -n "$1" ] && [ -f "$1" ] || return 0
     case $1 in
-    *error.log) lines=$(grep -E '\[[a-z_]*:(warn|error|crit|alert|emerg)\]' "$1" | tail -8) ;;
+    *error.log) lines=$(grep -E "$T_LOG_PROBLEM" "$1" | tail -8) ;;
     *) lines=$(tail -8 "$1") ;;
     esac
     [ -z "$lines" ] || printf '%s\n' "$lines" | sed "s|^|#   ${1##*/}: |" >&2
@@ -398,8 +401,8 @@ $status_extra" ;;
 # log_clean [ALLOWED-ID...]: no [warn]/[error]/[crit]/[alert]/[emerg] line
 # in the error log except those carrying one of the allowed ids.
 log_clean() {
-    local bad pattern='\[[a-z_]*:(warn|error|crit|alert|emerg)\]'
-    bad=$(grep -E "$pattern" "$T_LOG" 2>/dev/null)
+    local bad
+    bad=$(grep -E "$T_LOG_PROBLEM" "$T_LOG" 2>/dev/null)
     for id in "$@"; do
         bad=$(printf '%s\n' "$bad" | grep -v -- "$id")
     done
